@@ -1,0 +1,213 @@
+"""Matching configuration: the cost weights and the hard rules.
+
+Every cost is in **kilometre-equivalents** (km-eq): a weight says how many
+kilometres of extra travel a thing is worth.  "An uncovered need costs 2 km"
+means staff would rather send a mentor 2 km further than leave one of the
+child's need categories uncovered.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = ["MatchConfig", "load_config"]
+
+Objective = Literal["max_pairs", "min_cost"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchConfig:
+    """Weights and rules for :func:`matching.match` (keyword-only, immutable).
+
+    Parameters
+    ----------
+    max_distance_km : float, default 5.0
+        Hard limit on the great-circle distance between a child and a mentor:
+        a mentor visiting on foot or by city bus.  A mentor's own
+        ``max_distance_km`` column overrides it for that mentor.
+    uncovered_need_km : float, default 2.0
+        Cost of each of the child's need categories that the mentor's skills
+        do not cover.
+    shared_interest_km : float, default 0.5
+        Cost *reduction* for each interest tag the child and the mentor share
+        (e.g. both list ``国际象棋``), counted up to ``max_shared_interests``.
+    max_shared_interests : int, default 2
+        Cap on the shared interests that count.
+    unmatched_km : float, default 10.0
+        Price of leaving a child without a mentor.
+    priority_km : float, default 10.0
+        Extra price of leaving a child unmatched, per level of ``priority``
+        (e.g. referrals from petition cases).
+    objective : {"max_pairs", "min_cost"}, default "max_pairs"
+        ``"max_pairs"``: pair as many children as the rules allow and, among
+        those pairings, minimise the total cost (pair costs plus the prices of
+        the children left unmatched, so priority children are paired first).
+        ``"min_cost"``: minimise the same total without the cardinality rule,
+        so a child stays unmatched when every mentor within reach costs more
+        than the child's unmatched price.
+    same_street : bool, default False
+        Only pair a child and a mentor of the same street (街道).
+    same_gender : bool, default False
+        Only pair a child and a mentor of the same gender (pairs where either
+        gender is unknown are allowed).
+    forbidden_pairs : tuple of (child_id, mentor_id), default ()
+        Pairs that must never be made.
+    k_nearest : int or None, default None
+        If set, each child considers only its ``k_nearest`` nearest mentors
+        within reach (a rule the user chooses; the optimum is then over that
+        candidate set).  By default every mentor within reach is considered.
+    resolution_km : float, default 0.001
+        Costs are solved as integers in units of this size (1 m): the total of
+        a pairing is optimal to within half a unit per pair.
+
+    Examples
+    --------
+    >>> from matching import MatchConfig
+    >>> cfg = MatchConfig(max_distance_km=3.0, same_street=True)
+    >>> cfg.max_distance_km, cfg.uncovered_need_km
+    (3.0, 2.0)
+    """
+
+    max_distance_km: float = 5.0
+    uncovered_need_km: float = 2.0
+    shared_interest_km: float = 0.5
+    max_shared_interests: int = 2
+    unmatched_km: float = 10.0
+    priority_km: float = 10.0
+    objective: Objective = "max_pairs"
+    same_street: bool = False
+    same_gender: bool = False
+    forbidden_pairs: tuple[tuple[str, str], ...] = ()
+    k_nearest: int | None = None
+    resolution_km: float = 0.001
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> MatchConfig:
+        """Load a configuration from a TOML file (see :func:`load_config`)."""
+        return load_config(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data (for run summaries)."""
+        d = asdict(self)
+        d["forbidden_pairs"] = [list(p) for p in self.forbidden_pairs]
+        return d
+
+
+def _num(name: str, value: object, *, minimum: float, strict: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        f = float(value)  # type: ignore[arg-type]
+        ok = math.isfinite(f) and (f > minimum if strict else f >= minimum)
+    if not ok:
+        op = ">" if strict else ">="
+        raise ConfigError(
+            f"The {name!r} parameter of MatchConfig must be a finite number {op} {minimum:g}, "
+            f"got {value!r} instead."
+        )
+
+
+def validate_config(config: object) -> MatchConfig:
+    """Check every field of ``config``; return it with pairs normalised to text."""
+    if not isinstance(config, MatchConfig):
+        raise ConfigError(
+            f"The 'config' parameter must be a MatchConfig, got {type(config).__name__} instead."
+        )
+    _num("max_distance_km", config.max_distance_km, minimum=0, strict=True)
+    for name in ("uncovered_need_km", "shared_interest_km", "unmatched_km", "priority_km"):
+        _num(name, getattr(config, name), minimum=0)
+    _num("resolution_km", config.resolution_km, minimum=0, strict=True)
+    msi = config.max_shared_interests
+    if not isinstance(msi, int) or isinstance(msi, bool) or msi < 0:
+        raise ConfigError(
+            "The 'max_shared_interests' parameter of MatchConfig must be an int >= 0, "
+            f"got {msi!r} instead."
+        )
+    k = config.k_nearest
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
+        raise ConfigError(
+            f"The 'k_nearest' parameter of MatchConfig must be None or an int >= 1, got {k!r} "
+            "instead."
+        )
+    if config.objective not in ("max_pairs", "min_cost"):
+        raise ConfigError(
+            "The 'objective' parameter of MatchConfig must be 'max_pairs' or 'min_cost', "
+            f"got {config.objective!r} instead."
+        )
+    for name in ("same_street", "same_gender"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(
+                f"The {name!r} parameter of MatchConfig must be a bool, "
+                f"got {getattr(config, name)!r} instead."
+            )
+    pairs: list[tuple[str, str]] = []
+    try:
+        for p in config.forbidden_pairs:
+            if isinstance(p, (str, bytes)) or len(p) != 2:
+                raise TypeError
+            pairs.append((_id_text(p[0]), _id_text(p[1])))
+    except TypeError:
+        raise ConfigError(
+            "The 'forbidden_pairs' parameter of MatchConfig must be a sequence of "
+            f"(child_id, mentor_id) pairs, got {config.forbidden_pairs!r} instead."
+        ) from None
+    return replace(config, forbidden_pairs=tuple(pairs))
+
+
+def _id_text(v: object) -> str:
+    if isinstance(v, bool) or v is None:
+        raise TypeError
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v).strip()
+    if not s:
+        raise TypeError
+    return s
+
+
+_SECTION = "matching"
+
+
+def load_config(path: str | Path) -> MatchConfig:
+    """Load a :class:`MatchConfig` from TOML.
+
+    Keys may sit at the top level or in a ``[matching]`` table; unknown keys
+    are an error (a typo must not silently fall back to a default).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "cfg.toml"
+    >>> _ = p.write_text('[matching]\\nmax_distance_km = 3.0\\nforbidden_pairs = [["C1", "M2"]]\\n')
+    >>> load_config(p).forbidden_pairs
+    (('C1', 'M2'),)
+    """
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    data = raw.get(_SECTION, raw) if isinstance(raw.get(_SECTION), dict) else raw
+    known = {f.name for f in fields(MatchConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"config file {p} has unknown key(s) {', '.join(unknown)}; "
+            f"accepted keys: {', '.join(sorted(known))}"
+        )
+    kwargs = dict(data)
+    if "forbidden_pairs" in kwargs:
+        fp = kwargs["forbidden_pairs"]
+        if not isinstance(fp, list):
+            raise ConfigError(f"config file {p}: 'forbidden_pairs' must be a list of pairs")
+        kwargs["forbidden_pairs"] = tuple(tuple(x) if isinstance(x, list) else x for x in fp)
+    return validate_config(MatchConfig(**kwargs))

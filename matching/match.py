@@ -1,0 +1,625 @@
+"""``match(children, mentors, config) -> MatchResult``: the optimal pairing.
+
+Data flows one way: rosters -> validated frames (sorted by id) -> candidate
+arcs under the hard rules -> cost terms -> integer flow model -> solver ->
+pairs, unmatched children with reasons, metrics.
+
+The objective
+-------------
+By default (``objective="max_pairs"``) the result pairs as many children as
+the rules allow and, among all such pairings, minimises the total cost: the
+sum of the pair costs plus the unmatched price of every child left out
+(``unmatched_km + priority_km * priority``), so a priority child is never
+left out where a normal child could give way.  With ``objective="min_cost"``
+the same total is minimised without the cardinality rule.
+
+Exactness
+---------
+Only pairs that break a hard rule (distance limits, forbidden pairs, street
+and gender rules) are left out of the model, so the sparse result is the
+optimum over every allowed pair.  For speed, the solver first works on a
+small subset of the allowed arcs and then proves, with node potentials
+(linear-programming dual prices), that no arc outside the subset could lower
+the total; arcs that could are added and the model is solved again
+(:func:`matching.solve.priced_solve`).  Costs are solved in integer units of
+``resolution_km`` (1 m by default); the total is optimal for the rounded
+costs, i.e. within half a unit per pair of the real-valued optimum.
+
+Determinism
+-----------
+Both rosters are sorted by id before anything else, so the same records in
+any row order give the same model and therefore the same pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .config import MatchConfig, validate_config
+from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
+from .errors import InputError
+from .geo import great_circle_km, pairs_within, unit_vectors
+from .schema import NEEDS, needs_mask, validate_children, validate_mentors
+from .solve import circulation, integer_costs, potentials, solve_assignment
+
+__all__ = ["MatchResult", "match"]
+
+Method = Literal["sparse", "dense"]
+
+_INT64_GUARD = 2**61
+# Below this many (children x mentors) the whole model is solved at once.
+_PRICING_MIN_PAIRS = 250_000
+_MAX_PRICING_ROUNDS = 30
+# Each child starts with its k nearest mentors, each mentor with its k nearest
+# children (by distance, then proven or extended by pricing).
+_PRICING_K = 12
+
+PAIR_COLUMNS = [
+    "child_id",
+    "mentor_id",
+    "distance_km",
+    "need_penalty_km",
+    "interest_bonus_km",
+    "cost_km",
+    "needs_covered",
+    "needs_uncovered",
+    "shared_interests",
+    "child_street",
+    "mentor_street",
+    "child_priority",
+]
+UNMATCHED_COLUMNS = [
+    "child_id",
+    "street",
+    "priority",
+    "reason",
+    "detail",
+    "mentors_in_reach",
+    "mentors_allowed",
+    "unmatched_price_km",
+]
+
+REASONS = {
+    "no_mentor_in_reach": "no active mentor within the distance limit",
+    "forbidden_by_rule": "every mentor within reach is excluded by a rule",
+    "mentors_taken": "every allowed mentor within reach is paired to capacity",
+    "cheaper_unmatched": "every free mentor within reach costs more than the unmatched price",
+}
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The outcome of :func:`match`.
+
+    Attributes
+    ----------
+    pairs : DataFrame
+        One row per pair, sorted by ``child_id``: ``child_id``, ``mentor_id``,
+        ``distance_km``, the cost terms ``need_penalty_km`` (>= 0) and
+        ``interest_bonus_km`` (<= 0), their sum ``cost_km``,
+        ``needs_covered`` / ``needs_uncovered`` (tuples of need codes),
+        ``shared_interests`` (tuple of tags), both streets and the child's
+        priority.
+    unmatched : DataFrame
+        One row per child left without a mentor, sorted by ``child_id``:
+        ``reason`` (one of ``no_mentor_in_reach``, ``forbidden_by_rule``,
+        ``mentors_taken``, ``cheaper_unmatched``), ``detail`` in words (naming
+        the rule where one applies), how many mentors were within reach and
+        how many of those the rules allowed, and the unmatched price.
+    metrics : dict
+        Pairing rate overall, per street and for priority children;
+        distance mean, median and 90th percentile; share of needs covered;
+        mentor utilisation; the objective; solver statistics.
+    config : MatchConfig
+        The configuration used.
+    """
+
+    pairs: pd.DataFrame
+    unmatched: pd.DataFrame
+    metrics: dict[str, Any]
+    config: MatchConfig = field(repr=False)
+
+    def summary(self) -> str:
+        """A few lines for a terminal: counts, rates and distances (ids only)."""
+        m = self.metrics
+        lines = [
+            f"children: {m['n_children']}  mentors (active): {m['n_mentors_active']}  "
+            f"capacity: {m['mentor_capacity']}",
+            f"paired: {m['n_pairs']} ({m['pairing_rate']:.1%})  unmatched: {m['n_unmatched']}"
+            f"  priority paired: {m['priority_pairing_rate']:.1%}",
+            f"distance km: mean {m['distance_km_mean']:.2f}  median "
+            f"{m['distance_km_median']:.2f}  p90 {m['distance_km_p90']:.2f}",
+            f"needs covered: {m['needs_covered_share']:.1%}  mentor utilisation: "
+            f"{m['mentor_utilisation']:.1%}  objective: {m['objective_km']:.3f} km-eq",
+        ]
+        if m["unmatched_by_reason"]:
+            reasons = ", ".join(f"{k} {v}" for k, v in m["unmatched_by_reason"].items())
+            lines.append(f"unmatched by reason: {reasons}")
+        return "\n".join(lines)
+
+
+def match(
+    children: pd.DataFrame,
+    mentors: pd.DataFrame,
+    config: MatchConfig | None = None,
+    *,
+    method: Method = "sparse",
+) -> MatchResult:
+    """Pair children with mentors optimally under the configured rules.
+
+    Parameters
+    ----------
+    children, mentors : DataFrame
+        Rosters with the columns documented in :mod:`matching.schema`
+        (validated here; every problem is reported at once).
+    config : MatchConfig, optional
+        Weights and rules; ``MatchConfig()`` by default.
+    method : {"sparse", "dense"}, default "sparse"
+        ``"sparse"`` builds only the allowed pairs with a spatial index and
+        solves with pricing; ``"dense"`` builds the full children x mentors
+        matrix (for checking, and small rosters).  Both give the same total.
+
+    Returns
+    -------
+    MatchResult
+
+    Raises
+    ------
+    RosterError
+        A roster is invalid (every problem listed, naming id and column).
+    ConfigError
+        A configuration value is invalid.
+    InputError
+        A forbidden pair names an unknown id, or ``method`` is unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from matching import match
+    >>> kids = pd.DataFrame({"id": ["C1", "C2"], "lat": [31.78, 31.79],
+    ...                      "lon": [119.95, 119.96], "needs": ["生活关爱", "family_education"]})
+    >>> moms = pd.DataFrame({"id": ["M1", "M2"], "lat": [31.781, 31.80],
+    ...                      "lon": [119.951, 119.96], "skills": ["life_care", "家庭教育"]})
+    >>> r = match(kids, moms)
+    >>> r.pairs[["child_id", "mentor_id"]].values.tolist()
+    [['C1', 'M1'], ['C2', 'M2']]
+    >>> r.metrics["pairing_rate"]
+    1.0
+    """
+    cfg = validate_config(MatchConfig() if config is None else config)
+    if method not in ("sparse", "dense"):
+        raise InputError(
+            f"The 'method' parameter of match must be 'sparse' or 'dense', got {method!r} instead."
+        )
+    kids = _sorted(validate_children(children))
+    all_mentors = _sorted(validate_mentors(mentors))
+    mentors_v = all_mentors[all_mentors["active"].to_numpy(dtype=bool)].reset_index(drop=True)
+    _check_forbidden(cfg, kids, all_mentors)
+    problem = _Problem(kids, mentors_v, cfg)
+    return _solve_and_explain(problem, method, n_mentors_total=len(all_mentors))
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    order = np.argsort(df["id"].to_numpy(dtype=object).astype(str), kind="stable")
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _check_forbidden(cfg: MatchConfig, kids: pd.DataFrame, mentors: pd.DataFrame) -> None:
+    if not cfg.forbidden_pairs:
+        return
+    cids = set(kids["id"])
+    mids = set(mentors["id"])
+    for c, m in cfg.forbidden_pairs:
+        if c not in cids:
+            raise InputError(f"forbidden_pairs names child id {c!r}, which is not in the roster")
+        if m not in mids:
+            raise InputError(f"forbidden_pairs names mentor id {m!r}, which is not in the roster")
+
+
+class _Problem:
+    """Arrays of one matching problem; children and (active) mentors sorted by id.
+
+    Arcs are produced on demand: :meth:`arcs_near` lists the pairs within a
+    radius (per child) that satisfy every hard rule, with their costs.
+    """
+
+    def __init__(self, kids: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig) -> None:
+        self.kids, self.mentors, self.cfg = kids, mentors, cfg
+        self.n, self.m = n, m = len(kids), len(mentors)
+        self.clat = kids["lat"].to_numpy(np.float64)
+        self.clon = kids["lon"].to_numpy(np.float64)
+        self.mlat = mentors["lat"].to_numpy(np.float64)
+        self.mlon = mentors["lon"].to_numpy(np.float64)
+        lim = mentors["max_distance_km"].to_numpy(dtype=np.float64, na_value=np.nan)
+        self.limit = np.where(np.isnan(lim), cfg.max_distance_km, lim)
+        self.radius = float(self.limit.max()) if m else 0.0
+        self.caps = mentors["capacity"].to_numpy(dtype=np.int64)
+        self.need = needs_mask(kids["needs"]) if n else np.zeros(0, np.uint8)
+        self.skill = needs_mask(mentors["skills"]) if m else np.zeros(0, np.uint8)
+        self.codes = InterestCodes(list(kids["interests"]), list(mentors["interests"]))
+        self.price = unmatched_price(kids["priority"].to_numpy(), cfg)
+        self.res = res = cfg.resolution_km
+        guard = n + m + 2
+        self.iu, _ = integer_costs(self.price / res, n_nodes=guard, scale=1.0)
+        self.min_pen_km = -cfg.shared_interest_km * cfg.max_shared_interests
+        self.fkeys = np.empty(0, np.int64)
+        if cfg.forbidden_pairs:
+            cpos = pd.Index(kids["id"]).get_indexer([c for c, _ in cfg.forbidden_pairs])
+            mpos = pd.Index(mentors["id"]).get_indexer([x for _, x in cfg.forbidden_pairs])
+            ok = mpos >= 0  # a forbidden pair of an inactive mentor has no arc anyway
+            self.fkeys = np.unique(cpos[ok].astype(np.int64) * max(m, 1) + mpos[ok])
+        self.cstreet = kids["street"].to_numpy(dtype=object)
+        self.mstreet = mentors["street"].to_numpy(dtype=object)
+        self.cgender = kids["gender"].to_numpy(dtype=object)
+        self.mgender = mentors["gender"].to_numpy(dtype=object)
+        # The flow model's arc cost, an integer >= 0 in "max_pairs" mode:
+        #   arc = icost + (umax - iu[child]) - low
+        # where low = rint(min_pen_km / res) bounds icost from below.  Folding
+        # the child's unmatched price into its arcs changes the total of any
+        # pairing with a fixed number of pairs by a constant; "big", the price
+        # of the unmatched arc, exceeds any sum of arc costs, so the number of
+        # pairs is maximised first.
+        if cfg.objective == "max_pairs":
+            self.umax = int(self.iu.max()) if n else 0
+            self.low = int(np.rint(self.min_pen_km / res))
+            top = int(np.rint((self.radius + len(NEEDS) * cfg.uncovered_need_km) / res))
+            top += self.umax - (int(self.iu.min()) if n else 0) - self.low
+            self.big = (min(n, int(self.caps.sum())) + 1) * (top + 1)
+            self.unm = np.full(n, self.big, dtype=np.int64)
+        else:
+            self.umax = self.low = self.big = 0
+            self.unm = self.iu
+            top = int(np.rint((self.radius + len(NEEDS) * cfg.uncovered_need_km) / res))
+        peak = max(self.big, top, int(np.abs(self.iu).max()) if n else 0)
+        if peak * (n + m + 2) * 4 >= _INT64_GUARD:
+            raise InputError(
+                "costs too large for exact integer flow at this resolution: raise "
+                "'resolution_km' or lower the weights"
+            )
+
+    # -- arcs ---------------------------------------------------------------
+    def within(
+        self, child_idx: np.ndarray, radius_km: float | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pairs (child, mentor, km) within the radius and the mentor's limit."""
+        r = np.broadcast_to(np.asarray(radius_km, dtype=np.float64), child_idx.shape)
+        r = np.minimum(r, self.radius)
+        out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if self.m and child_idx.size:
+            # group children by radius (powers of two below the largest limit)
+            # so each k-d tree search uses one radius, then filter exactly.
+            level = np.ceil(np.log2(np.maximum(self.radius / np.maximum(r, 1e-12), 1.0)))
+            level = np.minimum(level, 12)
+            for lv in np.unique(level):
+                sel = child_idx[(level == lv) & (r >= 0)]
+                if sel.size == 0:
+                    continue
+                ia, jb, km = pairs_within(
+                    self.clat[sel], self.clon[sel], self.mlat, self.mlon, self.radius / 2.0**lv
+                )
+                out.append((sel[ia], jb, km))
+        if not out:
+            e = np.empty(0, np.int64)
+            return e, e.copy(), np.empty(0, np.float64)
+        ci = np.concatenate([o[0] for o in out])
+        mj = np.concatenate([o[1] for o in out])
+        km = np.concatenate([o[2] for o in out])
+        rfull = np.zeros(self.n)
+        rfull[child_idx] = r
+        keep = (km <= self.limit[mj]) & (km <= rfull[ci])
+        return ci[keep], mj[keep], km[keep]
+
+    def rule_hits(self, ci: np.ndarray, mj: np.ndarray) -> dict[str, np.ndarray]:
+        """For each active rule, which arcs it excludes."""
+        cfg = self.cfg
+        hits: dict[str, np.ndarray] = {}
+        if self.fkeys.size:
+            hits["forbidden_pairs"] = np.isin(ci * max(self.m, 1) + mj, self.fkeys)
+        if cfg.same_street:
+            hits["same_street"] = self.cstreet[ci] != self.mstreet[mj]
+        if cfg.same_gender:
+            a, b = self.cgender[ci], self.mgender[mj]
+            hits["same_gender"] = (a != "") & (b != "") & (a != b)
+        return hits
+
+    def allowed(
+        self, ci: np.ndarray, mj: np.ndarray, km: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hits = self.rule_hits(ci, mj)
+        if not hits:
+            return ci, mj, km
+        bad = np.logical_or.reduce(list(hits.values()))
+        return ci[~bad], mj[~bad], km[~bad]
+
+    def arc_cost(self, ci: np.ndarray, mj: np.ndarray, km: np.ndarray) -> np.ndarray:
+        """Integer flow-model cost of each arc."""
+        terms = pair_costs(ci, mj, km, self.need, self.skill, self.codes, self.cfg)
+        icost = np.rint(terms.total_km / self.res).astype(np.int64)
+        if self.cfg.objective == "max_pairs":
+            return icost + (self.umax - self.iu[ci]) - self.low
+        return icost
+
+    def nearest_arcs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each child's k nearest mentors and each mentor's k nearest children."""
+        vc = unit_vectors(self.clat, self.clon)
+        vm = unit_vectors(self.mlat, self.mlon)
+        kc, km_ = min(k, self.m), min(k, self.n)
+        _, jm = cKDTree(vm).query(vc, k=kc)
+        _, ic = cKDTree(vc).query(vm, k=km_)
+        jm = np.asarray(jm).reshape(self.n, kc)
+        ic = np.asarray(ic).reshape(self.m, km_)
+        ci = np.concatenate([np.repeat(np.arange(self.n), kc), ic.ravel()])
+        mj = np.concatenate([jm.ravel(), np.repeat(np.arange(self.m), km_)])
+        key = np.unique(ci * self.m + mj)
+        ci, mj = key // self.m, key % self.m
+        km = great_circle_km(self.clat[ci], self.clon[ci], self.mlat[mj], self.mlon[mj])
+        keep = km <= self.limit[mj]
+        return self.allowed(ci[keep], mj[keep], km[keep])
+
+
+def _all_arcs(p: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed arc (and, with ``k_nearest``, only each child's k nearest)."""
+    ci, mj, km = p.allowed(*p.within(np.arange(p.n), p.radius))
+    k = p.cfg.k_nearest
+    if k is not None and ci.size:
+        order = np.lexsort((mj, km, ci))
+        ci, mj, km = ci[order], mj[order], km[order]
+        start = np.searchsorted(ci, np.arange(p.n))
+        keep = (np.arange(ci.size) - start[ci]) < k
+        ci, mj, km = ci[keep], mj[keep], km[keep]
+        order = np.lexsort((mj, ci))
+        ci, mj, km = ci[order], mj[order], km[order]
+    return ci, mj, km
+
+
+def _top_per_group(group: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k smallest values in each group."""
+    order = np.lexsort((value, group))
+    g = group[order]
+    first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    start = np.repeat(first, np.diff(np.r_[first, g.size]))
+    return order[(np.arange(g.size) - start) < k]
+
+
+def _priced(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Solve on a growing subset of the allowed arcs until potentials prove it optimal.
+
+    Every allowed arc is listed and priced once.  The model starts from each
+    child's and each mentor's nearest partners.  After each solve, node
+    potentials ``d`` of the residual graph give every arc a reduced cost
+    ``arc + d[child] - d[mentor]``; an arc outside the model can improve the
+    solution only if that is negative.  When no arc outside the model is
+    negative the solution is optimal over all arcs (LP duality); otherwise
+    the most negative arcs of each child and mentor join the model.
+    """
+    n, m = p.n, p.m
+    ci, mj, km = _all_arcs(p)
+    arc = p.arc_cost(ci, mj, km)
+    keys = ci * m + mj  # sorted: arcs come sorted by (child, mentor)
+    stats["candidate_arcs"] = int(ci.size)
+    si, sj, _ = p.nearest_arcs(_PRICING_K)
+    in_model = np.zeros(ci.size, dtype=bool)
+    pos = np.searchsorted(keys, si * m + sj)
+    in_model[pos[(pos < keys.size)]] = True
+    has_u = np.ones(n, dtype=bool)
+    for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
+        if rnd == _MAX_PRICING_ROUNDS:
+            in_model[:] = True
+        idx = np.flatnonzero(in_model)
+        sol = circulation(ci[idx], mj[idx], arc[idx], n, m, p.caps, p.unm, has_u)
+        assert sol.arc_flow is not None  # every child has its unmatched arc
+        on = idx[sol.arc_flow > 0]
+        if idx.size == ci.size:
+            stats.update(rounds=rnd, model_arcs=int(idx.size), proven=True)
+            return ci[on], mj[on], sol.unmatched
+        d = potentials(ci[idx], mj[idx], arc[idx], sol, n, m, p.caps, p.unm, has_u)
+        if d is None:
+            in_model[:] = True
+            continue
+        red = arc + d[ci] - d[n + mj]
+        cand = np.flatnonzero((red < 0) & ~in_model)
+        if cand.size == 0:
+            stats.update(rounds=rnd, model_arcs=int(idx.size), proven=True)
+            return ci[on], mj[on], sol.unmatched
+        in_model[cand[_top_per_group(ci[cand], red[cand], _PRICING_K)]] = True
+        in_model[cand[_top_per_group(mj[cand], red[cand], _PRICING_K)]] = True
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _solve_and_explain(p: _Problem, method: str, *, n_mentors_total: int) -> MatchResult:
+    n, m, cfg = p.n, p.m, p.cfg
+    stats: dict[str, Any] = {"method": method}
+    small = n * m <= _PRICING_MIN_PAIRS
+    if method == "dense" or cfg.k_nearest is not None or small or n == 0 or m == 0:
+        ci, mj, km = _all_arcs(p)
+        arc = p.arc_cost(ci, mj, km)
+        stats.update(candidate_arcs=int(ci.size), rounds=1, model_arcs=int(ci.size), proven=True)
+        if method == "dense":
+            dense = np.full((n, m), np.inf)
+            dense[ci, mj] = arc
+            r_ind, c_ind = solve_assignment(dense, capacities=p.caps, unmatched_cost=p.unm, scale=1)
+            pc, pm = r_ind.astype(np.int64), c_ind.astype(np.int64)
+            unmatched = np.ones(n, dtype=bool)
+            unmatched[pc] = False
+        else:
+            sol = circulation(ci, mj, arc, n, m, p.caps, p.unm, np.ones(n, dtype=bool))
+            assert sol.arc_flow is not None
+            on = sol.arc_flow > 0
+            pc, pm, unmatched = ci[on], mj[on], sol.unmatched
+    else:
+        pc, pm, unmatched = _priced(p, stats)
+    order = np.argsort(pc, kind="stable")
+    pc, pm = pc[order], pm[order]
+    pkm = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
+    terms = pair_costs(pc, pm, pkm, p.need, p.skill, p.codes, cfg)
+    icost = np.rint(terms.total_km / p.res).astype(np.int64)
+    objective_units = int(icost.sum()) + int(p.iu[unmatched].sum())
+    pairs = _pairs_frame(p, pc, pm, terms)
+    load = np.bincount(pm, minlength=m)
+    unmatched_df = _unmatched_frame(p, unmatched, load)
+    metrics = _metrics(p.kids, p.mentors, pairs, unmatched_df, p.caps, n_mentors_total)
+    metrics["objective_units"] = objective_units
+    metrics["objective_km"] = round(objective_units * p.res, 6)
+    metrics["solver"] = stats
+    return MatchResult(pairs=pairs, unmatched=unmatched_df, metrics=metrics, config=cfg)
+
+
+def _codes(mask: np.ndarray) -> list[tuple[str, ...]]:
+    table = [tuple(NEEDS[b] for b in range(len(NEEDS)) if v >> b & 1) for v in range(16)]
+    return [table[int(v)] for v in mask]
+
+
+def _pairs_frame(p: _Problem, pc: np.ndarray, pm: np.ndarray, terms: CostTerms) -> pd.DataFrame:
+    covered = p.need[pc] & ~terms.uncovered
+    ctags = p.kids["interests"].to_numpy(dtype=object)
+    mtags = p.mentors["interests"].to_numpy(dtype=object)
+    shared = [
+        tuple(sorted(set(ctags[a]) & set(mtags[b]))) if s else ()
+        for a, b, s in zip(pc, pm, terms.shared, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "child_id": p.kids["id"].to_numpy(dtype=object)[pc],
+            "mentor_id": p.mentors["id"].to_numpy(dtype=object)[pm],
+            "distance_km": terms.distance_km,
+            "need_penalty_km": terms.need_km,
+            "interest_bonus_km": terms.interest_km,
+            "cost_km": terms.total_km,
+            "needs_covered": pd.Series(_codes(covered), dtype=object),
+            "needs_uncovered": pd.Series(_codes(terms.uncovered), dtype=object),
+            "shared_interests": pd.Series(shared, dtype=object),
+            "child_street": p.cstreet[pc],
+            "mentor_street": p.mstreet[pm],
+            "child_priority": p.kids["priority"].to_numpy(dtype=np.int64)[pc],
+        },
+        columns=PAIR_COLUMNS,
+    )
+
+
+def _unmatched_frame(p: _Problem, unmatched: np.ndarray, load: np.ndarray) -> pd.DataFrame:
+    """Why each unmatched child is unmatched, from every mentor within reach."""
+    cfg, n = p.cfg, p.n
+    idx = np.flatnonzero(unmatched)
+    ci, mj, km = p.within(idx, p.radius)
+    n_reach = np.bincount(ci, minlength=n)
+    hits = p.rule_hits(ci, mj)
+    excluded = {rule: np.bincount(ci[h], minlength=n) for rule, h in hits.items()}
+    if hits:
+        ok = ~np.logical_or.reduce(list(hits.values()))
+        ci, mj, km = ci[ok], mj[ok], km[ok]
+    allowed = np.bincount(ci, minlength=n)
+    if cfg.k_nearest is not None:
+        allowed = np.minimum(allowed, cfg.k_nearest)
+        if ci.size:
+            order = np.lexsort((mj, km, ci))
+            ci, mj = ci[order], mj[order]
+            start = np.searchsorted(ci, np.arange(n))
+            keep = (np.arange(ci.size) - start[ci]) < cfg.k_nearest
+            ci, mj = ci[keep], mj[keep]
+    spare = load < p.caps
+    has_spare = np.bincount(ci[spare[mj]], minlength=n) > 0
+    reasons, details = [], []
+    for i in idx:
+        if n_reach[i] == 0:
+            reasons.append("no_mentor_in_reach")
+            details.append(
+                f"no active mentor within the distance limit ({cfg.max_distance_km:g} km "
+                "or the mentor's own limit)"
+            )
+        elif allowed[i] == 0:
+            rules = [f"{r} ({int(c[i])})" for r, c in excluded.items() if c[i] > 0]
+            reasons.append("forbidden_by_rule")
+            details.append(
+                f"all {int(n_reach[i])} mentor(s) within reach excluded by rule: "
+                + ", ".join(rules)
+            )
+        elif not has_spare[i]:
+            reasons.append("mentors_taken")
+            scope = f" (of the {cfg.k_nearest} nearest)" if cfg.k_nearest is not None else ""
+            details.append(
+                f"all {int(allowed[i])} allowed mentor(s) within reach{scope} "
+                "are paired to capacity"
+            )
+        else:
+            reasons.append("cheaper_unmatched")
+            details.append(
+                "every free mentor within reach costs more than the unmatched price "
+                f"({p.price[i]:g} km-eq)"
+            )
+    return pd.DataFrame(
+        {
+            "child_id": p.kids["id"].to_numpy(dtype=object)[idx],
+            "street": p.cstreet[idx],
+            "priority": p.kids["priority"].to_numpy(dtype=np.int64)[idx],
+            "reason": pd.Series(reasons, dtype=object),
+            "detail": pd.Series(details, dtype=object),
+            "mentors_in_reach": n_reach[idx].astype(np.int64),
+            "mentors_allowed": allowed[idx].astype(np.int64),
+            "unmatched_price_km": p.price[idx],
+        },
+        columns=UNMATCHED_COLUMNS,
+    )
+
+
+def _rate(num: int, den: int) -> float:
+    return float(num / den) if den else 0.0
+
+
+def _metrics(
+    kids: pd.DataFrame,
+    mentors: pd.DataFrame,
+    pairs: pd.DataFrame,
+    unmatched: pd.DataFrame,
+    caps: np.ndarray,
+    n_mentors_total: int,
+) -> dict[str, Any]:
+    n = len(kids)
+    n_pairs = len(pairs)
+    d = pairs["distance_km"].to_numpy(dtype=np.float64)
+    need_total = int(sum(len(t) for t in pairs["needs_covered"])) + int(
+        sum(len(t) for t in pairs["needs_uncovered"])
+    )
+    need_cov = int(sum(len(t) for t in pairs["needs_covered"]))
+    all_needs = int(sum(len(t) for t in kids["needs"]))
+    by_street: dict[str, dict[str, Any]] = {}
+    paired_ids = set(pairs["child_id"])
+    streets = kids["street"].to_numpy(dtype=object)
+    ids = kids["id"].to_numpy(dtype=object)
+    is_paired = np.fromiter((i in paired_ids for i in ids), dtype=bool, count=n)
+    for s in sorted(set(streets)):
+        sel = streets == s
+        c, p = int(sel.sum()), int(is_paired[sel].sum())
+        by_street[str(s)] = {"children": c, "paired": p, "pairing_rate": round(_rate(p, c), 6)}
+    prio = kids["priority"].to_numpy(dtype=np.int64) > 0
+    capacity = int(caps.sum())
+
+    def q(p: float) -> float:
+        return round(float(np.quantile(d, p)), 6) if d.size else 0.0
+
+    return {
+        "n_children": n,
+        "n_mentors": n_mentors_total,
+        "n_mentors_active": len(mentors),
+        "mentor_capacity": capacity,
+        "n_pairs": n_pairs,
+        "n_unmatched": len(unmatched),
+        "pairing_rate": round(_rate(n_pairs, n), 6),
+        "priority_children": int(prio.sum()),
+        "priority_pairing_rate": round(_rate(int(is_paired[prio].sum()), int(prio.sum())), 6),
+        "pairing_rate_by_street": by_street,
+        "distance_km_mean": round(float(d.mean()), 6) if d.size else 0.0,
+        "distance_km_median": q(0.5),
+        "distance_km_p90": q(0.9),
+        "needs_covered_share": round(_rate(need_cov, need_total), 6),
+        "needs_covered_share_all_children": round(_rate(need_cov, all_needs), 6),
+        "mentors_used": int(pairs["mentor_id"].nunique()),
+        "mentor_utilisation": round(_rate(n_pairs, capacity), 6),
+        "unmatched_by_reason": {
+            k: int(v) for k, v in sorted(unmatched["reason"].value_counts().items())
+        },
+    }
