@@ -61,11 +61,14 @@ def pairs_within(
     lat_b: np.ndarray,
     lon_b: np.ndarray,
     radius_km: float,
+    *,
+    sort: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``(i, j)`` with ``distance(a_i, b_j) <= radius_km``.
 
     Returns ``(ia, ib, km)``: int64 indices and the great-circle distance
-    (:func:`great_circle_km`), sorted by ``(ia, ib)``.
+    (:func:`great_circle_km`), sorted by ``(ia, ib)`` unless ``sort=False``
+    (then in the k-d tree's order, which is deterministic for equal input).
 
     Examples
     --------
@@ -87,6 +90,8 @@ def pairs_within(
     km = chord_to_km(res["v"])
     keep = km <= radius_km
     ia, ib, km = ia[keep], ib[keep], km[keep]
+    if not sort:
+        return ia, ib, km
     order = np.argsort(ia * max(len(lat_b), 1) + ib, kind="stable")
     return ia[order], ib[order], km[order]
 

@@ -300,7 +300,12 @@ class _Problem:
                 if sel.size == 0:
                     continue
                 ia, jb, km = pairs_within(
-                    self.clat[sel], self.clon[sel], self.mlat, self.mlon, self.radius / 2.0**lv
+                    self.clat[sel],
+                    self.clon[sel],
+                    self.mlat,
+                    self.mlon,
+                    self.radius / 2.0**lv,
+                    sort=False,
                 )
                 out.append((sel[ia], jb, km))
         if not out:
@@ -309,9 +314,12 @@ class _Problem:
         ci = np.concatenate([o[0] for o in out])
         mj = np.concatenate([o[1] for o in out])
         km = np.concatenate([o[2] for o in out])
-        rfull = np.zeros(self.n)
-        rfull[child_idx] = r
-        keep = (km <= self.limit[mj]) & (km <= rfull[ci])
+        if len(out) == 1 and float(r.min()) >= self.radius:
+            keep = km <= self.limit[mj]
+        else:
+            rfull = np.zeros(self.n)
+            rfull[child_idx] = r
+            keep = (km <= self.limit[mj]) & (km <= rfull[ci])
         return ci[keep], mj[keep], km[keep]
 
     def rule_hits(self, ci: np.ndarray, mj: np.ndarray) -> dict[str, np.ndarray]:
@@ -400,12 +408,9 @@ def _priced(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray,
     n, m = p.n, p.m
     ci, mj, km = _all_arcs(p)
     arc = p.arc_cost(ci, mj, km)
-    keys = ci * m + mj  # sorted: arcs come sorted by (child, mentor)
     stats["candidate_arcs"] = int(ci.size)
     si, sj, _ = p.nearest_arcs(_PRICING_K)
-    in_model = np.zeros(ci.size, dtype=bool)
-    pos = np.searchsorted(keys, si * m + sj)
-    in_model[pos[(pos < keys.size)]] = True
+    in_model = np.isin(ci * m + mj, si * m + sj, kind="table" if n * m < 2**28 else None)
     has_u = np.ones(n, dtype=bool)
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
         if rnd == _MAX_PRICING_ROUNDS:

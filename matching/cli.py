@@ -1,0 +1,356 @@
+"""Command-line interface: ``matching match`` and ``matching demo``.
+
+Usage::
+
+    matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
+    matching demo [--out DIR] [--children N] [--mentors N] [--seed S]
+    matching --version
+
+``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
+writes ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``DIR``.
+``demo`` generates a synthetic district, writes its rosters as
+``children.csv`` and ``mentors.csv`` and then does the same.
+
+Exit codes
+----------
+0
+    Success (also ``--help`` and ``--version``).
+1
+    Input rejected: an invalid roster, configuration or parameter
+    (:class:`~matching.errors.RosterError`, :class:`~matching.errors.ConfigError`,
+    :class:`~matching.errors.InputError`, :class:`~matching.errors.InfeasibleError`),
+    or a file that is missing or cannot be read or written.  The first line
+    on stderr is ``error: ...``; the details follow, one per line.
+2
+    Usage error (bad command line), or an unexpected internal error, reported
+    as ``internal error: <ExceptionType>: ...``.  Set ``MATCHING_DEBUG=1`` to
+    see the traceback.
+130
+    Interrupted (Ctrl-C).
+
+Rosters hold personal data about children: terminal output, log messages
+and error messages carry ids and counts only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import MatchConfig, load_config
+from .errors import InputError, MatchingError
+from .match import MatchResult, match
+from .report import write_csv, write_result
+from .schema import read_children, read_mentors, validate_children, validate_mentors
+
+__all__ = ["main"]
+
+log = logging.getLogger("matching")
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 2
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+exit codes:
+  0    success
+  1    input rejected: invalid roster, configuration or parameter, or a file
+       that is missing or cannot be read or written ("error: ..." on stderr)
+  2    usage error, or an unexpected internal error ("internal error: ...";
+       set MATCHING_DEBUG=1 for the traceback)
+  130  interrupted
+
+Output and messages carry ids and counts only, never names or addresses.
+"""
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``matching`` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log progress to stderr (-v: info, -vv: debug)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print nothing on success (errors still go to stderr)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="matching",
+        description="Optimal, explainable pairing of children with volunteer mentors.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p_match = sub.add_parser(
+        "match",
+        parents=[common],
+        help="match two rosters and write the results",
+        description="Match a children roster with a mentor roster (.csv or .xlsx) and write\n"
+        "pairs.csv, unmatched.csv and summary.json into the output directory.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_match.add_argument("children", metavar="CHILDREN", help="children roster (.csv or .xlsx)")
+    p_match.add_argument("mentors", metavar="MENTORS", help="mentor roster (.csv or .xlsx)")
+    p_match.add_argument(
+        "--config", metavar="FILE.toml", help="matching configuration (default: built-in)"
+    )
+    p_match.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    p_match.add_argument(
+        "--method",
+        choices=("sparse", "dense"),
+        default="sparse",
+        help="solver model (default: sparse)",
+    )
+    p_match.set_defaults(handler=_cmd_match)
+
+    p_demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="generate a synthetic district, match it and write everything",
+        description="Generate a synthetic district (no real data), write its rosters as\n"
+        "children.csv and mentors.csv, match them with the default configuration and\n"
+        "write pairs.csv, unmatched.csv and summary.json.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_demo.add_argument(
+        "--out", metavar="DIR", default="demo-out", help="output directory (default: ./demo-out)"
+    )
+    p_demo.add_argument(
+        "--children", metavar="N", type=_count, default=2000, help="children (default: 2000)"
+    )
+    p_demo.add_argument(
+        "--mentors", metavar="N", type=_count, default=1600, help="mentors (default: 1600)"
+    )
+    p_demo.add_argument("--seed", metavar="S", type=_count, default=0, help="seed (default: 0)")
+    p_demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+# commands
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _log_rosters(children: Any, mentors: Any) -> None:
+    n_active = int(mentors["active"].sum()) if len(mentors) else 0
+    log.info("rosters: %d children, %d mentors (%d active)", len(children), len(mentors), n_active)
+
+
+def _run_match(children: Any, mentors: Any, config: MatchConfig, method: str) -> MatchResult:
+    log.info("matching (method=%s)", method)
+    start = time.perf_counter()
+    result = match(children, mentors, config, method=method)  # type: ignore[arg-type]
+    m = result.metrics
+    log.info(
+        "matched in %.2f s: %d pairs, %d unmatched",
+        time.perf_counter() - start,
+        m["n_pairs"],
+        m["n_unmatched"],
+    )
+    return result
+
+
+def _report(result: MatchResult, paths: Sequence[Path], quiet: bool) -> None:
+    for p in paths:
+        log.info("wrote %s", p)
+    if quiet:
+        return
+    print(result.summary())
+    print("wrote:")
+    for p in paths:
+        print(f"  {p}")
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"cannot write to {str(out)!r}: it exists and is not a directory")
+    return out
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    out = _out_dir(args.out)
+    children_path, mentors_path = Path(args.children), Path(args.mentors)
+    if args.config is not None:
+        log.info("reading config %s", args.config)
+        config = load_config(args.config)
+    else:
+        config = MatchConfig()
+    log.info("reading children roster %s", children_path)
+    children = read_children(children_path)
+    log.info("reading mentor roster %s", mentors_path)
+    mentors = read_mentors(mentors_path)
+    _log_rosters(children, mentors)
+    result = _run_match(children, mentors, config, args.method)
+    extra = {
+        "command": "match",
+        "inputs": {
+            "children": {"file": children_path.name, "sha256": _sha256(children_path)},
+            "mentors": {"file": mentors_path.name, "sha256": _sha256(mentors_path)},
+            "config": None if args.config is None else Path(args.config).name,
+        },
+    }
+    written = write_result(result, out, extra=extra)
+    _report(result, list(written.values()), args.quiet)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .synth import district
+
+    log.info(
+        "generating a synthetic district: %d children, %d mentors, seed %d",
+        args.children,
+        args.mentors,
+        args.seed,
+    )
+    children, mentors = district(args.children, args.mentors, seed=args.seed)
+    out = _out_dir(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    roster_paths = [
+        write_csv(children, out / "children.csv"),
+        write_csv(mentors, out / "mentors.csv"),
+    ]
+    children_v, mentors_v = validate_children(children), validate_mentors(mentors)
+    _log_rosters(children_v, mentors_v)
+    result = _run_match(children_v, mentors_v, MatchConfig(), "sparse")
+    extra = {
+        "command": "demo",
+        "demo": {"children": args.children, "mentors": args.mentors, "seed": args.seed},
+    }
+    written = write_result(result, out, extra=extra)
+    _report(result, [*roster_paths, *written.values()], args.quiet)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------------
+# entry point
+
+
+def _setup_logging(verbosity: int) -> tuple[logging.Handler, int]:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    previous = log.level
+    log.addHandler(handler)
+    log.setLevel(level)
+    return handler, previous
+
+
+def _debug() -> bool:
+    return os.environ.get("MATCHING_DEBUG", "").strip() not in ("", "0")
+
+
+def _print_error(first: str, details: Sequence[str] = ()) -> None:
+    print(first, file=sys.stderr)
+    for line in details:
+        print(line, file=sys.stderr)
+
+
+def _input_error(exc: BaseException) -> int:
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    _print_error(f"error: {lines[0]}", lines[1:])
+    if _debug():
+        traceback.print_exc(file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _os_error(exc: OSError) -> int:
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f" {str(exc.filename)!r}" if exc.filename is not None else ""
+    _print_error(f"error: cannot read or write{where}: {what}")
+    if _debug():
+        traceback.print_exc(file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _internal_error(exc: BaseException) -> int:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    if len(message) > 300:
+        message = message[:299] + "…"
+    _print_error(
+        f"internal error: {type(exc).__name__}: {message}".rstrip(),
+        [
+            "This is a bug in mentor-matching; please report it with the command you ran "
+            "(not the rosters).",
+            "Set MATCHING_DEBUG=1 to print the traceback.",
+        ]
+        if not _debug()
+        else [],
+    )
+    if _debug():
+        traceback.print_exc(file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``matching`` command with ``argv`` (``sys.argv[1:]`` by default).
+
+    Returns the exit code (see the module docstring) instead of exiting, so
+    the function can be called in-process.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        code = exc.code
+        return EXIT_OK if code in (0, None) else EXIT_USAGE
+    args.verbose = getattr(args, "verbose", 0)
+    args.quiet = getattr(args, "quiet", False)
+    handler, previous_level = _setup_logging(args.verbose)
+    try:
+        return int(args.handler(args))
+    except MatchingError as exc:
+        return _input_error(exc)
+    except OSError as exc:
+        return _os_error(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _internal_error(exc)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous_level)
+        handler.close()

@@ -1,0 +1,313 @@
+"""Write a :class:`~matching.match.MatchResult` to disk: two CSV tables and a JSON summary.
+
+:func:`write_result` writes three files into an output directory:
+
+``pairs.csv``
+    One row per pair, columns as :data:`matching.match.PAIR_COLUMNS`.
+``unmatched.csv``
+    One row per child left without a mentor, columns as
+    :data:`matching.match.UNMATCHED_COLUMNS`.
+``summary.json``
+    ``{"library_version", "metrics", "config", ...extra}``.
+
+File conventions
+----------------
+- CSV files are UTF-8 with a byte-order mark (so Excel shows Chinese text
+  correctly), ``\\n`` line endings, a header row and a fixed column order.
+- Tuples (need codes, interest tags) are joined with ``";"``; an empty tuple
+  is an empty cell.  Missing numbers are empty cells.
+- Floats of the result tables are written with exactly 4 decimals
+  (``0.5189``); floats of rosters (:func:`write_csv` with ``decimals=None``)
+  with the shortest text that reads back as the same number.
+- Text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return are prefixed with a single quote ``'`` so a spreadsheet does not
+  run them as formulas (CSV injection).  Numbers are never prefixed.
+- Every file is written atomically: to a temporary file in the same
+  directory, flushed and fsync'ed, then renamed over the final name.  A
+  failed write leaves no partial file at the final path.
+- The output holds no timestamps or timings: the same result always gives
+  byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
+
+__all__ = [
+    "FILES",
+    "RESULT_DECIMALS",
+    "neutralise",
+    "summary_lines",
+    "to_csv_bytes",
+    "write_bytes_atomic",
+    "write_csv",
+    "write_result",
+]
+
+FILES: tuple[str, ...] = ("pairs.csv", "unmatched.csv", "summary.json")
+"""The files written by :func:`write_result`, in writing order."""
+
+RESULT_DECIMALS = 4
+"""Decimals of every float column in ``pairs.csv`` and ``unmatched.csv``."""
+
+_RESERVED_KEYS = frozenset({"library_version", "metrics", "config"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_LIST_SEPARATOR = ";"
+_NEEDS_QUOTES = frozenset(',"\r\n')
+
+
+# ----------------------------------------------------------------------------------------------
+# cells
+
+
+def neutralise(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would read as a formula.
+
+    Examples
+    --------
+    >>> neutralise('=HYPERLINK("http://x")')
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralise("-2"), neutralise("C001")
+    ("'-2", 'C001')
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _float_text(value: float, decimals: int | None) -> str:
+    if math.isnan(value):
+        return ""
+    if decimals is None:
+        return repr(value + 0.0)  # shortest round-trip text; -0.0 becomes 0.0
+    text = f"{value:.{decimals}f}"
+    if text.startswith("-") and not text.strip("-0."):  # "-0.0000" -> "0.0000"
+        text = text[1:]
+    return text
+
+
+def _cell(value: Any, decimals: int | None) -> str:
+    """Text of one cell (see the module docstring for the conventions)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return _float_text(float(value), decimals)
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, tuple | list | np.ndarray):
+        return neutralise(_LIST_SEPARATOR.join(str(v) for v in value))
+    if isinstance(value, set | frozenset):
+        return neutralise(_LIST_SEPARATOR.join(sorted(str(v) for v in value)))
+    return neutralise(str(value))
+
+
+def _field(text: str) -> str:
+    """One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF."""
+    if any(ch in text for ch in _NEEDS_QUOTES):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _column_cells(series: pd.Series, decimals: int | None) -> list[str]:
+    dtype = series.dtype
+    kind = dtype.kind if isinstance(dtype, np.dtype) else "O"
+    if kind == "b":
+        return ["True" if v else "False" for v in series.to_numpy().tolist()]
+    if kind == "f":
+        return [_float_text(v, decimals) for v in series.to_numpy(dtype=np.float64).tolist()]
+    if kind in "iu":
+        return [str(v) for v in series.to_numpy().tolist()]
+    return [_cell(v, decimals) for v in series.to_numpy(dtype=object)]
+
+
+def to_csv_bytes(
+    frame: pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    decimals: int | None = None,
+) -> bytes:
+    """Render ``frame`` as CSV bytes with the conventions of this module.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table; its index is not written.
+    columns : sequence of str, optional
+        Columns to write first, in this order (each must exist); the frame's
+        other columns follow in their own order.  By default the frame's order.
+    decimals : int, optional
+        Write every float with exactly this many decimals; by default the
+        shortest text that reads back as the same float.
+    """
+    order = list(frame.columns)
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"columns not in the frame: {', '.join(map(str, missing))}")
+        first = list(columns)
+        order = first + [c for c in order if c not in set(first)]
+    cells = [_column_cells(frame[c], decimals) for c in order]
+    lines = [",".join(_field(neutralise(str(c))) for c in order)]
+    lines.extend(",".join(map(_field, row)) for row in zip(*cells, strict=True))
+    return ("\n".join(lines) + "\n").encode("utf-8-sig")
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    The temporary file sits next to ``path`` and is removed if anything fails,
+    so ``path`` is either untouched or holds exactly ``data``.  The file gets
+    the usual permissions of a new file (``0o666`` less the umask).
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_csv(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = None,
+    decimals: int | None = None,
+) -> Path:
+    """Write ``frame`` as CSV to ``path`` atomically (see :func:`to_csv_bytes`)."""
+    return write_bytes_atomic(path, to_csv_bytes(frame, columns=columns, decimals=decimals))
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data: numpy scalars to Python, non-finite floats to null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return [_jsonable(v) for v in sorted(value, key=str)]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"summary value of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _summary_bytes(result: MatchResult, extra: Mapping[str, Any] | None) -> bytes:
+    from . import __version__
+
+    data: dict[str, Any] = {
+        "library_version": __version__,
+        "metrics": result.metrics,
+        "config": result.config.to_dict(),
+    }
+    if extra:
+        clash = sorted(_RESERVED_KEYS & set(extra))
+        if clash:
+            raise ValueError(f"extra must not set the reserved key(s) {', '.join(clash)}")
+        data.update(extra)
+    text = json.dumps(
+        _jsonable(data), sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False
+    )
+    return (text + "\n").encode("utf-8")
+
+
+def write_result(
+    result: MatchResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    result : MatchResult
+        The result of :func:`matching.match`.
+    out_dir : str or os.PathLike
+        Output directory, created (with its parents) if needed.  Existing
+        files of the same names are replaced.
+    extra : dict, optional
+        More top-level keys for ``summary.json`` (JSON-able; must not be
+        ``library_version``, ``metrics`` or ``config``).
+
+    Returns
+    -------
+    dict
+        ``{"pairs": Path, "unmatched": Path, "summary": Path}``.
+
+    Notes
+    -----
+    All three files are rendered before the first is written, so a problem
+    with the data leaves the directory untouched.  Each file is replaced
+    atomically; see the module docstring for the formats.
+    """
+    if not isinstance(result, MatchResult):
+        raise TypeError(f"result must be a MatchResult, got {type(result).__name__}")
+    contents = {
+        "pairs": to_csv_bytes(result.pairs, columns=PAIR_COLUMNS, decimals=RESULT_DECIMALS),
+        "unmatched": to_csv_bytes(
+            result.unmatched, columns=UNMATCHED_COLUMNS, decimals=RESULT_DECIMALS
+        ),
+        "summary": _summary_bytes(result, extra),
+    }
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for (key, data), name in zip(contents.items(), FILES, strict=True):
+        paths[key] = write_bytes_atomic(directory / name, data)
+    return paths
+
+
+def summary_lines(result: MatchResult) -> list[str]:
+    """The lines of :meth:`MatchResult.summary` (counts, rates and distances; ids only)."""
+    return result.summary().splitlines()
