@@ -103,7 +103,7 @@ def pair_costs(
     return CostTerms(
         distance_km=distance_km,
         need_km=config.uncovered_need_km * n_unc,
-        interest_km=-config.shared_interest_km * counted,
+        interest_km=0.0 - config.shared_interest_km * counted,
         uncovered=uncovered,
         shared=shared,
     )
