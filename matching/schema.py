@@ -313,9 +313,9 @@ def _parse_id(value: Any) -> _Result:
         text = value.strip()
         return (text, ()) if text else (None, ("missing id",))
     if _is_number(value):
-        text = _number_text(value)
-        if text is not None:
-            return text, ()
+        num_text = _number_text(value)
+        if num_text is not None:
+            return num_text, ()
     return None, ("malformed id: expected text or an integer",)
 
 
@@ -449,11 +449,11 @@ def _apply(values: np.ndarray, parse: Callable[[Any], _Result]) -> tuple[np.ndar
             table[i] = result
         out = table[codes]
         bad = [i for i, (_, messages) in enumerate(results) if messages]
-        problems = []
+        problems: list[tuple[int, str]] = []
         if bad:
             codes = np.where(codes < 0, len(results) - 1, codes)
-            for row in np.flatnonzero(np.isin(codes, bad)):
-                problems.extend((int(row), m) for m in results[codes[row]][1])
+            for bad_row in np.flatnonzero(np.isin(codes, bad)).tolist():
+                problems.extend((bad_row, m) for m in results[codes[bad_row]][1])
         return out, problems
 
     out = np.empty(n, dtype=object)
@@ -500,7 +500,7 @@ def _as_floats(series: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
             ),
             dtype=np.float64,
         )
-        problems = []
+        problems: list[tuple[int, str]] = []
         for row in np.flatnonzero(np.isnan(values) & ~missing):
             value, messages = _parse_float(cells[row])
             problems.extend((int(row), message) for message in messages)

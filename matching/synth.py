@@ -144,7 +144,7 @@ are unique across the whole city.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from numbers import Integral, Real
@@ -430,7 +430,7 @@ def _weighted_top_mask(
 
 
 def _by_group(
-    rng: np.random.Generator, groups: np.ndarray, probs: dict[int, Sequence[float]]
+    rng: np.random.Generator, groups: np.ndarray, probs: Mapping[int, Sequence[float]]
 ) -> np.ndarray:
     """One categorical draw per row, the probabilities chosen by the row's group."""
     out = np.zeros(groups.shape[0], dtype=np.int64)
