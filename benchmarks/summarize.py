@@ -1,0 +1,29 @@
+"""Print the markdown tables of a saved benchmark run.
+
+Usage::
+
+    python benchmarks/summarize.py benchmarks/results/bench-full.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_support import summarize, summary_markdown
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    data = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    print(summary_markdown(summarize(data["benchmarks"])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
