@@ -196,7 +196,16 @@ def load_config(path: str | Path) -> MatchConfig:
         raise ConfigError(f"cannot read config file {p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
-    data = raw.get(_SECTION, raw) if isinstance(raw.get(_SECTION), dict) else raw
+    if isinstance(raw.get(_SECTION), dict):
+        outside = sorted(k for k in raw if k != _SECTION)
+        if outside:
+            raise ConfigError(
+                f"config file {p} has key(s) {', '.join(outside)} outside its [matching] "
+                "table; put every setting inside [matching] (or use no table at all)"
+            )
+        data = raw[_SECTION]
+    else:
+        data = raw
     known = {f.name for f in fields(MatchConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
