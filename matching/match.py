@@ -21,7 +21,7 @@ optimum over every allowed pair.  For speed, the solver first works on a
 small subset of the allowed arcs and then proves, with node potentials
 (linear-programming dual prices), that no arc outside the subset could lower
 the total; arcs that could are added and the model is solved again
-(:func:`matching.solve.priced_solve`).  Costs are solved in integer units of
+(``_priced`` below).  Costs are solved in integer units of
 ``resolution_km`` (1 m by default); the total is optimal for the rounded
 costs, i.e. within half a unit per pair of the real-valued optimum.
 

@@ -11,9 +11,8 @@ see :func:`integer_costs` for the scaling rule, its precision and the overflow
 guard.
 
 Internal helpers used by :func:`matching.match` live here too: the flow model
-in circulation form and :func:`priced_solve`, which solves on a small subset
-of arcs and proves (with node potentials) that no arc left out could improve
-the result, adding arcs until that proof holds.
+in circulation form (:func:`circulation`) and the node potentials
+(:func:`potentials`) that prove an arc left out of a model cannot improve it.
 """
 
 from __future__ import annotations
@@ -548,64 +547,3 @@ def potentials(
             return d
         d[heads[better]] = best[better]
     return None
-
-
-@dataclass(frozen=True)
-class PricedSolution:
-    """Result of :func:`priced_solve`: chosen arcs and how the proof went."""
-
-    arcs: np.ndarray  # indices into the full arc list of the assigned arcs
-    unmatched: np.ndarray  # bool per row
-    rounds: int  # solves performed
-    model_arcs: int  # arcs in the final model
-    proven: bool  # optimality over every arc proven by potentials
-
-
-def priced_solve(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    icost: np.ndarray,
-    n: int,
-    m: int,
-    caps: np.ndarray,
-    iu: np.ndarray,
-    initial: np.ndarray,
-    *,
-    max_rounds: int = 20,
-    bf_rounds: int | None = None,
-) -> PricedSolution:
-    """Optimal circulation over all arcs, solved on a growing subset of them.
-
-    Every row has an unmatched arc at cost ``iu``.  ``initial`` is a boolean
-    mask of the arcs to start from.  After each solve, node potentials prove
-    that no arc outside the model has a negative reduced cost, or name the
-    arcs that do; those join the model and the solve repeats.  If the
-    potentials cannot be found within the round budget, the last round
-    solves on every arc, so the answer is optimal either way.
-    """
-    has_u = np.ones(n, dtype=bool)
-    in_model = initial.copy()
-    k_all = rows.size
-    for rnd in range(1, max_rounds + 1):
-        last = rnd == max_rounds
-        if last:
-            in_model[:] = True
-        idx = np.flatnonzero(in_model)
-        sol = circulation(rows[idx], cols[idx], icost[idx], n, m, caps, iu, has_u)
-        if sol.arc_flow is None:  # pragma: no cover - every row has an unmatched arc
-            raise InfeasibleError("assignment is infeasible")
-        chosen = idx[sol.arc_flow > 0]
-        if idx.size == k_all:
-            return PricedSolution(chosen, sol.unmatched, rnd, idx.size, True)
-        d = potentials(
-            rows[idx], cols[idx], icost[idx], sol, n, m, caps, iu, has_u, max_rounds=bf_rounds
-        )
-        if d is None:
-            in_model[:] = True
-            continue
-        reduced = icost + d[rows] - d[cols + n]
-        violators = (reduced < 0) & ~in_model
-        if not violators.any():
-            return PricedSolution(chosen, sol.unmatched, rnd, idx.size, True)
-        in_model |= violators
-    raise AssertionError("unreachable")  # pragma: no cover
