@@ -18,6 +18,7 @@ __all__ = [
     "great_circle_km",
     "haversine_km",
     "pairs_within",
+    "pairs_within_vectors",
     "unit_vectors",
 ]
 
@@ -79,21 +80,34 @@ def pairs_within(
     if len(lat_a) == 0 or len(lat_b) == 0:
         e = np.empty(0, dtype=np.int64)
         return e, e.copy(), np.empty(0, dtype=np.float64)
-    va = unit_vectors(lat_a, lon_a)
-    vb = unit_vectors(lat_b, lon_b)
-    # a hair of slack so that rounding never drops a pair right at the limit;
-    # the exact haversine filter below decides.
-    r = float(chord(radius_km)) * (1 + 1e-9) + 1e-12
-    res = cKDTree(va).sparse_distance_matrix(cKDTree(vb), r, output_type="ndarray")
-    ia = res["i"].astype(np.int64)
-    ib = res["j"].astype(np.int64)
-    km = chord_to_km(res["v"])
-    keep = km <= radius_km
-    ia, ib, km = ia[keep], ib[keep], km[keep]
+    ia, ib, km = pairs_within_vectors(
+        unit_vectors(lat_a, lon_a), cKDTree(unit_vectors(lat_b, lon_b)), radius_km
+    )
     if not sort:
         return ia, ib, km
     order = np.argsort(ia * max(len(lat_b), 1) + ib, kind="stable")
     return ia[order], ib[order], km[order]
+
+
+def pairs_within_vectors(
+    va: np.ndarray, tree_b: cKDTree, radius_km: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pairs_within` for unit vectors ``va`` against a k-d tree of unit vectors.
+
+    Returns the pairs in the k-d tree's order (deterministic for equal input).
+    """
+    if len(va) == 0 or tree_b.n == 0:
+        e = np.empty(0, dtype=np.int64)
+        return e, e.copy(), np.empty(0, dtype=np.float64)
+    # a hair of slack so that rounding never drops a pair right at the limit;
+    # the exact distance filter below decides.
+    r = float(chord(radius_km)) * (1 + 1e-9) + 1e-12
+    res = cKDTree(va).sparse_distance_matrix(tree_b, r, output_type="ndarray")
+    ia = res["i"].astype(np.int64)
+    ib = res["j"].astype(np.int64)
+    km = chord_to_km(res["v"])
+    keep = km <= radius_km
+    return ia[keep], ib[keep], km[keep]
 
 
 def chord_to_km(chord_len: np.ndarray) -> np.ndarray:

@@ -43,9 +43,16 @@ from scipy.spatial import cKDTree
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
-from .geo import great_circle_km, pairs_within, unit_vectors
+from .geo import great_circle_km, pairs_within_vectors, unit_vectors
 from .schema import NEEDS, needs_mask, validate_children, validate_mentors
-from .solve import circulation, integer_costs, potentials, solve_assignment
+from .solve import (
+    Circulation,
+    circulation,
+    integer_costs,
+    max_pairs_circulation,
+    potentials,
+    solve_assignment,
+)
 
 __all__ = ["MatchResult", "match"]
 
@@ -55,9 +62,12 @@ _INT64_GUARD = 2**61
 # Below this many (children x mentors) the whole model is solved at once.
 _PRICING_MIN_PAIRS = 250_000
 _MAX_PRICING_ROUNDS = 30
+_PRICING_ADD = 8
+_TIERS = 4
+_MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
 # children (by distance, then proven or extended by pricing).
-_PRICING_K = 12
+_PRICING_K = 8
 
 PAIR_COLUMNS = [
     "child_id",
@@ -235,6 +245,9 @@ class _Problem:
         self.clon = kids["lon"].to_numpy(np.float64)
         self.mlat = mentors["lat"].to_numpy(np.float64)
         self.mlon = mentors["lon"].to_numpy(np.float64)
+        self.vc = unit_vectors(self.clat, self.clon)
+        self.vm = unit_vectors(self.mlat, self.mlon)
+        self.mentor_tree = cKDTree(self.vm)
         lim = mentors["max_distance_km"].to_numpy(dtype=np.float64, na_value=np.nan)
         self.limit = np.where(np.isnan(lim), cfg.max_distance_km, lim)
         self.radius = float(self.limit.max()) if m else 0.0
@@ -275,6 +288,11 @@ class _Problem:
             self.umax = self.low = self.big = 0
             self.unm = self.iu
             top = int(np.rint((self.radius + len(NEEDS) * cfg.uncovered_need_km) / res))
+        self.off = (
+            (self.umax - self.iu - self.low)
+            if cfg.objective == "max_pairs"
+            else np.zeros(n, dtype=np.int64)
+        )
         peak = max(self.big, top, int(np.abs(self.iu).max()) if n else 0)
         if peak * (n + m + 2) * 4 >= _INT64_GUARD:
             raise InputError(
@@ -284,30 +302,33 @@ class _Problem:
 
     # -- arcs ---------------------------------------------------------------
     def within(
-        self, child_idx: np.ndarray, radius_km: float | np.ndarray
+        self,
+        child_idx: np.ndarray,
+        radius_km: float | np.ndarray,
+        mentor_idx: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pairs (child, mentor, km) within the radius and the mentor's limit."""
+        """Pairs (child, mentor, km) within the radius and the mentor's limit.
+
+        ``radius_km`` is one radius or one per child; ``mentor_idx`` limits
+        the search to those mentors (default: all).
+        """
         r = np.broadcast_to(np.asarray(radius_km, dtype=np.float64), child_idx.shape)
         r = np.minimum(r, self.radius)
+        if mentor_idx is None:
+            mentor_idx = np.arange(self.m)
+            tree = self.mentor_tree
+        else:
+            tree = cKDTree(self.vm[mentor_idx])
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        if self.m and child_idx.size:
+        if mentor_idx.size and child_idx.size:
             # group children by radius (powers of two below the largest limit)
             # so each k-d tree search uses one radius, then filter exactly.
-            level = np.ceil(np.log2(np.maximum(self.radius / np.maximum(r, 1e-12), 1.0)))
-            level = np.minimum(level, 12)
-            for lv in np.unique(level):
+            level = np.floor(np.log2(np.maximum(self.radius / np.maximum(r, 1e-12), 1.0)))
+            level = np.minimum(level, 3)
+            for lv in np.unique(level[r >= 0]):
                 sel = child_idx[(level == lv) & (r >= 0)]
-                if sel.size == 0:
-                    continue
-                ia, jb, km = pairs_within(
-                    self.clat[sel],
-                    self.clon[sel],
-                    self.mlat,
-                    self.mlon,
-                    self.radius / 2.0**lv,
-                    sort=False,
-                )
-                out.append((sel[ia], jb, km))
+                ia, jb, km = pairs_within_vectors(self.vc[sel], tree, self.radius / 2.0**lv)
+                out.append((sel[ia], mentor_idx[jb], km))
         if not out:
             e = np.empty(0, np.int64)
             return e, e.copy(), np.empty(0, np.float64)
@@ -353,16 +374,29 @@ class _Problem:
         return icost
 
     def nearest_arcs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each child's k nearest mentors and each mentor's k nearest children."""
-        vc = unit_vectors(self.clat, self.clon)
-        vm = unit_vectors(self.mlat, self.mlon)
+        """Each child's k nearest mentors (all, and those covering its needs)
+        and each mentor's k nearest children."""
+        vc, vm = self.vc, self.vm
         kc, km_ = min(k, self.m), min(k, self.n)
-        _, jm = cKDTree(vm).query(vc, k=kc)
+        _, jm = self.mentor_tree.query(vc, k=kc)
         _, ic = cKDTree(vc).query(vm, k=km_)
         jm = np.asarray(jm).reshape(self.n, kc)
         ic = np.asarray(ic).reshape(self.m, km_)
-        ci = np.concatenate([np.repeat(np.arange(self.n), kc), ic.ravel()])
-        mj = np.concatenate([jm.ravel(), np.repeat(np.arange(self.m), km_)])
+        parts_c = [np.repeat(np.arange(self.n), kc), ic.ravel()]
+        parts_m = [jm.ravel(), np.repeat(np.arange(self.m), km_)]
+        # and each child's k nearest mentors whose skills cover all its needs
+        for q in np.unique(self.need):
+            kids_q = np.flatnonzero(self.need == q)
+            cover = np.flatnonzero((self.skill & q) == q)
+            kq = min(k, cover.size)
+            if kq == 0 or q == 0:
+                continue
+            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq)
+            jq = np.asarray(jq).reshape(kids_q.size, kq)
+            parts_c.append(np.repeat(kids_q, kq))
+            parts_m.append(cover[jq.ravel()])
+        ci = np.concatenate(parts_c)
+        mj = np.concatenate(parts_m)
         key = np.unique(ci * self.m + mj)
         ci, mj = key // self.m, key % self.m
         km = great_circle_km(self.clat[ci], self.clon[ci], self.mlat[mj], self.mlon[mj])
@@ -386,78 +420,144 @@ def _all_arcs(p: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _top_per_group(group: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k smallest values in each group."""
-    order = np.lexsort((value, group))
+    """Indices of the k smallest integer values in each group (ties by position)."""
+    if group.size == 0:
+        return np.empty(0, dtype=np.int64)
+    v = value - value.min()
+    key = group.astype(np.int64) * (int(v.max()) + 1) + v
+    order = np.argsort(key, kind="stable")
     g = group[order]
     first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     start = np.repeat(first, np.diff(np.r_[first, g.size]))
     return order[(np.arange(g.size) - start) < k]
 
 
-def _priced(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve on a growing subset of the allowed arcs until potentials prove it optimal.
-
-    Every allowed arc is listed and priced once.  The model starts from each
-    child's and each mentor's nearest partners.  After each solve, node
-    potentials ``d`` of the residual graph give every arc a reduced cost
-    ``arc + d[child] - d[mentor]``; an arc outside the model can improve the
-    solution only if that is negative.  When no arc outside the model is
-    negative the solution is optimal over all arcs (LP duality); otherwise
-    the most negative arcs of each child and mentor join the model.
-    """
-    n, m = p.n, p.m
+def _solve_all(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One solve over every allowed arc (small problems, and the fallback)."""
     ci, mj, km = _all_arcs(p)
     arc = p.arc_cost(ci, mj, km)
-    stats["candidate_arcs"] = int(ci.size)
-    si, sj, _ = p.nearest_arcs(_PRICING_K)
-    in_model = np.isin(ci * m + mj, si * m + sj, kind="table" if n * m < 2**28 else None)
+    sol = _model_solve(p, ci, mj, arc)
+    assert sol.arc_flow is not None
+    on = sol.arc_flow > 0
+    stats.update(candidate_arcs=int(ci.size), model_arcs=int(ci.size), proven=True)
+    stats.setdefault("rounds", 1)
+    return ci[on], mj[on], sol.unmatched
+
+
+def _suspects(p: _Problem, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed arc that might have a negative reduced cost under ``d``.
+
+    With ``arc = rint((km + need - bonus) / res) + off[child]``, where ``need``
+    is exact for a mentor's skill set and ``bonus <= bonus_max``, a negative
+    reduced cost ``arc + d[i] - d[j]`` needs
+
+        km < res * (d[j] - d[i] - off[i] + 0.5) - need(i, skills) + bonus_max.
+
+    Mentors are grouped by skill set (the need term is then exact per child)
+    and, within a group, into tiers by potential; each (group, tier) is
+    searched with a per-child radius from the tier's highest potential.
+    """
+    n, m, res, cfg = p.n, p.m, p.res, p.cfg
+    dm = d[n : n + m].astype(np.float64)
+    base = res * (d[:n] + p.off).astype(np.float64)
+    bonus_max = -p.min_pen_km
+    slack = res * 1.0  # 0.5 unit of rounding, doubled for float safety
+    outs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    skills = p.skill
+    for g in np.unique(skills):
+        members = np.flatnonzero(skills == g)
+        need_km = cfg.uncovered_need_km * np.bitwise_count(p.need & ~np.uint8(g)).astype(np.float64)
+        order = members[np.argsort(-dm[members], kind="stable")]
+        tiers = np.array_split(order, min(_TIERS, order.size))
+        for tier in tiers:
+            top = res * float(dm[tier].max())
+            r = (top - base - need_km + bonus_max + slack) * (1 + 1e-9) + 1e-9
+            live = np.flatnonzero(r >= 0)
+            if live.size:
+                xi, xj, xk = p.within(live, r[live], tier)
+                # the same bound with each mentor's own potential
+                exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_max + slack
+                keep = xk <= exact * (1 + 1e-9) + 1e-9
+                outs.append((xi[keep], xj[keep], xk[keep]))
+    if not outs:
+        e = np.empty(0, np.int64)
+        return e, e.copy(), np.empty(0, np.float64)
+    ci = np.concatenate([o[0] for o in outs])
+    mj = np.concatenate([o[1] for o in outs])
+    km = np.concatenate([o[2] for o in outs])
+    return p.allowed(ci, mj, km)
+
+
+def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> Circulation:
+    if p.cfg.objective == "max_pairs":
+        return max_pairs_circulation(ci, mj, arc, p.n, p.m, p.caps)
+    return circulation(ci, mj, arc, p.n, p.m, p.caps, p.unm, np.ones(p.n, dtype=bool))
+
+
+def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pricing without listing every allowed arc: see :func:`_suspects`."""
+    n, m = p.n, p.m
+    ci, mj, km = p.nearest_arcs(_PRICING_K)
+    arc = p.arc_cost(ci, mj, km)
     has_u = np.ones(n, dtype=bool)
+    checked = 0
+    d_prev: np.ndarray | None = None
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
-        if rnd == _MAX_PRICING_ROUNDS:
-            in_model[:] = True
-        idx = np.flatnonzero(in_model)
-        sol = circulation(ci[idx], mj[idx], arc[idx], n, m, p.caps, p.unm, has_u)
+        sol = _model_solve(p, ci, mj, arc)
         assert sol.arc_flow is not None  # every child has its unmatched arc
-        on = idx[sol.arc_flow > 0]
-        if idx.size == ci.size:
-            stats.update(rounds=rnd, model_arcs=int(idx.size), proven=True)
-            return ci[on], mj[on], sol.unmatched
-        d = potentials(ci[idx], mj[idx], arc[idx], sol, n, m, p.caps, p.unm, has_u)
+        on = sol.arc_flow > 0
+        d = potentials(ci, mj, arc, sol, n, m, p.caps, p.unm, has_u, start=d_prev)
+        d_prev = d
         if d is None:
-            in_model[:] = True
-            continue
-        red = arc + d[ci] - d[n + mj]
-        cand = np.flatnonzero((red < 0) & ~in_model)
-        if cand.size == 0:
-            stats.update(rounds=rnd, model_arcs=int(idx.size), proven=True)
+            break
+        xi, xj, xk = _suspects(p, d)
+        checked += int(xi.size)
+        xarc = p.arc_cost(xi, xj, xk)
+        red = xarc + d[xi] - d[n + xj]
+        # arcs priced below the margin are candidates: the negative ones
+        # (which decide optimality) and the nearly tight ones, which would
+        # likely turn negative after the next solve
+        near = np.flatnonzero(red < _MARGIN_UNITS)
+        if near.size:
+            model_keys = np.sort(ci * m + mj)
+            keys = xi[near] * m + xj[near]
+            pos = np.minimum(np.searchsorted(model_keys, keys), model_keys.size - 1)
+            near = near[model_keys[pos] != keys]
+        if not (red[near] < 0).any():
+            stats.update(rounds=rnd, model_arcs=int(ci.size), checked_arcs=checked, proven=True)
             return ci[on], mj[on], sol.unmatched
-        in_model[cand[_top_per_group(ci[cand], red[cand], _PRICING_K)]] = True
-        in_model[cand[_top_per_group(mj[cand], red[cand], _PRICING_K)]] = True
-    raise AssertionError("unreachable")  # pragma: no cover
+        add = np.union1d(
+            near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
+            near[_top_per_group(xj[near], red[near], _PRICING_ADD)],
+        )
+        ci = np.concatenate([ci, xi[add]])
+        mj = np.concatenate([mj, xj[add]])
+        km = np.concatenate([km, xk[add]])
+        arc = np.concatenate([arc, xarc[add]])
+    # No proof within the budget: every allowed arc (exact anyway).
+    stats["rounds"] = _MAX_PRICING_ROUNDS + 1
+    return _solve_all(p, stats)
 
 
 def _solve_and_explain(p: _Problem, method: str, *, n_mentors_total: int) -> MatchResult:
     n, m, cfg = p.n, p.m, p.cfg
     stats: dict[str, Any] = {"method": method}
     small = n * m <= _PRICING_MIN_PAIRS
-    if method == "dense" or cfg.k_nearest is not None or small or n == 0 or m == 0:
+    if method == "dense":
+        # the full matrix, and the unmatched price carried as a cost (an
+        # independent route to the same optimum as the sparse path)
         ci, mj, km = _all_arcs(p)
-        arc = p.arc_cost(ci, mj, km)
-        stats.update(candidate_arcs=int(ci.size), rounds=1, model_arcs=int(ci.size), proven=True)
-        if method == "dense":
-            dense = np.full((n, m), np.inf)
-            dense[ci, mj] = arc
-            r_ind, c_ind = solve_assignment(dense, capacities=p.caps, unmatched_cost=p.unm, scale=1)
-            pc, pm = r_ind.astype(np.int64), c_ind.astype(np.int64)
-            unmatched = np.ones(n, dtype=bool)
-            unmatched[pc] = False
-        else:
-            sol = circulation(ci, mj, arc, n, m, p.caps, p.unm, np.ones(n, dtype=bool))
-            assert sol.arc_flow is not None
-            on = sol.arc_flow > 0
-            pc, pm, unmatched = ci[on], mj[on], sol.unmatched
+        dense = np.full((n, m), np.inf)
+        dense[ci, mj] = p.arc_cost(ci, mj, km)
+        r_ind, c_ind = solve_assignment(dense, capacities=p.caps, unmatched_cost=p.unm, scale=1)
+        pc, pm = r_ind.astype(np.int64), c_ind.astype(np.int64)
+        unmatched = np.ones(n, dtype=bool)
+        unmatched[pc] = False
+        stats.update(candidate_arcs=int(ci.size), rounds=1, model_arcs=n * m, proven=True)
+    elif cfg.k_nearest is not None or small or n == 0 or m == 0:
+        pc, pm, unmatched = _solve_all(p, stats)
     else:
-        pc, pm, unmatched = _priced(p, stats)
+        pc, pm, unmatched = _priced_lazy(p, stats)
     order = np.argsort(pc, kind="stable")
     pc, pm = pc[order], pm[order]
     pkm = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])

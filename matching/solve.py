@@ -375,6 +375,34 @@ def _max_flow_min_cost(
     rows: np.ndarray, cols: np.ndarray, icost: np.ndarray, n: int, m: int, caps: np.ndarray
 ) -> np.ndarray | None:
     """Maximum-cardinality assignment of minimum cost; None if not min(n, sum caps)."""
+    x, total = _max_flow(rows, cols, icost, n, m, caps)
+    if x is None or total != min(n, int(caps.sum())):
+        return None
+    return x
+
+
+def max_pairs_circulation(
+    rows: np.ndarray, cols: np.ndarray, icost: np.ndarray, n: int, m: int, caps: np.ndarray
+) -> Circulation:
+    """The most pairs possible and, among those, the cheapest.
+
+    The same optimum as :func:`circulation` with an unmatched price larger
+    than any sum of arc costs, solved by OR-Tools' maximum flow with minimum
+    cost, which is faster than carrying that price through cost scaling.
+    """
+    x, _ = _max_flow(rows, cols, icost, n, m, caps)
+    if x is None:  # pragma: no cover - the source can always send zero flow
+        return Circulation(None, np.ones(n, bool), np.zeros(m, np.int64))
+    on = x > 0
+    unmatched = np.ones(n, dtype=bool)
+    unmatched[rows[on]] = False
+    load = np.bincount(cols[on], minlength=m).astype(np.int64)
+    return Circulation(x, unmatched, load)
+
+
+def _max_flow(
+    rows: np.ndarray, cols: np.ndarray, icost: np.ndarray, n: int, m: int, caps: np.ndarray
+) -> tuple[np.ndarray | None, int]:
     f = _new_flow()
     src, snk = n + m, n + m + 1
     k = rows.size
@@ -400,10 +428,9 @@ def _max_flow_min_cost(
     status = f.solve_max_flow_with_min_cost()
     if status != f.OPTIMAL:
         _raise_for_status(status)
-        return None
-    if f.maximum_flow() != min(n, int(caps.sum())):
-        return None
-    return f.flows(np.arange(first, first + k, dtype=np.int64)) if k else np.empty(0, np.int64)
+        return None, 0
+    x = f.flows(np.arange(first, first + k, dtype=np.int64)) if k else np.empty(0, np.int64)
+    return x, int(f.maximum_flow())
 
 
 def _raise_for_status(status: object) -> None:
@@ -489,6 +516,7 @@ def potentials(
     has_u: np.ndarray,
     *,
     max_rounds: int | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Node potentials proving the circulation optimal on its own arcs.
 
@@ -535,7 +563,10 @@ def potentials(
     order = np.argsort(dst, kind="stable")
     src, dst, w = src[order], dst[order], w[order]
     heads, starts = np.unique(dst, return_index=True)
-    d = np.zeros(n + m + 1, dtype=np.int64)
+    # Any start converges (there is no negative cycle at an optimum) to
+    # potentials that satisfy every residual arc; a previous round's
+    # potentials are usually a few relaxations away.
+    d = np.zeros(n + m + 1, dtype=np.int64) if start is None else start.copy()
     limit = max_rounds if max_rounds is not None else n + m + 2
     if src.size == 0:
         return d
