@@ -12,7 +12,7 @@ seed=1)``, 5 km limit) in two tiers: ``quick`` (2,000 x 1,600, for CI) and
    from the raw rosters (validation, candidate arcs, costs, matrix, solve), with
    the phases in ``extra_info``;
 4. phases            - candidate generation (``_all_arcs`` + ``arc_cost``), one
-   flow solve on every candidate arc, and the priced solve (``_priced``, which
+   flow solve on every candidate arc, and the priced solve (``_priced_lazy``, which
    starts with the same candidate generation).
 
 The objectives must agree exactly (integer units of ``resolution_km``): the
@@ -256,14 +256,14 @@ def test_phase_solve_all_arcs(benchmark: Any, instance: Instance) -> None:
 
 @TIERS
 def test_phase_solve_priced(benchmark: Any, instance: Instance) -> None:
-    """``_priced``: candidate generation + pricing rounds on a growing subset of arcs."""
+    """``_priced_lazy``: pricing rounds; suspects found by radius search from the potentials."""
     benchmark.group = f"{instance.tier}: phases"
     p = instance.problem()
     stats: dict[str, Any] = {}
 
     def run() -> int:
         stats.clear()
-        pc, _, _ = MATCH_MODULE._priced(p, stats)
+        pc, _, _ = MATCH_MODULE._priced_lazy(p, stats)
         return int(pc.size)
 
     n_pairs = benchmark.pedantic(run, rounds=ROUNDS["solve_priced"][instance.tier], iterations=1)

@@ -20,10 +20,13 @@ and gender rules) are left out of the model, so the sparse result is the
 optimum over every allowed pair.  For speed, the solver first works on a
 small subset of the allowed arcs and then proves, with node potentials
 (linear-programming dual prices), that no arc outside the subset could lower
-the total; arcs that could are added and the model is solved again
-(``_priced`` below).  Costs are solved in integer units of
-``resolution_km`` (1 m by default); the total is optimal for the rounded
-costs, i.e. within half a unit per pair of the real-valued optimum.
+the total.  An arc can only do so within a radius of its child that the
+potentials bound (:func:`_suspects`), so the proof searches those radii with
+a k-d tree instead of listing every allowed pair; arcs that fail join the
+model and it is solved again (:func:`_priced_lazy`).  Costs are solved in
+integer units of ``resolution_km`` (1 m by default); the total is optimal for
+the rounded costs, i.e. within half a unit per pair of the real-valued
+optimum.
 
 Determinism
 -----------
@@ -62,12 +65,14 @@ _INT64_GUARD = 2**61
 # Below this many (children x mentors) the whole model is solved at once.
 _PRICING_MIN_PAIRS = 250_000
 _MAX_PRICING_ROUNDS = 30
-_PRICING_ADD = 8
+_PRICING_ADD = 4
 _TIERS = 4
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
 # children (by distance, then proven or extended by pricing).
 _PRICING_K = 8
+_PRICING_KM = 16
+_SUSPECT_EXTRA_KM = 0.3
 
 PAIR_COLUMNS = [
     "child_id",
@@ -373,11 +378,13 @@ class _Problem:
             return icost + (self.umax - self.iu[ci]) - self.low
         return icost
 
-    def nearest_arcs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def nearest_arcs(
+        self, k: int, k_mentor: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each child's k nearest mentors (all, and those covering its needs)
         and each mentor's k nearest children."""
         vc, vm = self.vc, self.vm
-        kc, km_ = min(k, self.m), min(k, self.n)
+        kc, km_ = min(k, self.m), min(k if k_mentor is None else k_mentor, self.n)
         _, jm = self.mentor_tree.query(vc, k=kc)
         _, ic = cKDTree(vc).query(vm, k=km_)
         jm = np.asarray(jm).reshape(self.n, kc)
@@ -444,7 +451,9 @@ def _solve_all(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
     return ci[on], mj[on], sol.unmatched
 
 
-def _suspects(p: _Problem, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _suspects(
+    p: _Problem, d: np.ndarray, extra_km: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every allowed arc that might have a negative reduced cost under ``d``.
 
     With ``arc = rint((km + need - bonus) / res) + off[child]``, where ``need``
@@ -456,12 +465,14 @@ def _suspects(p: _Problem, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     Mentors are grouped by skill set (the need term is then exact per child)
     and, within a group, into tiers by potential; each (group, tier) is
     searched with a per-child radius from the tier's highest potential.
+    ``extra_km`` widens every radius, so that the list stays complete while
+    the potentials move by less than that (see :func:`_priced_lazy`).
     """
     n, m, res, cfg = p.n, p.m, p.res, p.cfg
     dm = d[n : n + m].astype(np.float64)
     base = res * (d[:n] + p.off).astype(np.float64)
     bonus_max = -p.min_pen_km
-    slack = res * 1.0  # 0.5 unit of rounding, doubled for float safety
+    slack = res * 1.0 + extra_km  # 0.5 unit of rounding, doubled for float safety
     outs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     skills = p.skill
     for g in np.unique(skills):
@@ -497,11 +508,12 @@ def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pricing without listing every allowed arc: see :func:`_suspects`."""
     n, m = p.n, p.m
-    ci, mj, km = p.nearest_arcs(_PRICING_K)
+    ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM)
     arc = p.arc_cost(ci, mj, km)
     has_u = np.ones(n, dtype=bool)
-    checked = 0
+    checked = searches = 0
     d_prev: np.ndarray | None = None
+    cache: tuple[np.ndarray, ...] | None = None
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
         sol = _model_solve(p, ci, mj, arc)
         assert sol.arc_flow is not None  # every child has its unmatched arc
@@ -510,9 +522,21 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         d_prev = d
         if d is None:
             break
-        xi, xj, xk = _suspects(p, d)
-        checked += int(xi.size)
-        xarc = p.arc_cost(xi, xj, xk)
+        # The suspects listed under potentials d0 with radii widened by E
+        # stay complete under d while no bound grows by more than E: the
+        # bound of arc (i, j) moves by res * ((d - d0)[j] - (d - d0)[i]).
+        if cache is not None:
+            d0 = cache[-1]
+            drift = p.res * float((d[n : n + m] - d0[n : n + m]).max() - (d[:n] - d0[:n]).min())
+            if drift > _SUSPECT_EXTRA_KM:
+                cache = None
+        if cache is None:
+            xi, xj, xk = _suspects(p, d, _SUSPECT_EXTRA_KM)
+            xarc = p.arc_cost(xi, xj, xk)
+            cache = (xi, xj, xk, xarc, d)
+            checked += int(xi.size)
+            searches += 1
+        xi, xj, xk, xarc, _ = cache
         red = xarc + d[xi] - d[n + xj]
         # arcs priced below the margin are candidates: the negative ones
         # (which decide optimality) and the nearly tight ones, which would
@@ -524,7 +548,13 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             pos = np.minimum(np.searchsorted(model_keys, keys), model_keys.size - 1)
             near = near[model_keys[pos] != keys]
         if not (red[near] < 0).any():
-            stats.update(rounds=rnd, model_arcs=int(ci.size), checked_arcs=checked, proven=True)
+            stats.update(
+                rounds=rnd,
+                model_arcs=int(ci.size),
+                checked_arcs=checked,
+                suspect_searches=searches,
+                proven=True,
+            )
             return ci[on], mj[on], sol.unmatched
         add = np.union1d(
             near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
