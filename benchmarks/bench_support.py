@@ -189,7 +189,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     lines += [
         "",
         "| tier | candidates: `_all_arcs` + `arc_cost` (s) | one flow solve on all arcs (s) "
-        "| `_priced` incl. candidates (s) | pricing rounds | model arcs |",
+        "| `_priced_lazy` (s) | pricing rounds | model arcs |",
         "|---|---|---|---|---|---|",
     ]
     for tier, row in summary.items():
