@@ -505,6 +505,42 @@ def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -
     return circulation(ci, mj, arc, p.n, p.m, p.caps, p.unm, np.ones(p.n, dtype=bool))
 
 
+def _outside(ci: np.ndarray, mj: np.ndarray, xi: np.ndarray, xj: np.ndarray, m: int) -> np.ndarray:
+    """Which arcs ``(xi, xj)`` are not yet in the model ``(ci, mj)``."""
+    model_keys = np.sort(ci * m + mj)
+    keys = xi * m + xj
+    pos = np.minimum(np.searchsorted(model_keys, keys), model_keys.size - 1)
+    return model_keys[pos] != keys
+
+
+def _grow(
+    ci: np.ndarray,
+    mj: np.ndarray,
+    km: np.ndarray,
+    arc: np.ndarray,
+    xi: np.ndarray,
+    xj: np.ndarray,
+    xk: np.ndarray,
+    xarc: np.ndarray,
+    red: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Add priced arcs to the model: per child and per mentor, the few with
+    the lowest reduced cost below the margin (the negative ones, which decide
+    optimality, and nearly tight ones, which would likely turn negative after
+    the next solve).  ``red`` holds the margin for arcs already in the model."""
+    near = np.flatnonzero(red < _MARGIN_UNITS)
+    add = np.union1d(
+        near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
+        near[_top_per_group(xj[near], red[near], _PRICING_ADD)],
+    )
+    return (
+        np.concatenate([ci, xi[add]]),
+        np.concatenate([mj, xj[add]]),
+        np.concatenate([km, xk[add]]),
+        np.concatenate([arc, xarc[add]]),
+    )
+
+
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pricing without listing every allowed arc: see :func:`_suspects`."""
     n, m = p.n, p.m
@@ -537,17 +573,8 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             checked += int(xi.size)
             searches += 1
         xi, xj, xk, xarc, _ = cache
-        red = xarc + d[xi] - d[n + xj]
-        # arcs priced below the margin are candidates: the negative ones
-        # (which decide optimality) and the nearly tight ones, which would
-        # likely turn negative after the next solve
-        near = np.flatnonzero(red < _MARGIN_UNITS)
-        if near.size:
-            model_keys = np.sort(ci * m + mj)
-            keys = xi[near] * m + xj[near]
-            pos = np.minimum(np.searchsorted(model_keys, keys), model_keys.size - 1)
-            near = near[model_keys[pos] != keys]
-        if not (red[near] < 0).any():
+        red = np.where(_outside(ci, mj, xi, xj, m), xarc + d[xi] - d[n + xj], _MARGIN_UNITS)
+        if not (red < 0).any():
             stats.update(
                 rounds=rnd,
                 model_arcs=int(ci.size),
@@ -556,14 +583,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
                 proven=True,
             )
             return ci[on], mj[on], sol.unmatched
-        add = np.union1d(
-            near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
-            near[_top_per_group(xj[near], red[near], _PRICING_ADD)],
-        )
-        ci = np.concatenate([ci, xi[add]])
-        mj = np.concatenate([mj, xj[add]])
-        km = np.concatenate([km, xk[add]])
-        arc = np.concatenate([arc, xarc[add]])
+        ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
     # No proof within the budget: every allowed arc (exact anyway).
     stats["rounds"] = _MAX_PRICING_ROUNDS + 1
     return _solve_all(p, stats)
