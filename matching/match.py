@@ -36,6 +36,7 @@ any row order give the same model and therefore the same pairs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -164,6 +165,7 @@ def match(
     config: MatchConfig | None = None,
     *,
     method: Method = "sparse",
+    keep: Mapping[tuple[str, str], float] | None = None,
 ) -> MatchResult:
     """Pair children with mentors optimally under the configured rules.
 
@@ -178,6 +180,12 @@ def match(
         ``"sparse"`` builds only the allowed pairs with a spatial index and
         solves with pricing; ``"dense"`` builds the full children x mentors
         matrix (for checking, and small rosters).  Both give the same total.
+    keep : mapping of (child_id, mentor_id) to float, optional
+        Existing pairs and a bonus (km-eq, >= 0) for keeping each: the solver
+        minimises the total cost minus the bonuses of the pairs it keeps, so
+        a pair moves only when the move gains more than its bonus.  Used by
+        :func:`matching.rematch.rematch`; the reported costs and objective
+        never include the bonuses.  A kept pair must still satisfy the rules.
 
     Returns
     -------
@@ -215,7 +223,7 @@ def match(
     all_mentors = _sorted(validate_mentors(mentors))
     mentors_v = all_mentors[all_mentors["active"].to_numpy(dtype=bool)].reset_index(drop=True)
     _check_forbidden(cfg, kids, all_mentors)
-    problem = _Problem(kids, mentors_v, cfg)
+    problem = _Problem(kids, mentors_v, cfg, keep=_check_keep(keep, kids, mentors_v))
     return _solve_and_explain(problem, method, n_mentors_total=len(all_mentors))
 
 
@@ -236,6 +244,29 @@ def _check_forbidden(cfg: MatchConfig, kids: pd.DataFrame, mentors: pd.DataFrame
             raise InputError(f"forbidden_pairs names mentor id {m!r}, which is not in the roster")
 
 
+def _check_keep(
+    keep: Mapping[tuple[str, str], float] | None, kids: pd.DataFrame, mentors: pd.DataFrame
+) -> dict[tuple[str, str], float]:
+    if not keep:
+        return {}
+    cids, mids = set(kids["id"]), set(mentors["id"])
+    out: dict[tuple[str, str], float] = {}
+    for pair, bonus in keep.items():
+        try:
+            c, m = (str(pair[0]), str(pair[1]))
+        except (TypeError, IndexError):
+            raise InputError(f"keep: expected (child_id, mentor_id) keys, got {pair!r}") from None
+        if c not in cids:
+            raise InputError(f"keep names child id {c!r}, which is not in the roster")
+        if m not in mids:
+            raise InputError(f"keep names mentor id {m!r}, which is not an active mentor")
+        b = float(bonus)
+        if not (np.isfinite(b) and b >= 0):
+            raise InputError(f"keep: the bonus of pair ({c!r}, {m!r}) must be >= 0, got {bonus!r}")
+        out[(c, m)] = b
+    return out
+
+
 class _Problem:
     """Arrays of one matching problem; children and (active) mentors sorted by id.
 
@@ -243,7 +274,13 @@ class _Problem:
     radius (per child) that satisfy every hard rule, with their costs.
     """
 
-    def __init__(self, kids: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig) -> None:
+    def __init__(
+        self,
+        kids: pd.DataFrame,
+        mentors: pd.DataFrame,
+        cfg: MatchConfig,
+        keep: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
         self.kids, self.mentors, self.cfg = kids, mentors, cfg
         self.n, self.m = n, m = len(kids), len(mentors)
         self.clat = kids["lat"].to_numpy(np.float64)
@@ -265,6 +302,18 @@ class _Problem:
         guard = n + m + 2
         self.iu, _ = integer_costs(self.price / res, n_nodes=guard, scale=1.0)
         self.min_pen_km = -cfg.shared_interest_km * cfg.max_shared_interests
+        # bonuses for keeping existing pairs, by arc key (child * m + mentor)
+        self.bkeys = np.empty(0, np.int64)
+        self.bval = np.empty(0, np.int64)
+        max_bonus_km = 0.0
+        if keep:
+            cpos = pd.Index(kids["id"]).get_indexer([c for c, _ in keep])
+            mpos = pd.Index(mentors["id"]).get_indexer([x for _, x in keep])
+            keys = cpos.astype(np.int64) * max(m, 1) + mpos
+            vals = np.rint(np.array(list(keep.values()), dtype=np.float64) / res).astype(np.int64)
+            order = np.argsort(keys)
+            self.bkeys, self.bval = keys[order], vals[order]
+            max_bonus_km = float(max(keep.values()))
         self.fkeys = np.empty(0, np.int64)
         if cfg.forbidden_pairs:
             cpos = pd.Index(kids["id"]).get_indexer([c for c, _ in cfg.forbidden_pairs])
@@ -284,7 +333,7 @@ class _Problem:
         # pairs is maximised first.
         if cfg.objective == "max_pairs":
             self.umax = int(self.iu.max()) if n else 0
-            self.low = int(np.rint(self.min_pen_km / res))
+            self.low = int(np.rint((self.min_pen_km - max_bonus_km) / res))
             top = int(np.rint((self.radius + len(NEEDS) * cfg.uncovered_need_km) / res))
             top += self.umax - (int(self.iu.min()) if n else 0) - self.low
             self.big = (min(n, int(self.caps.sum())) + 1) * (top + 1)
@@ -374,6 +423,11 @@ class _Problem:
         """Integer flow-model cost of each arc."""
         terms = pair_costs(ci, mj, km, self.need, self.skill, self.codes, self.cfg)
         icost = np.rint(terms.total_km / self.res).astype(np.int64)
+        if self.bkeys.size and ci.size:
+            keys = ci * max(self.m, 1) + mj
+            pos = np.minimum(np.searchsorted(self.bkeys, keys), self.bkeys.size - 1)
+            hit = self.bkeys[pos] == keys
+            icost = icost - np.where(hit, self.bval[pos], 0)
         if self.cfg.objective == "max_pairs":
             return icost + (self.umax - self.iu[ci]) - self.low
         return icost
@@ -402,6 +456,9 @@ class _Problem:
             jq = np.asarray(jq).reshape(kids_q.size, kq)
             parts_c.append(np.repeat(kids_q, kq))
             parts_m.append(cover[jq.ravel()])
+        if self.bkeys.size:  # existing pairs always start in the model
+            parts_c.append(self.bkeys // self.m)
+            parts_m.append(self.bkeys % self.m)
         ci = np.concatenate(parts_c)
         mj = np.concatenate(parts_m)
         key = np.unique(ci * self.m + mj)

@@ -111,3 +111,34 @@ def test_the_suspect_list_is_reused_while_the_potentials_barely_move() -> None:
         assert solver["proven"] is True
         reused.append(solver["suspect_searches"] < solver["rounds"])
     assert any(reused)
+
+
+def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> None:
+    kids, mentors = district(800, 650, seed=21, area_km2=60.0)
+    config = MatchConfig(max_distance_km=4.0)
+    first = match(kids, mentors, config)
+    keep = {
+        (c, m): 1.5
+        for c, m in zip(first.pairs["child_id"][::2], first.pairs["mentor_id"][::2], strict=True)
+    }
+    # move the children a little so that keeping is no longer free
+    moved = kids.assign(lat=kids["lat"] + 0.004)
+    sparse = match(moved, mentors, config, keep=keep)
+    dense = match(moved, mentors, config, keep=keep, method="dense")
+    plain = match(moved, mentors, config)
+    assert sparse.metrics["solver"]["rounds"] >= 2
+
+    def kept(r: object) -> int:
+        pairs = r.pairs  # type: ignore[attr-defined]
+        return len(set(zip(pairs["child_id"], pairs["mentor_id"], strict=True)) & set(keep))
+
+    def with_bonus(r: object) -> int:
+        return r.metrics["objective_units"] - 1500 * kept(r)  # type: ignore[attr-defined]
+
+    # the optimised total counts each kept pair's bonus (1.5 km = 1500 units)
+    assert with_bonus(sparse) == with_bonus(dense)
+    assert with_bonus(sparse) <= with_bonus(plain)
+    # the bonus is not part of the reported objective, which is never better
+    # than without bonuses; and bonuses never make fewer pairs stay
+    assert sparse.metrics["objective_units"] >= plain.metrics["objective_units"]
+    assert kept(sparse) >= kept(plain)

@@ -1,0 +1,383 @@
+"""Re-matching with minimal disruption.
+
+A pairing is a relationship: moving a child to another mentor because a
+slightly better one appeared does harm.  :func:`rematch` therefore pairs the
+children who need a mentor **around** the existing pairs:
+
+- By default (``allow_moves=False``) no existing pair moves.  The children
+  without a mentor are matched optimally (:func:`matching.match`) against the
+  capacity the active mentors have left.  Children whose pair ended through
+  no choice of theirs (their mentor left, or the pair was forbidden) are
+  *first in line*: they count as priority children above every other
+  priority level.
+- With ``allow_moves=True`` every unpinned pair may move, but stability is
+  part of the objective: each existing pair earns a bonus of
+  ``switching_cost_km`` for staying, so a pair moves only when the move
+  lowers the total cost by more than that.  ``max_moves`` caps the moves of
+  one run: the switching cost is doubled until the optimum moves no more
+  than that many pairs (the cost used is reported).
+- Pinned pairs never move, whatever the options.  Paused mentors keep their
+  pairs and take no new child; children whose exit is approved are not
+  matched again.
+
+The plan reports new pairs, ended pairs with reasons, moved pairs with the
+gain that justified each move, the children still waiting and why, and the
+"price of stability": the total cost of the plan against a from-scratch
+optimum over the same children and mentors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import MatchConfig, validate_config
+from .costs import InterestCodes, pair_costs, unmatched_price
+from .errors import InputError
+from .geo import great_circle_km
+from .match import MatchResult, match
+from .schema import needs_mask
+from .state import State
+
+__all__ = ["RematchPlan", "rematch"]
+
+_MAX_DOUBLINGS = 20
+
+
+@dataclass(frozen=True)
+class RematchPlan:
+    """What :func:`rematch` proposes; nothing is stored until it is committed.
+
+    Attributes
+    ----------
+    state : State
+        The state after the plan (pairs updated, queue cleared of the
+        children it pairs).
+    new_pairs : DataFrame
+        ``child_id``, ``mentor_id``, ``distance_km``, ``cost_km``, ``reason``
+        (``"matched"``, ``"first_in_line"`` or ``"moved"``).
+    ended : DataFrame
+        ``child_id``, ``mentor_id``, ``reason`` (``"re-matched"`` for a move).
+    moved : DataFrame
+        ``child_id``, ``from_mentor_id``, ``to_mentor_id``, ``gain_km``: the
+        cost the move saves for that child (the system-wide gain can differ
+        when one move makes room for another).
+    waiting : DataFrame
+        Children still without a mentor: ``child_id``, ``reason``, ``detail``.
+    metrics : dict
+        Counts, the objective of the plan and of a from-scratch optimum,
+        ``price_of_stability_km`` (their difference) and the switching cost
+        used.
+    """
+
+    state: State
+    new_pairs: pd.DataFrame
+    ended: pd.DataFrame
+    moved: pd.DataFrame
+    waiting: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def _roster_cols(df: pd.DataFrame, extra: tuple[str, ...]) -> pd.DataFrame:
+    return df.drop(columns=[c for c in extra if c in df.columns])
+
+
+def rematch(
+    state: State,
+    config: MatchConfig | None = None,
+    *,
+    date: str,
+    allow_moves: bool = False,
+    switching_cost_km: float = 5.0,
+    max_moves: int | None = None,
+) -> RematchPlan:
+    """Pair every child who needs a mentor, keeping existing pairs.
+
+    Parameters
+    ----------
+    state : State
+        The programme now (see :mod:`matching.state`).
+    config : MatchConfig, optional
+        Weights and rules, as for :func:`matching.match`.
+    date : str
+        ISO date of the run; new pairs start on it.
+    allow_moves : bool, default False
+        Let unpinned pairs move when a move gains more than
+        ``switching_cost_km``.
+    switching_cost_km : float, default 5.0
+        Bonus (km-eq) each existing pair earns for staying.
+    max_moves : int, optional
+        Cap on moved pairs in this run (with ``allow_moves``).
+
+    Returns
+    -------
+    RematchPlan
+    """
+    cfg = validate_config(MatchConfig() if config is None else config)
+    if not (np.isfinite(switching_cost_km) and switching_cost_km >= 0):
+        raise InputError(
+            "The 'switching_cost_km' parameter of rematch must be a finite number >= 0, "
+            f"got {switching_cost_km!r} instead."
+        )
+    if max_moves is not None and (not isinstance(max_moves, int) or max_moves < 0):
+        raise InputError(
+            f"The 'max_moves' parameter of rematch must be None or an int >= 0, got {max_moves!r}."
+        )
+    kids_all = state.children
+    mentors_all = state.mentors
+    pairs = state.pairs
+    eligible = kids_all[kids_all["exit_state"] != "approved"].copy()
+    active = mentors_all[mentors_all["status"] == "active"].copy()
+    queue = set(state.first_in_line)
+    top = int(eligible["priority"].max()) if len(eligible) else 0
+    boost = eligible["id"].isin(queue)
+    eligible.loc[boost, "priority"] = eligible.loc[boost, "priority"] + top + 1
+
+    pinned = pairs[pairs["pinned"].astype(bool)]
+    movable = pairs[~pairs["pinned"].astype(bool)] if allow_moves else pairs.iloc[0:0]
+    fixed = pairs if not allow_moves else pinned
+    # capacity left after the pairs that stay whatever happens
+    fixed_load = fixed["mentor_id"].value_counts()
+    caps = (
+        active.set_index("id")["capacity"] - fixed_load.reindex(active["id"]).fillna(0).to_numpy()
+    )
+    active = active.assign(capacity=caps.to_numpy().astype(np.int64))
+    active = active[active["capacity"] > 0]
+    fixed_children = set(fixed["child_id"])
+    to_match = eligible[~eligible["id"].isin(fixed_children)]
+    kids_in = _roster_cols(to_match, ("exit_state", "exit_approved_by"))
+    mentors_in = _roster_cols(active, ("status",))
+    forb = tuple(
+        (c, m)
+        for c, m in tuple(state.forbidden) + tuple(cfg.forbidden_pairs)
+        if c in set(kids_in["id"]) and m in set(mentors_in["id"])
+    )
+    run_cfg = replace(cfg, forbidden_pairs=tuple(sorted(set(forb))))
+    keep_pairs = [
+        (c, m)
+        for c, m in zip(movable["child_id"], movable["mentor_id"], strict=True)
+        if m in set(mentors_in["id"])
+    ]
+    cost_used = float(switching_cost_km)
+    result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
+    if allow_moves and max_moves is not None:
+        for _ in range(_MAX_DOUBLINGS):
+            if _count_moves(result, movable) <= max_moves:
+                break
+            cost_used = max(cost_used * 2.0, 1.0)
+            result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
+    return _plan(state, result, fixed, movable, eligible, date, cfg, cost_used, queue)
+
+
+def _solve(
+    kids: pd.DataFrame,
+    mentors: pd.DataFrame,
+    cfg: MatchConfig,
+    keep_pairs: list[tuple[str, str]],
+    bonus: float,
+) -> MatchResult:
+    keep = {p: bonus for p in keep_pairs} if keep_pairs else None
+    return match(kids, mentors, cfg, keep=keep)
+
+
+def _count_moves(result: MatchResult, movable: pd.DataFrame) -> int:
+    old = dict(zip(movable["child_id"], movable["mentor_id"], strict=True))
+    new = dict(zip(result.pairs["child_id"], result.pairs["mentor_id"], strict=True))
+    return sum(1 for c, m in old.items() if new.get(c) != m)
+
+
+def _pair_costs_km(
+    kids: pd.DataFrame, mentors: pd.DataFrame, pairs: pd.DataFrame, cfg: MatchConfig
+) -> pd.Series:
+    """Cost (km-eq) of given pairs under the cost model, indexed by child id."""
+    if len(pairs) == 0:
+        return pd.Series([], dtype=np.float64)
+    kpos = pd.Index(kids["id"]).get_indexer(pairs["child_id"])
+    mpos = pd.Index(mentors["id"]).get_indexer(pairs["mentor_id"])
+    km = great_circle_km(
+        kids["lat"].to_numpy(np.float64)[kpos],
+        kids["lon"].to_numpy(np.float64)[kpos],
+        mentors["lat"].to_numpy(np.float64)[mpos],
+        mentors["lon"].to_numpy(np.float64)[mpos],
+    )
+    codes = InterestCodes(list(kids["interests"]), list(mentors["interests"]))
+    terms = pair_costs(
+        kpos.astype(np.int64),
+        mpos.astype(np.int64),
+        km,
+        needs_mask(kids["needs"]),
+        needs_mask(mentors["skills"]),
+        codes,
+        cfg,
+    )
+    return pd.Series(terms.total_km, index=pairs["child_id"].to_numpy(), dtype=np.float64)
+
+
+def _plan(
+    state: State,
+    result: MatchResult,
+    fixed: pd.DataFrame,
+    movable: pd.DataFrame,
+    eligible: pd.DataFrame,
+    date: str,
+    cfg: MatchConfig,
+    cost_used: float,
+    queue: set[str],
+) -> RematchPlan:
+    old = dict(zip(movable["child_id"], movable["mentor_id"], strict=True))
+    chosen = result.pairs
+    new_rows, ended_rows, moved_rows = [], [], []
+    kept_rows = []
+    for c, m, d, cost in zip(
+        chosen["child_id"],
+        chosen["mentor_id"],
+        chosen["distance_km"],
+        chosen["cost_km"],
+        strict=True,
+    ):
+        if old.get(c) == m:
+            kept_rows.append((c, m))
+            continue
+        reason = "moved" if c in old else ("first_in_line" if c in queue else "matched")
+        new_rows.append((c, m, float(d), float(cost), reason))
+    old_cost = _pair_costs_km(state.children, state.mentors, movable, cfg)
+    new_cost = dict(zip(chosen["child_id"], chosen["cost_km"], strict=True))
+    new_mentor = dict(zip(chosen["child_id"], chosen["mentor_id"], strict=True))
+    for c, m in old.items():
+        if new_mentor.get(c) == m:
+            continue
+        ended_rows.append((c, m, "re-matched"))
+        if c in new_mentor:
+            moved_rows.append((c, m, new_mentor[c], float(old_cost[c] - new_cost[c])))
+    started_on = {
+        (c, m): s
+        for c, m, s in zip(
+            state.pairs["child_id"],
+            state.pairs["mentor_id"],
+            state.pairs["started_on"],
+            strict=True,
+        )
+    }
+    reasons_old = {
+        (c, m): r
+        for c, m, r in zip(
+            state.pairs["child_id"],
+            state.pairs["mentor_id"],
+            state.pairs["start_reason"],
+            strict=True,
+        )
+    }
+    rows = [
+        (c, m, s, r, bool(p))
+        for c, m, s, r, p in zip(
+            fixed["child_id"],
+            fixed["mentor_id"],
+            fixed["started_on"],
+            fixed["start_reason"],
+            fixed["pinned"],
+            strict=True,
+        )
+    ]
+    rows += [(c, m, started_on[(c, m)], reasons_old[(c, m)], False) for c, m in kept_rows]
+    rows += [(c, m, date, r, False) for c, m, _, _, r in new_rows]
+    new_pairs_state = pd.DataFrame(
+        rows, columns=["child_id", "mentor_id", "started_on", "start_reason", "pinned"]
+    ).astype(
+        {
+            "child_id": object,
+            "mentor_id": object,
+            "started_on": object,
+            "start_reason": object,
+            "pinned": bool,
+        }
+    )
+    new_pairs_state = new_pairs_state.sort_values("child_id", kind="stable").reset_index(drop=True)
+    paired_now = set(new_pairs_state["child_id"])
+    new_queue = tuple(c for c in state.first_in_line if c not in paired_now)
+    new_state = state.with_(pairs=new_pairs_state, first_in_line=new_queue)
+
+    waiting = result.unmatched[["child_id", "reason", "detail"]].copy()
+    approved = state.children[state.children["exit_state"] == "approved"]
+    approved = approved[~approved["id"].isin(paired_now)]
+    if len(approved):
+        extra = pd.DataFrame(
+            {
+                "child_id": approved["id"].to_numpy(dtype=object),
+                "reason": "exit_approved",
+                "detail": "exit approved; not matched again",
+            }
+        )
+        waiting = pd.concat([waiting, extra], ignore_index=True)
+    waiting = waiting.sort_values("child_id", kind="stable").reset_index(drop=True)
+
+    plan_total, scratch_total = _price_of_stability(new_state, eligible, cfg)
+    metrics = {
+        "date": date,
+        "children": len(state.children),
+        "mentors_active": int((state.mentors["status"] == "active").sum()),
+        "pairs_before": len(state.pairs),
+        "pairs_after": len(new_pairs_state),
+        "new_pairs": len(new_rows),
+        "ended_pairs": len(ended_rows),
+        "moved_pairs": len(moved_rows),
+        "waiting": len(waiting),
+        "switching_cost_km": cost_used,
+        "plan_objective_km": round(plan_total, 6),
+        "scratch_objective_km": round(scratch_total, 6),
+        "price_of_stability_km": round(plan_total - scratch_total, 6),
+    }
+    return RematchPlan(
+        state=new_state,
+        new_pairs=pd.DataFrame(
+            new_rows, columns=["child_id", "mentor_id", "distance_km", "cost_km", "reason"]
+        ),
+        ended=pd.DataFrame(ended_rows, columns=["child_id", "mentor_id", "reason"]),
+        moved=pd.DataFrame(
+            moved_rows, columns=["child_id", "from_mentor_id", "to_mentor_id", "gain_km"]
+        ),
+        waiting=waiting,
+        metrics=metrics,
+    )
+
+
+def _price_of_stability(
+    new_state: State, eligible: pd.DataFrame, cfg: MatchConfig
+) -> tuple[float, float]:
+    """Objective of the plan and of a from-scratch optimum (same children, same mentors).
+
+    Both count pair costs plus the unmatched price of each eligible child
+    left out; pinned pairs are fixed in both.
+    """
+    pairs = new_state.pairs
+    costs = _pair_costs_km(new_state.children, new_state.mentors, pairs, cfg)
+    paired = set(pairs["child_id"])
+    left = eligible[~eligible["id"].isin(paired)]
+    plan = float(costs.sum()) + float(unmatched_price(left["priority"].to_numpy(), cfg).sum())
+    mentors = new_state.mentors[new_state.mentors["status"] == "active"]
+    pinned = pairs[pairs["pinned"].astype(bool)]
+    load = pinned["mentor_id"].value_counts().reindex(mentors["id"]).fillna(0).to_numpy()
+    mentors = mentors.assign(capacity=(mentors["capacity"].to_numpy() - load).astype(np.int64))
+    # paused mentors keep their pairs in the plan; from scratch they may keep them too
+    paused_pairs = pairs[
+        pairs["mentor_id"].isin(
+            new_state.mentors.loc[new_state.mentors["status"] != "active", "id"]
+        )
+    ]
+    fixed = pd.concat([pinned, paused_pairs]).drop_duplicates(["child_id"])
+    fixed_cost = float(costs.reindex(fixed["child_id"].to_numpy()).sum()) if len(fixed) else 0.0
+    mentors = mentors[mentors["capacity"] > 0]
+    kids = eligible[~eligible["id"].isin(set(fixed["child_id"]))]
+    forb = tuple(
+        (c, m)
+        for c, m in tuple(new_state.forbidden) + tuple(cfg.forbidden_pairs)
+        if c in set(kids["id"]) and m in set(mentors["id"])
+    )
+    scratch = match(
+        _roster_cols(kids, ("exit_state", "exit_approved_by")),
+        _roster_cols(mentors, ("status",)),
+        replace(cfg, forbidden_pairs=tuple(sorted(set(forb)))),
+    )
+    return plan, fixed_cost + float(scratch.metrics["objective_km"])
