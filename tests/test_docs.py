@@ -12,7 +12,20 @@ import pytest
 from matching.synth import district
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["config", "costs", "errors", "geo", "match", "report", "schema", "solve", "synth"]
+MODULES = [
+    "config",
+    "costs",
+    "errors",
+    "events",
+    "geo",
+    "match",
+    "rematch",
+    "report",
+    "schema",
+    "solve",
+    "state",
+    "synth",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
