@@ -157,6 +157,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_demo.add_argument("--seed", metavar="S", type=_count, default=0, help="seed (default: 0)")
     p_demo.set_defaults(handler=_cmd_demo)
+
+    p_night = sub.add_parser(
+        "nightly",
+        parents=[common],
+        help="apply a night's rosters and events to the state store and re-match",
+        description="Validate the rosters and events, apply them to the state store, re-match\n"
+        "with minimal disruption, write the plan (plan_*.csv, plan.json) and commit it\n"
+        "in one transaction (unless --dry-run).  Running the same night twice changes\n"
+        "nothing the second time.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_night.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
+    p_night.add_argument("--children", metavar="FILE", help="children roster (joins and updates)")
+    p_night.add_argument("--mentors", metavar="FILE", help="mentor roster (joins and updates)")
+    p_night.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
+    p_night.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+    p_night.add_argument("--date", metavar="YYYY-MM-DD", help="programme date (default: today)")
+    p_night.add_argument("--config", metavar="FILE.toml", help="matching configuration")
+    p_night.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+    p_night.add_argument("--allow-moves", action="store_true", help="let unpinned pairs move")
+    p_night.add_argument(
+        "--switching-cost-km", type=float, default=5.0, help="bonus for keeping a pair (5.0)"
+    )
+    p_night.add_argument("--max-moves", type=_count, default=None, help="cap on moves per run")
+    p_night.set_defaults(handler=_cmd_nightly)
     return parser
 
 
@@ -233,6 +259,39 @@ def _cmd_match(args: argparse.Namespace) -> int:
     }
     written = write_result(result, out, extra=extra)
     _report(result, list(written.values()), args.quiet)
+    return EXIT_OK
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    import datetime as _dt
+
+    from .nightly import run_nightly
+
+    out = _out_dir(args.out)
+    config = load_config(args.config) if args.config is not None else MatchConfig()
+    date = args.date or _dt.datetime.now(_dt.UTC).date().isoformat()
+    report = run_nightly(
+        args.db,
+        out_dir=out,
+        date=date,
+        children=args.children,
+        mentors=args.mentors,
+        events=args.events,
+        config=config,
+        dry_run=args.dry_run,
+        allow_moves=args.allow_moves,
+        switching_cost_km=args.switching_cost_km,
+        max_moves=args.max_moves,
+    )
+    if not args.quiet:
+        head = "dry run (nothing committed)" if args.dry_run else f"run {report.run_id}"
+        print(f"nightly {date}: {head}")
+        for key, value in report.counts.items():
+            print(f"  {key}: {value}")
+        print(f"  price of stability: {report.plan.metrics['price_of_stability_km']:.3f} km-eq")
+        print("wrote:")
+        for path in report.files.values():
+            print(f"  {path}")
     return EXIT_OK
 
 
