@@ -139,10 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo = sub.add_parser(
         "demo",
         parents=[common],
-        help="generate a synthetic district, match it and write everything",
+        help="generate a synthetic district, match it, then run a month of nightly jobs",
         description="Generate a synthetic district (no real data), write its rosters as\n"
         "children.csv and mentors.csv, match them with the default configuration and\n"
-        "write pairs.csv, unmatched.csv and summary.json.",
+        "write pairs.csv, unmatched.csv and summary.json; then run --nights weekly\n"
+        "nightly jobs with synthetic churn against state.db in the same folder.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -156,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--mentors", metavar="N", type=_count, default=1600, help="mentors (default: 1600)"
     )
     p_demo.add_argument("--seed", metavar="S", type=_count, default=0, help="seed (default: 0)")
+    p_demo.add_argument(
+        "--nights",
+        metavar="N",
+        type=_count,
+        default=5,
+        help="simulated weekly nightly runs on a state store in the output folder (default: 5;"
+        " 0 = match only)",
+    )
     p_demo.set_defaults(handler=_cmd_demo)
 
     p_night = sub.add_parser(
@@ -320,6 +329,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     }
     written = write_result(result, out, extra=extra)
     _report(result, [*roster_paths, *written.values()], args.quiet)
+    if args.nights:
+        from .demo import simulate_nights
+
+        nights = simulate_nights(
+            out, n_children=args.children, n_mentors=args.mentors, nights=args.nights,
+            seed=args.seed,
+        )  # fmt: skip
+        if not args.quiet:
+            print(f"\nnightly runs on the state store {out / 'state.db'}:")
+            for night in nights:
+                c = night.report.counts
+                print(
+                    f"  {night.date}: +{c['pairs_started']} pairs, -{c['pairs_ended']} ended, "
+                    f"{c['pairs_moved']} moved, {c['children_waiting']} waiting, "
+                    f"{c['events_applied']} events, {c['children_joined']} children and "
+                    f"{c['mentors_joined']} mentors joined  ({night.folder.name}/plan.json)"
+                )
     return EXIT_OK
 
 

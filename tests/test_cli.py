@@ -21,7 +21,7 @@ from matching.synth import district
 
 RESULT_FILES = ("pairs.csv", "unmatched.csv", "summary.json")
 DEMO_FILES = ("children.csv", "mentors.csv", *RESULT_FILES)
-SMALL = ["--children", "300", "--mentors", "250"]
+SMALL = ["--children", "300", "--mentors", "250", "--nights", "0"]
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -134,8 +134,21 @@ def test_python_dash_m_demo(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)
+    # the default demo also runs a month of weekly nightly jobs on a state store
+    nights = ["night-2026-01-05", "night-2026-01-12", "night-2026-01-19", "night-2026-01-26",
+              "night-2026-02-02"]  # fmt: skip
+    expected = [*DEMO_FILES, "state.db", "state.db.lock", *nights]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert "children: 200" in proc.stdout
+    for night in nights:
+        plan = json.loads((out / night / "plan.json").read_text(encoding="utf-8"))
+        assert plan["date"] == night.removeprefix("night-")
+        assert plan["counts"]["pairs_moved"] == 0
+        assert night.removeprefix("night-") in proc.stdout
+    first = json.loads((out / nights[0] / "plan.json").read_text(encoding="utf-8"))
+    assert first["counts"]["children_joined"] == 200
+    later = json.loads((out / nights[-1] / "plan.json").read_text(encoding="utf-8"))
+    assert later["counts"]["events_applied"] > 0
 
 
 def test_python_dash_m_usage_error_exit_code(tmp_path: Path) -> None:
