@@ -24,7 +24,11 @@ MODULES = [
     "schema",
     "solve",
     "state",
+    "store",
     "synth",
+    "nightly",
+    "demo",
+    "cli",
 ]
 
 
