@@ -271,6 +271,33 @@ def _cmd_match(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_PHASES = (
+    "validating input",
+    "loading the state store",
+    "applying rosters and events",
+    "re-matching",
+    "writing the plan",
+    "committing",
+    "done",
+)
+
+
+def _progress(quiet: bool) -> Any:
+    """A phase display on a terminal (one line, rewritten); plain log lines otherwise."""
+    tty = sys.stderr.isatty() and not quiet
+
+    def show(phase: str) -> None:
+        if not tty:
+            log.info("nightly: %s", phase)
+            return
+        k = _PHASES.index(phase) + 1 if phase in _PHASES else 0
+        bar = "#" * k + "." * (len(_PHASES) - k)
+        end = "\n" if phase == "done" else ""
+        print(f"\r[{bar}] {phase:<30}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _cmd_nightly(args: argparse.Namespace) -> int:
     import datetime as _dt
 
@@ -291,6 +318,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         allow_moves=args.allow_moves,
         switching_cost_km=args.switching_cost_km,
         max_moves=args.max_moves,
+        progress=_progress(args.quiet),
     )
     if not args.quiet:
         head = "dry run (nothing committed)" if args.dry_run else f"run {report.run_id}"

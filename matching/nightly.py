@@ -21,13 +21,17 @@ the same night twice reports zero changes the second time.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pandas as pd
 
 from .config import MatchConfig, validate_config
+from .errors import InputError
 from .events import Event, apply_events, apply_rosters, read_events
 from .rematch import RematchPlan, rematch
 from .report import write_bytes_atomic, write_csv
@@ -50,38 +54,96 @@ class NightlyReport:
     events_skipped: bool
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+Source: TypeAlias = str | Path | pd.DataFrame | None
+
+
+def _roster(source: Source, reader: Any, name: str, hashes: dict[str, str]) -> Any:
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
+        return source
+    hashes[name] = _sha256(Path(source).read_bytes())
+    return reader(source)
+
+
+def _events(source: str | Path | Sequence[Event] | None, hashes: dict[str, str]) -> list[Event]:
+    if source is None:
+        return []
+    if isinstance(source, (str, Path)):
+        hashes["events"] = _sha256(Path(source).read_bytes())
+        return read_events(source)
+    events = list(source)
+    for e in events:
+        if not isinstance(e, Event):
+            raise InputError(f"events: expected Event objects, got {type(e).__name__}")
+    rows = [[e.kind, e.child_id, e.mentor_id, e.actor, e.note] for e in events]
+    if events:
+        hashes["events"] = _sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8"))
+    return events
 
 
 def run_nightly(
     db: str | Path,
     *,
-    out_dir: str | Path,
     date: str,
-    children: str | Path | None = None,
-    mentors: str | Path | None = None,
-    events: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    children: Source = None,
+    mentors: Source = None,
+    events: str | Path | Sequence[Event] | None = None,
     config: MatchConfig | None = None,
     dry_run: bool = False,
     allow_moves: bool = False,
     switching_cost_km: float = 5.0,
     max_moves: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> NightlyReport:
     """Run one night against the state store at ``db``.
 
-    Raises the library's input errors (:class:`~matching.errors.RosterError`,
-    :class:`~matching.events.EventError`, ...) before the store is touched.
+    Parameters
+    ----------
+    db : path
+        The SQLite state store (created if missing).
+    date : str
+        ISO date the run stands for.
+    out_dir : path, optional
+        Where the plan report goes; ``None`` writes no files (library use).
+    children, mentors : path or DataFrame, optional
+        Roster files (``.csv``/``.xlsx``) or raw frames: joins and updates.
+    events : path or sequence of Event, optional
+        The day's events (``.csv``/``.json`` file, or :class:`Event` objects).
+    config : MatchConfig, optional
+    dry_run : bool
+        Plan and report, commit nothing.
+    allow_moves, switching_cost_km, max_moves
+        As in :func:`matching.rematch.rematch`.
+    progress : callable, optional
+        Called with a short phase name as the run advances (for a progress
+        display); never with personal data.
+
+    Returns
+    -------
+    NightlyReport
+
+    Raises
+    ------
+    RosterError, EventError, ConfigError, InputError
+        Bad input, before the store is touched.
+    StoreLockedError
+        Another run holds the store.
     """
+    step = progress or (lambda _phase: None)
+    step("validating input")
     cfg = validate_config(MatchConfig() if config is None else config)
-    kids_raw = read_children(children) if children is not None else None
-    mentors_raw = read_mentors(mentors) if mentors is not None else None
-    event_list: list[Event] = read_events(events) if events is not None else []
     hashes: dict[str, str] = {}
-    for name, path in (("children", children), ("mentors", mentors), ("events", events)):
-        if path is not None:
-            hashes[name] = _sha256(Path(path))
-    out = Path(out_dir)
+    kids_raw = _roster(children, read_children, "children", hashes)
+    mentors_raw = _roster(mentors, read_mentors, "mentors", hashes)
+    event_list = _events(events, hashes)
+    step("loading the state store")
     with StateStore.open(db) as store:
         state = store.load()
         before_pairs = state.pairs
@@ -92,6 +154,7 @@ def run_nightly(
                 if isinstance(value, dict) and value.get("events"):
                     applied.add(value["events"])
         skip_events = bool(event_list) and hashes.get("events") in applied
+        step("applying rosters and events")
         state, roster_changes = apply_rosters(state, kids_raw, mentors_raw)
         ended: dict[tuple[str, str], tuple[str, str]] = {}
         started: dict[tuple[str, str], str] = {}
@@ -104,6 +167,7 @@ def run_nightly(
                 dict(outcome.started),
                 list(outcome.log),
             )
+        step("re-matching")
         plan = rematch(
             state,
             cfg,
@@ -137,10 +201,16 @@ def run_nightly(
         counts["changes"] = sum(
             v for k, v in counts.items() if k not in ("children_waiting", "changes")
         )
-        files = _write_plan(out, plan, ended, counts, hashes, date, dry_run, skip_events)
+        files: dict[str, Path] = {}
+        if out_dir is not None:
+            step("writing the plan")
+            files = _write_plan(
+                Path(out_dir), plan, ended, counts, hashes, date, dry_run, skip_events
+            )
         log.info("nightly %s: %s", date, ", ".join(f"{k} {v}" for k, v in counts.items()))
         run_id = None
         if not dry_run:
+            step("committing")
             run_id = store.commit(
                 plan.state,
                 run=RunInfo(
@@ -155,6 +225,7 @@ def run_nightly(
                 ended=ended,
                 events=log_rows,
             )
+    step("done")
     return NightlyReport(plan, counts, files, run_id, skip_events)
 
 
@@ -168,8 +239,6 @@ def _write_plan(
     dry_run: bool,
     skip_events: bool,
 ) -> dict[str, Path]:
-    import json
-
     from . import __version__
 
     out.mkdir(parents=True, exist_ok=True)

@@ -264,3 +264,32 @@ def test_sigkill_during_the_nightly_run_leaves_before_or_after(tmp_path, distric
 
 def _mentors_in_use(db: Path) -> set[str]:
     return {m for _, m in _pairs(db)}
+
+
+def test_library_api_takes_frames_and_event_objects(tmp_path, district_files):
+    from matching.events import Event
+    from matching.nightly import run_nightly
+
+    db = tmp_path / "api.db"
+    kids, mentors = district_files["kids_frame"], district_files["mentors_frame"]
+    phases: list[str] = []
+    first = run_nightly(
+        db, date="2026-03-01", children=kids, mentors=mentors, progress=phases.append
+    )
+    assert first.run_id == 1 and first.files == {}
+    assert phases[0] == "validating input" and phases[-1] == "done"
+    assert "committing" in phases
+    paired = sorted(_pairs(db))
+    child, mentor = paired[0]
+    events = [Event(kind="mentor_leave", mentor_id=mentor)]
+    second = run_nightly(db, date="2026-03-08", events=events)
+    assert second.counts["events_applied"] == 1
+    assert (child, mentor) not in _pairs(db)
+    with StateStore.open(db, readonly=True) as store:
+        history = store.history()
+    row = history[(history["child_id"] == child) & (history["mentor_id"] == mentor)]
+    assert row["end_reason"].tolist() == ["mentor_left"]
+    assert row["ended_on"].tolist() == ["2026-03-08"]
+    # the same event objects again: already applied, nothing changes
+    third = run_nightly(db, date="2026-03-08", events=events)
+    assert third.events_skipped and third.counts["changes"] == 0
