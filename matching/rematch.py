@@ -126,6 +126,7 @@ def rematch(
         raise InputError(
             f"The 'max_moves' parameter of rematch must be None or an int >= 0, got {max_moves!r}."
         )
+    state, trimmed = _fit_capacity(state)
     kids_all = state.children
     mentors_all = state.mentors
     pairs = state.pairs
@@ -169,7 +170,56 @@ def rematch(
                 break
             cost_used = max(cost_used * 2.0, 1.0)
             result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
-    return _plan(state, result, fixed, movable, eligible, date, cfg, cost_used, queue)
+    plan = _plan(state, result, fixed, movable, eligible, date, cfg, cost_used, queue)
+    if len(trimmed):
+        ended = pd.concat([trimmed, plan.ended], ignore_index=True)
+        metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
+        plan = replace(plan, ended=ended, metrics=metrics)
+    return plan
+
+
+def _fit_capacity(state: State) -> tuple[State, pd.DataFrame]:
+    """End the newest unpinned pairs of mentors whose capacity fell below their load.
+
+    Their children go first in line.  Raises InputError when a mentor's
+    pinned pairs alone exceed the capacity (a staff decision to resolve).
+    """
+    pairs = state.pairs
+    cap = state.mentors.set_index("id")["capacity"]
+    load = pairs["mentor_id"].value_counts()
+    over = load - cap.reindex(load.index).fillna(0).astype(np.int64)
+    over = over[over > 0]
+    empty = pd.DataFrame({"child_id": [], "mentor_id": [], "reason": []}, dtype=object)
+    if over.empty:
+        return state, empty
+    drop: list[int] = []
+    for mentor, excess in sorted(over.items()):
+        mine = pairs[pairs["mentor_id"] == mentor]
+        free = mine[~mine["pinned"].astype(bool)]
+        if len(free) < excess:
+            raise InputError(
+                f"mentor {mentor!r} has {int((mine['pinned']).sum())} pinned pair(s) but capacity "
+                f"{int(cap.get(mentor, 0))}; unpin or end a pair first"
+            )
+        newest = free.sort_values(["started_on", "child_id"], ascending=False, kind="stable")
+        drop.extend(newest.index[: int(excess)].tolist())
+    gone = pairs.loc[drop]
+    trimmed = (
+        pd.DataFrame(
+            {
+                "child_id": gone["child_id"].to_numpy(dtype=object),
+                "mentor_id": gone["mentor_id"].to_numpy(dtype=object),
+                "reason": "capacity_reduced",
+            }
+        )
+        .sort_values("child_id", kind="stable")
+        .reset_index(drop=True)
+    )
+    queue = tuple(state.first_in_line) + tuple(
+        c for c in trimmed["child_id"] if c not in set(state.first_in_line)
+    )
+    kept = pairs.drop(index=drop).reset_index(drop=True)
+    return state.with_(pairs=kept, first_in_line=queue), trimmed
 
 
 def _solve(

@@ -159,3 +159,33 @@ def test_bad_options_are_rejected() -> None:
         rematch(state, CFG, date="2026-02-01", switching_cost_km=-1.0)
     with pytest.raises(InputError, match="max_moves"):
         rematch(state, CFG, date="2026-02-01", max_moves=-1)
+
+
+def test_a_capacity_cut_ends_the_newest_unpinned_pairs_and_queues_their_children() -> None:
+    state = _state(120, 100, 10)
+    load = state.pairs["mentor_id"].value_counts()
+    mentor = load.index[0]
+    pairs = state.pairs.copy()
+    mine = pairs.index[pairs["mentor_id"] == mentor]
+    if len(mine) < 2:  # give the mentor a second child for the test
+        other = pairs.index[pairs["mentor_id"] != mentor][0]
+        pairs.loc[other, "mentor_id"] = mentor
+        mine = pairs.index[pairs["mentor_id"] == mentor]
+    pairs.loc[mine[0], "started_on"] = "2025-06-01"  # the oldest stays
+    mentors = state.mentors.copy()
+    mentors.loc[mentors["id"] == mentor, "capacity"] = 1
+    cut = state.with_(pairs=pairs, mentors=mentors)
+    plan = rematch(cut, CFG, date="2026-02-01")
+    _check_valid(plan.state)
+    assert (plan.state.pairs["mentor_id"] == mentor).sum() <= 1
+    assert pairs.loc[mine[0], "child_id"] in set(
+        plan.state.pairs.loc[plan.state.pairs["mentor_id"] == mentor, "child_id"]
+    )
+    trimmed = plan.ended[plan.ended["reason"] == "capacity_reduced"]
+    assert len(trimmed) == len(mine) - 1
+    assert set(trimmed["mentor_id"]) == {mentor}
+    # pinned pairs beyond the new capacity are a conflict for staff, not silently ended
+    pinned = pairs.copy()
+    pinned.loc[mine, "pinned"] = True
+    with pytest.raises(InputError, match=str(mentor)):
+        rematch(cut.with_(pairs=pinned), CFG, date="2026-02-01")
