@@ -584,7 +584,7 @@ def _grow(
     """Add priced arcs to the model: per child and per mentor, the few with
     the lowest reduced cost below the margin (the negative ones, which decide
     optimality, and nearly tight ones, which would likely turn negative after
-    the next solve).  ``red`` holds the margin for arcs already in the model."""
+    the next solve).  The arcs given are all outside the model."""
     near = np.flatnonzero(red < _MARGIN_UNITS)
     add = np.union1d(
         near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
@@ -630,7 +630,12 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             checked += int(xi.size)
             searches += 1
         xi, xj, xk, xarc, _ = cache
-        red = np.where(_outside(ci, mj, xi, xj, m), xarc + d[xi] - d[n + xj], _MARGIN_UNITS)
+        # only arcs below the margin matter; of those, the ones already in
+        # the model are set to the margin (their reduced cost says nothing)
+        near = np.flatnonzero(xarc + d[xi] - d[n + xj] < _MARGIN_UNITS)
+        near = near[_outside(ci, mj, xi[near], xj[near], m)]
+        xi, xj, xk, xarc = xi[near], xj[near], xk[near], xarc[near]
+        red = xarc + d[xi] - d[n + xj]
         if not (red < 0).any():
             stats.update(
                 rounds=rnd,
