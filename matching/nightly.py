@@ -100,6 +100,7 @@ def run_nightly(
     allow_moves: bool = False,
     switching_cost_km: float = 5.0,
     max_moves: int | None = None,
+    price_of_stability: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> NightlyReport:
     """Run one night against the state store at ``db``.
@@ -119,8 +120,9 @@ def run_nightly(
     config : MatchConfig, optional
     dry_run : bool
         Plan and report, commit nothing.
-    allow_moves, switching_cost_km, max_moves
-        As in :func:`matching.rematch.rematch`.
+    allow_moves, switching_cost_km, max_moves, price_of_stability
+        As in :func:`matching.rematch.rematch` (the price of stability costs a
+        from-scratch solve).
     progress : callable, optional
         Called with a short phase name as the run advances (for a progress
         display); never with personal data.
@@ -175,6 +177,7 @@ def run_nightly(
             allow_moves=allow_moves,
             switching_cost_km=switching_cost_km,
             max_moves=max_moves,
+            price_of_stability=price_of_stability,
         )
         for c, m, reason in plan.ended.itertuples(index=False):
             ended[(c, m)] = (reason, "")

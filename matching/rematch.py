@@ -13,7 +13,8 @@ children who need a mentor **around** the existing pairs:
 - With ``allow_moves=True`` every unpinned pair may move, but stability is
   part of the objective: each existing pair earns a bonus of
   ``switching_cost_km`` for staying, so a pair moves only when the move
-  lowers the total cost by more than that.  ``max_moves`` caps the moves of
+  lowers the total cost by more than that.  A move changes a child's mentor;
+  it never leaves a paired child without one.  ``max_moves`` caps the moves of
   one run: the switching cost is doubled until the optimum moves no more
   than that many pairs (the cost used is reported).
 - Pinned pairs never move, whatever the options.  Paused mentors keep their
@@ -29,6 +30,7 @@ optimum over the same children and mentors.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from math import nan
 from typing import Any
 
 import numpy as np
@@ -93,6 +95,7 @@ def rematch(
     allow_moves: bool = False,
     switching_cost_km: float = 5.0,
     max_moves: int | None = None,
+    price_of_stability: bool = True,
 ) -> RematchPlan:
     """Pair every child who needs a mentor, keeping existing pairs.
 
@@ -111,6 +114,10 @@ def rematch(
         Bonus (km-eq) each existing pair earns for staying.
     max_moves : int, optional
         Cap on moved pairs in this run (with ``allow_moves``).
+    price_of_stability : bool, default True
+        Also solve the same children and mentors from scratch to report the
+        price of stability.  That is a full match, usually far slower than
+        the re-match itself; without it the three figures are None.
 
     Returns
     -------
@@ -140,6 +147,11 @@ def rematch(
     pinned = pairs[pairs["pinned"].astype(bool)]
     movable = pairs[~pairs["pinned"].astype(bool)] if allow_moves else pairs.iloc[0:0]
     fixed = pairs if not allow_moves else pinned
+    # A move changes a child's mentor; it never leaves a paired child without
+    # one: paired children rank above everyone else, so the optimum never
+    # drops one of them to pair another child instead.
+    holding = eligible["id"].isin(set(movable["child_id"]))
+    eligible.loc[holding, "priority"] = eligible.loc[holding, "priority"] + 2 * (top + 1)
     # capacity left after the pairs that stay whatever happens
     fixed_load = fixed["mentor_id"].value_counts()
     caps = (
@@ -170,7 +182,9 @@ def rematch(
                 break
             cost_used = max(cost_used * 2.0, 1.0)
             result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
-    plan = _plan(state, result, fixed, movable, eligible, date, cfg, cost_used, queue)
+    plan = _plan(
+        state, result, fixed, movable, eligible, date, cfg, cost_used, queue, price_of_stability
+    )
     if len(trimmed):
         ended = pd.concat([trimmed, plan.ended], ignore_index=True)
         metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
@@ -276,6 +290,7 @@ def _plan(
     cfg: MatchConfig,
     cost_used: float,
     queue: set[str],
+    price_of_stability: bool,
 ) -> RematchPlan:
     old = dict(zip(movable["child_id"], movable["mentor_id"], strict=True))
     chosen = result.pairs
@@ -363,7 +378,9 @@ def _plan(
         waiting = pd.concat([waiting, extra], ignore_index=True)
     waiting = waiting.sort_values("child_id", kind="stable").reset_index(drop=True)
 
-    plan_total, scratch_total = _price_of_stability(new_state, eligible, cfg)
+    plan_total, scratch_total = (
+        _price_of_stability(new_state, eligible, cfg) if price_of_stability else (nan, nan)
+    )
     metrics = {
         "date": date,
         "children": len(state.children),
@@ -375,9 +392,11 @@ def _plan(
         "moved_pairs": len(moved_rows),
         "waiting": len(waiting),
         "switching_cost_km": cost_used,
-        "plan_objective_km": round(plan_total, 6),
-        "scratch_objective_km": round(scratch_total, 6),
-        "price_of_stability_km": round(plan_total - scratch_total, 6),
+        "plan_objective_km": round(plan_total, 6) if price_of_stability else None,
+        "scratch_objective_km": round(scratch_total, 6) if price_of_stability else None,
+        "price_of_stability_km": round(plan_total - scratch_total, 6)
+        if price_of_stability
+        else None,
     }
     return RematchPlan(
         state=new_state,

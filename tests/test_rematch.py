@@ -189,3 +189,21 @@ def test_a_capacity_cut_ends_the_newest_unpinned_pairs_and_queues_their_children
     pinned.loc[mine, "pinned"] = True
     with pytest.raises(InputError, match=str(mentor)):
         rematch(cut.with_(pairs=pinned), CFG, date="2026-02-01")
+
+
+def test_moves_change_mentors_but_never_leave_a_paired_child_without_one() -> None:
+    before = _churn(_state(300, 260, 12), 12, 8)
+    plan = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.2)
+    _check_valid(plan.state)
+    still = set(plan.state.pairs["child_id"])
+    assert set(before.pairs["child_id"]) <= still
+    assert len(plan.ended) == len(plan.moved)
+
+
+def test_the_price_of_stability_can_be_skipped() -> None:
+    before = _churn(_state(150, 130, 13), 13, 3)
+    full = rematch(before, CFG, date="2026-02-01")
+    quick = rematch(before, CFG, date="2026-02-01", price_of_stability=False)
+    assert quick.metrics["price_of_stability_km"] is None
+    assert full.metrics["price_of_stability_km"] is not None
+    pd.testing.assert_frame_equal(quick.state.pairs, full.state.pairs)
