@@ -317,20 +317,13 @@ def _plan(
         ended_rows.append((c, m, "re-matched"))
         if c in new_mentor:
             moved_rows.append((c, m, new_mentor[c], float(old_cost[c] - new_cost[c])))
-    started_on = {
-        (c, m): s
-        for c, m, s in zip(
+    # (started_on, start_reason) of each existing pair
+    origin = {
+        (c, m): (on, why)
+        for c, m, on, why in zip(
             state.pairs["child_id"],
             state.pairs["mentor_id"],
             state.pairs["started_on"],
-            strict=True,
-        )
-    }
-    reasons_old = {
-        (c, m): r
-        for c, m, r in zip(
-            state.pairs["child_id"],
-            state.pairs["mentor_id"],
             state.pairs["start_reason"],
             strict=True,
         )
@@ -346,7 +339,7 @@ def _plan(
             strict=True,
         )
     ]
-    rows += [(c, m, started_on[(c, m)], reasons_old[(c, m)], False) for c, m in kept_rows]
+    rows += [(c, m, *origin[(c, m)], False) for c, m in kept_rows]
     rows += [(c, m, date, r, False) for c, m, _, _, r in new_rows]
     new_pairs_state = pd.DataFrame(
         rows, columns=["child_id", "mentor_id", "started_on", "start_reason", "pinned"]

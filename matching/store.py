@@ -971,50 +971,45 @@ class StateStore:
         ``ended_on``, ``end_reason`` and ``end_approved_by`` are ``None`` and
         ``end_run_id`` is ``<NA>`` (``Int64``) while a pair is current.
         """
-        with self._snapshot() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history ORDER BY history_id"
-            ).fetchall()
-        data: dict[str, Any] = {}
-        for i, column in enumerate(HISTORY_COLUMNS):
-            values = [r[i] for r in rows]
-            if column == "start_run_id":
-                data[column] = pd.Series(values, dtype=np.int64)
-            elif column == "end_run_id":
-                data[column] = pd.Series(values, dtype=object).astype("Int64")
-            else:
-                data[column] = pd.Series(values, dtype=object)
-        return pd.DataFrame(data)
+        return self._table(
+            "history", HISTORY_COLUMNS, "history_id", ints=("start_run_id",),
+            nullable_ints=("end_run_id",),
+        )  # fmt: skip
 
     def runs(self) -> pd.DataFrame:
         """One row per commit, oldest first; JSON columns as dicts."""
-        with self._snapshot() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY run_id"
-            ).fetchall()
-        data: dict[str, Any] = {}
-        for i, column in enumerate(_RUN_COLUMNS):
-            values = [r[i] for r in rows]
-            if column == "run_id":
-                data[column] = pd.Series(values, dtype=np.int64)
-            elif column in _RUN_JSON:
-                data[column] = pd.Series([json.loads(v) for v in values], dtype=object)
-            else:
-                data[column] = pd.Series(values, dtype=object)
-        return pd.DataFrame(data)
+        return self._table("runs", _RUN_COLUMNS, "run_id", ints=("run_id",), json_cols=_RUN_JSON)
 
     def events(self) -> pd.DataFrame:
         """Every recorded event, by run then ``seq``; ``payload`` as a dict."""
+        return self._table(
+            "events", _EVENT_COLUMNS, "run_id, seq", ints=("run_id", "seq"),
+            json_cols=("payload",),
+        )  # fmt: skip
+
+    def _table(
+        self,
+        table: str,
+        columns: Sequence[str],
+        order: str,
+        *,
+        ints: Sequence[str] = (),
+        nullable_ints: Sequence[str] = (),
+        json_cols: Sequence[str] | frozenset[str] = (),
+    ) -> pd.DataFrame:
+        """One table as a frame, read in one snapshot, with typed columns."""
         with self._snapshot() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events ORDER BY run_id, seq"
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
             ).fetchall()
         data: dict[str, Any] = {}
-        for i, column in enumerate(_EVENT_COLUMNS):
+        for i, column in enumerate(columns):
             values = [r[i] for r in rows]
-            if column in ("run_id", "seq"):
+            if column in ints:
                 data[column] = pd.Series(values, dtype=np.int64)
-            elif column == "payload":
+            elif column in nullable_ints:
+                data[column] = pd.Series(values, dtype=object).astype("Int64")
+            elif column in json_cols:
                 data[column] = pd.Series([json.loads(v) for v in values], dtype=object)
             else:
                 data[column] = pd.Series(values, dtype=object)
