@@ -72,15 +72,6 @@ class State:
     forbidden: tuple[tuple[str, str], ...] = ()
     first_in_line: tuple[str, ...] = ()
 
-    def paired_children(self) -> set[str]:
-        return set(self.pairs["child_id"])
-
-    def waiting_children(self) -> pd.DataFrame:
-        """Children without a mentor (exits in progress included)."""
-        paired = self.paired_children()
-        keep = ~self.children["id"].isin(paired)
-        return self.children[keep].reset_index(drop=True)
-
     def mentor_load(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.pairs["mentor_id"].value_counts().items()}
 
