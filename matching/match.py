@@ -37,6 +37,7 @@ any row order give the same model and therefore the same pairs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,6 +69,7 @@ _PRICING_MIN_PAIRS = 250_000
 _MAX_PRICING_ROUNDS = 30
 _PRICING_ADD = 4
 _TIERS = 4
+_SEARCH_THREADS = 2
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
 # children (by distance, then proven or extended by pricing).
@@ -530,23 +532,28 @@ def _suspects(
     base = res * (d[:n] + p.off).astype(np.float64)
     bonus_max = -p.min_pen_km
     slack = res * 1.0 + extra_km  # 0.5 unit of rounding, doubled for float safety
-    outs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     skills = p.skill
+    jobs: list[tuple[np.ndarray, np.ndarray]] = []
     for g in np.unique(skills):
         members = np.flatnonzero(skills == g)
         need_km = cfg.uncovered_need_km * np.bitwise_count(p.need & ~np.uint8(g)).astype(np.float64)
         order = members[np.argsort(-dm[members], kind="stable")]
-        tiers = np.array_split(order, min(_TIERS, order.size))
-        for tier in tiers:
-            top = res * float(dm[tier].max())
-            r = (top - base - need_km + bonus_max + slack) * (1 + 1e-9) + 1e-9
-            live = np.flatnonzero(r >= 0)
-            if live.size:
-                xi, xj, xk = p.within(live, r[live], tier)
-                # the same bound with each mentor's own potential
-                exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_max + slack
-                keep = xk <= exact * (1 + 1e-9) + 1e-9
-                outs.append((xi[keep], xj[keep], xk[keep]))
+        jobs += [(tier, need_km) for tier in np.array_split(order, min(_TIERS, order.size))]
+
+    def search(job: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tier, need_km = job
+        top = res * float(dm[tier].max())
+        r = (top - base - need_km + bonus_max + slack) * (1 + 1e-9) + 1e-9
+        live = np.flatnonzero(r >= 0)
+        xi, xj, xk = p.within(live, r[live], tier)
+        # the same bound with each mentor's own potential
+        exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_max + slack
+        keep = xk <= exact * (1 + 1e-9) + 1e-9
+        return xi[keep], xj[keep], xk[keep]
+
+    # the k-d tree searches release the GIL: two threads, results in job order
+    with ThreadPoolExecutor(max_workers=_SEARCH_THREADS) as pool:
+        outs = list(pool.map(search, jobs))
     if not outs:
         e = np.empty(0, np.int64)
         return e, e.copy(), np.empty(0, np.float64)
