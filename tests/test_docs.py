@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from matching.report import write_csv
 from matching.synth import district
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +45,8 @@ def test_readme_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "the README has no Python example"
     children, mentors = district(300, 240, seed=3)
-    for frame, name in ((children, "children.csv"), (mentors, "mentors.csv")):
-        out = frame.copy()
-        for col in ("needs", "skills", "interests"):
-            if col in out:
-                out[col] = out[col].map(";".join)
-        out.to_csv(tmp_path / name, index=False, encoding="utf-8-sig")
+    write_csv(children, tmp_path / "children.csv")
+    write_csv(mentors, tmp_path / "mentors.csv")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
     for block in blocks:

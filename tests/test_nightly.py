@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from matching.cli import main
+from matching.report import write_csv
 from matching.store import StateStore
 from matching.synth import district
 
@@ -25,12 +26,7 @@ max_distance_km = 4.0
 
 
 def _write_roster(frame: pd.DataFrame, path: Path) -> Path:
-    out = frame.copy()
-    for col in ("needs", "skills", "interests"):
-        if col in out:
-            out[col] = out[col].map(";".join)
-    out.to_csv(path, index=False, encoding="utf-8-sig")
-    return path
+    return write_csv(frame, path)  # the library's writer: tuples as ";"-joined cells
 
 
 def _write_events(rows: list[dict[str, str]], path: Path) -> Path:
