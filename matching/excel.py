@@ -148,6 +148,14 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
 """Unmatched reason code -> (Chinese, English) text."""
 
 _DECIMALS = 4
+# shown as percentages (the stored value stays the fraction, e.g. 0.8125)
+_RATES = (
+    "pairing_rate",
+    "needs_covered_share",
+    "priority_pairing_rate",
+    "needs_covered_share_all_children",
+    "mentor_utilisation",
+)
 _LIST_SEP = {"zh": "、", "en": "; "}
 # characters the xlsx XML cannot hold (openpyxl raises IllegalCharacterError)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f]")
@@ -290,15 +298,30 @@ def _cell_value(value: Any) -> Any:
     return neutralise(text)
 
 
-def _add_sheet(wb: Any, title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> None:
+def _add_sheet(
+    wb: Any,
+    title: str,
+    columns: list[str],
+    rows: Iterable[Iterable[Any]],
+    percent: Iterable[str] = (),
+) -> None:
+    """A sheet with a bold, frozen header row; cells whose column header or row
+    label (first cell) is in ``percent`` are shown as percentages."""
     from openpyxl.styles import Font
 
     ws = wb.create_sheet(title=title)
     ws.append([_cell_value(c) for c in columns])
     widths = [len(str(c)) for c in columns]
+    pct = set(percent)
+    pct_cols = [j for j, c in enumerate(columns) if c in pct]
     for row in rows:
         values = [_cell_value(v) for v in row]
         ws.append(values)
+        cells = ws[ws.max_row]
+        targets = range(1, len(values)) if values and values[0] in pct else pct_cols
+        for j in targets:
+            if isinstance(values[j], float | int) and not isinstance(values[j], bool):
+                cells[j].number_format = "0.0%"
         for j, v in enumerate(values[: len(widths)]):
             if v is not None:
                 widths[j] = max(widths[j], min(len(str(v)), 60))
@@ -342,13 +365,16 @@ def workbook_bytes(
     }
     wb = Workbook()
     wb.remove(wb.active)
+    percent = [header(k, lang) for k in _RATES]
     for key, table in tables.items():
-        _add_sheet(wb, header(f"sheet_{key}", lang), list(table.columns), _frame_rows(table))
+        title = header(f"sheet_{key}", lang)
+        _add_sheet(wb, title, list(table.columns), _frame_rows(table), percent)
     _add_sheet(
         wb,
         header("sheet_summary", lang),
         [header("item", lang), header("value", lang)],
         _summary_rows(result, lang, extra),
+        percent,
     )
     buffer = io.BytesIO()
     wb.save(buffer)

@@ -137,12 +137,23 @@ def test_english_headers(tmp_path: Path, small_result) -> None:  # type: ignore[
 
 def test_every_result_column_has_both_headers(small_result) -> None:  # type: ignore[no-untyped-def]
     for frame in (small_result.pairs, small_result.unmatched, street_metrics(small_result)):
+        assert set(frame.columns) <= set(HEADERS), set(frame.columns) - set(HEADERS)
         for lang in ("zh", "en"):
-            out = localise(frame, lang)
-            assert all(c not in frame.columns or c in HEADERS for c in out.columns), out.columns
-    zh = localise(small_result.pairs, "zh").columns
-    en = localise(small_result.pairs, "en").columns
-    assert len(set(zh)) == len(zh) and len(set(en)) == len(en)
+            out = localise(frame, lang).columns
+            assert len(set(out)) == len(out)  # no two columns share a header
+            assert not set(out) & set(frame.columns) - {"street"}  # every header translated
+
+
+def test_rates_are_shown_as_percentages(tmp_path: Path, small_result) -> None:  # type: ignore[no-untyped-def]
+    wb = openpyxl.load_workbook(write_workbook(small_result, tmp_path / "r.xlsx", language="en"))
+    streets = wb["streets"]
+    head = [c.value for c in streets[1]]
+    rate = streets.cell(row=2, column=head.index("Pairing rate") + 1)
+    assert rate.number_format == "0.0%" and 0 <= rate.value <= 1
+    assert streets.cell(row=2, column=head.index("Children") + 1).number_format == "General"
+    summary = {r[0].value: r[1] for r in wb["summary"].iter_rows(min_row=2)}
+    assert summary["Pairing rate"].number_format == "0.0%"
+    assert summary["Pairs"].number_format == "General"
 
 
 def test_bad_language_is_a_config_error(tmp_path: Path, small_result) -> None:  # type: ignore[no-untyped-def]
