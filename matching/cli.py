@@ -3,12 +3,15 @@
 Usage::
 
     matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
-    matching demo [--out DIR] [--children N] [--mentors N] [--seed S]
+                   [--xlsx [--language zh|en]]
+    matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
     matching --version
 
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
 writes ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``DIR``.
-``demo`` generates a synthetic district, writes its rosters as
+With ``--xlsx`` both also write the staff workbook ``report.xlsx``
+(:func:`matching.excel.write_workbook`; ``--language`` picks Chinese or
+English headers).  ``demo`` generates a synthetic district, writes its rosters as
 ``children.csv`` and ``mentors.csv`` and then does the same.
 
 Exit codes
@@ -85,6 +88,28 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_xlsx_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--xlsx",
+        action="store_true",
+        help="also write the staff workbook report.xlsx (needs mentor-matching[excel])",
+    )
+    sub.add_argument(
+        "--language",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of the workbook's sheets and headers (default: zh)",
+    )
+
+
+def _write_xlsx(args: argparse.Namespace, result: MatchResult, out: Path) -> list[Path]:
+    if not getattr(args, "xlsx", False):
+        return []
+    from .excel import write_workbook
+
+    return [write_workbook(result, out / "report.xlsx", language=args.language)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``matching`` command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -134,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sparse",
         help="solver model (default: sparse)",
     )
+    _add_xlsx_options(p_match)
     p_match.set_defaults(handler=_cmd_match)
 
     p_demo = sub.add_parser(
@@ -165,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated weekly nightly runs on a state store in the output folder (default: 5;"
         " 0 = match only)",
     )
+    _add_xlsx_options(p_demo)
     p_demo.set_defaults(handler=_cmd_demo)
 
     p_night = sub.add_parser(
@@ -272,7 +299,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
         },
     }
     written = write_result(result, out, extra=extra)
-    _report(result, list(written.values()), args.quiet)
+    _report(result, [*written.values(), *_write_xlsx(args, result, out)], args.quiet)
     return EXIT_OK
 
 
@@ -364,7 +391,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "demo": {"children": args.children, "mentors": args.mentors, "seed": args.seed},
     }
     written = write_result(result, out, extra=extra)
-    _report(result, [*roster_paths, *written.values()], args.quiet)
+    xlsx = _write_xlsx(args, result, out)
+    _report(result, [*roster_paths, *written.values(), *xlsx], args.quiet)
     if args.nights:
         from .demo import simulate_nights
 

@@ -47,7 +47,9 @@ from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
 __all__ = [
     "FILES",
     "RESULT_DECIMALS",
+    "STREET_COLUMNS",
     "neutralise",
+    "street_metrics",
     "summary_lines",
     "to_csv_bytes",
     "write_bytes_atomic",
@@ -306,6 +308,95 @@ def write_result(
     for (key, data), name in zip(contents.items(), FILES, strict=True):
         paths[key] = write_bytes_atomic(directory / name, data)
     return paths
+
+
+STREET_COLUMNS: list[str] = [
+    "street",
+    "children",
+    "paired",
+    "unmatched",
+    "pairing_rate",
+    "priority_children",
+    "priority_paired",
+    "needs",
+    "needs_covered",
+    "needs_covered_share",
+    "distance_km_mean",
+    "distance_km_median",
+]
+"""Columns of :func:`street_metrics`, in order."""
+
+
+def street_metrics(result: MatchResult) -> pd.DataFrame:
+    """Per-street metrics of a result: pairing rate, need coverage and distances.
+
+    Parameters
+    ----------
+    result : MatchResult
+        The result of :func:`matching.match`.
+
+    Returns
+    -------
+    DataFrame
+        One row per street of the children's roster (sorted by street; the
+        empty street ``""`` is a street of its own), columns
+        :data:`STREET_COLUMNS`: ``children``, ``paired``, ``unmatched``,
+        ``pairing_rate`` (paired / children), ``priority_children`` and
+        ``priority_paired``, ``needs`` (the need categories of the *paired*
+        children), ``needs_covered`` (of those, how many the mentor's skills
+        cover), ``needs_covered_share`` (covered / needs; 0 when there are no
+        needs, the same definition as ``metrics["needs_covered_share"]``),
+        and the mean and median pair distance in km (NaN for a street without
+        pairs).  Streets are the *child's* street.
+
+    Examples
+    --------
+    >>> from matching import match
+    >>> from matching.synth import district
+    >>> kids, moms = district(60, 40, seed=1)
+    >>> table = street_metrics(match(kids, moms))
+    >>> int(table["children"].sum()), bool((table["pairing_rate"] <= 1).all())
+    (60, True)
+    """
+    pairs, unmatched = result.pairs, result.unmatched
+    by_street = result.metrics["pairing_rate_by_street"]
+    streets = sorted(by_street)
+    pstreet = pairs["child_street"].astype(str).to_numpy(dtype=object)
+    ustreet = unmatched["street"].astype(str).to_numpy(dtype=object)
+    n_cov = np.fromiter((len(t) for t in pairs["needs_covered"]), np.int64, len(pairs))
+    n_unc = np.fromiter((len(t) for t in pairs["needs_uncovered"]), np.int64, len(pairs))
+    dist = pairs["distance_km"].to_numpy(dtype=np.float64)
+    pprio = pairs["child_priority"].to_numpy(dtype=np.int64) > 0
+    uprio = unmatched["priority"].to_numpy(dtype=np.int64) > 0
+    rows = []
+    for s in streets:
+        sel = pstreet == s
+        usel = ustreet == s
+        needs = int(n_cov[sel].sum() + n_unc[sel].sum())
+        covered = int(n_cov[sel].sum())
+        d = dist[sel]
+        rows.append(
+            {
+                "street": s,
+                "children": int(by_street[s]["children"]),
+                "paired": int(by_street[s]["paired"]),
+                "unmatched": int(usel.sum()),
+                "pairing_rate": float(by_street[s]["pairing_rate"]),
+                "priority_children": int(pprio[sel].sum() + uprio[usel].sum()),
+                "priority_paired": int(pprio[sel].sum()),
+                "needs": needs,
+                "needs_covered": covered,
+                "needs_covered_share": covered / needs if needs else 0.0,
+                "distance_km_mean": float(d.mean()) if d.size else math.nan,
+                "distance_km_median": float(np.median(d)) if d.size else math.nan,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=STREET_COLUMNS)
+    for col in ("children", "paired", "unmatched", "priority_children", "priority_paired"):
+        frame[col] = frame[col].astype(np.int64)
+    for col in ("needs", "needs_covered"):
+        frame[col] = frame[col].astype(np.int64)
+    return frame
 
 
 def summary_lines(result: MatchResult) -> list[str]:
