@@ -583,7 +583,7 @@ def _assemble(
         **extra,
     }
     if errors:
-        log.warning("province: %d district(s) failed: %s", len(errors), ", ".join(sorted(errors)))
+        log.info("province: %d district(s) failed: %s", len(errors), ", ".join(sorted(errors)))
     return ProvinceResult(pairs, unmatched, districts, dm, metrics, cfg)
 
 
@@ -645,6 +645,11 @@ class _NightTask:
 def _run_night(task: _NightTask) -> DistrictNight:
     from .nightly import run_nightly
 
+    # check the rosters first, so a broken district never creates or opens its store
+    if task.children is not None:
+        validate_children(task.children)
+    if task.mentors is not None:
+        validate_mentors(task.mentors)
     task.db.parent.mkdir(parents=True, exist_ok=True)
     report = run_nightly(
         task.db,
@@ -801,7 +806,7 @@ def run_province_nightly(
         rows.append(row)
     table = pd.DataFrame(rows, columns=["district", "status", "error", "run_id", *keys])
     if errors:
-        log.warning(
+        log.info(
             "province nightly %s: %d district(s) failed: %s",
             date,
             len(errors),
