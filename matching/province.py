@@ -20,17 +20,19 @@ over the whole province.  The method is exact by construction: the
 within the mentor's distance limit (``max_distance_km``, or the mentor's own
 limit); its connected components share no allowed pair, so the optimum over
 the province is the union of the optima of the components (the objective --
-pairs first, then cost -- is a sum over components).  The graph is a superset
-of the allowed pairs (street, gender and forbidden-pair rules are applied
-later, inside :func:`~matching.match`), which only merges components and so
-keeps the method exact.  Components are found with
-``scipy.sparse.csgraph.connected_components`` over k-d tree pairs listed in
-chunks of children (each chunk reduced to a spanning star per component, so
-memory stays linear); components are then packed into balanced tasks (largest
-first).  Caveat: listing the pairs costs time in proportion to the number of
-pairs within reach, and in a dense province the components merge into a few
-large ones (often one per cluster of touching districts), leaving little
-parallelism; ``metrics["components"]`` reports the sizes.
+pairs first, then cost -- is a sum over components).  Any coarser partition
+(a union of components) is exact too, which is what
+:func:`candidate_components` computes cheaply: it bins children and mentors
+into cells of ``cell_km`` and joins a child cell and a mentor cell when they
+could hold an allowed pair (k-d tree pairs of cell centres, then
+``scipy.sparse.csgraph.connected_components``), instead of listing the
+thousands of allowed pairs each child has in a dense district.  Street, gender
+and forbidden-pair rules are applied later, inside :func:`~matching.match`.
+The parts are then packed into balanced tasks, largest first, each solved by
+one :func:`~matching.match` over its parts.  Caveat: districts touch, so in a
+dense province the parts merge into a few large ones (often one per cluster
+of neighbouring districts) and leave little parallelism; the single large
+match is then the bottleneck.  ``metrics["components"]`` reports the sizes.
 
 Failures
 --------
@@ -46,6 +48,7 @@ import heapq
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,7 @@ from .config import MatchConfig, validate_config
 from .errors import InputError, Problem, RosterError
 from .events import Event
 from .executors import Executor, Outcome, SerialExecutor
-from .geo import pairs_within_vectors, unit_vectors
+from .geo import chord, unit_vectors
 from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
 from .schema import _read_table, validate_children, validate_mentors
 
@@ -75,7 +78,6 @@ __all__ = [
 
 log = logging.getLogger("matching")
 
-_CHUNK = 4096  # children per k-d tree query when listing candidate pairs
 _DISTRICT_COLUMNS = [
     "district",
     "status",
@@ -266,19 +268,33 @@ def _first_lines(message: str | None, n: int = 6) -> str:
 
 
 def candidate_components(
-    children: pd.DataFrame, mentors: pd.DataFrame, config: MatchConfig | None = None
+    children: pd.DataFrame,
+    mentors: pd.DataFrame,
+    config: MatchConfig | None = None,
+    *,
+    cell_km: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Connected components of the candidate graph of validated rosters.
+    """Independent parts of validated rosters: no allowed pair joins two of them.
 
-    A child and an *active* mentor are joined when their great-circle
-    distance is within the mentor's limit (its ``max_distance_km``, or the
-    configured one).  Components share no such pair, so each is an
-    independent matching problem.
+    The *candidate graph* joins a child and an active mentor when their
+    great-circle distance is within the mentor's limit (its
+    ``max_distance_km``, or the configured one).  Listing those pairs costs
+    time in proportion to their number (thousands per child in a dense
+    district), so the graph is coarsened first: children and active mentors
+    are binned into cubes of side ``cell_km`` (on the unit sphere), each bin is
+    one node, and a child bin and a mentor bin are joined when their centres
+    are within the bins' largest mentor limit plus both bins' radii (the
+    triangle inequality: every allowed pair joins its two bins).  The
+    components of this coarser graph are unions of the candidate graph's
+    components, so they too share no allowed pair (exact), found with
+    ``scipy.sparse.csgraph.connected_components`` over k-d tree pairs of bin
+    centres.  Coarsening can only merge components that come within
+    about ``limit + 2 * cell_km`` of each other.
 
     Returns
     -------
     child_labels, mentor_labels : ndarray of int64
-        The component of each row (inactive mentors get ``-1``).  Labels are
+        The part of each row (inactive mentors get ``-1``).  Labels are
         deterministic for the same rows in the same order.
     n_components : int
 
@@ -296,45 +312,58 @@ def candidate_components(
     ([0, 1], [0, 1], 2)
     """
     cfg = validate_config(MatchConfig() if config is None else config)
+    if isinstance(cell_km, bool) or not isinstance(cell_km, Real) or not 0 < cell_km < 1000:
+        raise InputError(f"cell_km must be a number in (0, 1000), got {cell_km!r}")
     n, m_all = len(children), len(mentors)
     active = mentors["active"].to_numpy(dtype=bool) if m_all else np.zeros(0, bool)
     act = np.flatnonzero(active)
-    m = act.size
     lim = mentors["max_distance_km"].to_numpy(dtype=np.float64, na_value=np.nan)[act]
     lim = np.where(np.isnan(lim), cfg.max_distance_km, lim)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    if n and m:
-        vc = unit_vectors(
-            children["lat"].to_numpy(np.float64), children["lon"].to_numpy(np.float64)
-        )
-        mlat = mentors["lat"].to_numpy(np.float64)[act]
-        mlon = mentors["lon"].to_numpy(np.float64)[act]
-        tree = cKDTree(unit_vectors(mlat, mlon))
-        radius = float(lim.max())
-        for start in range(0, n, _CHUNK):
-            ia, jb, km = pairs_within_vectors(vc[start : start + _CHUNK], tree, radius)
-            ok = km <= lim[jb]
-            if not ok.any():
-                continue
-            a, b = ia[ok] + start, jb[ok] + n  # node ids: children 0..n-1, mentors n..n+m-1
-            # keep one spanning star per component of this chunk (memory stays linear)
-            nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-            k = nodes.size
-            g = coo_matrix((np.ones(a.size, np.int8), (inv[: a.size], inv[a.size :])), shape=(k, k))
-            _, lab = connected_components(g, directed=False)
-            rep = np.full(lab.max() + 1, -1, np.int64)
-            rep[lab[::-1]] = np.arange(k)[::-1]  # the first node of each component
-            rows.append(nodes)
-            cols.append(nodes[rep[lab]])
-    size = n + m
-    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    graph = coo_matrix((np.ones(r.size, np.int8), (r, c)), shape=(size, size))
-    n_comp, labels = connected_components(graph, directed=False)
+    vc = unit_vectors(children["lat"].to_numpy(np.float64), children["lon"].to_numpy(np.float64))
+    vm = unit_vectors(
+        mentors["lat"].to_numpy(np.float64)[act], mentors["lon"].to_numpy(np.float64)[act]
+    )
+    side = float(chord(float(cell_km)))
+    c_bin, c_centre, c_rho = _bins(vc, side)
+    m_bin, m_centre, m_rho = _bins(vm, side)
+    nb_c, nb_m = len(c_centre), len(m_centre)
+    reach = np.zeros(nb_m)
+    if nb_m:
+        np.maximum.at(reach, m_bin, np.asarray(chord(lim), dtype=np.float64))
+    rows = np.empty(0, np.int64)
+    cols = np.empty(0, np.int64)
+    if nb_c and nb_m:
+        r = float(reach.max() + c_rho.max() + m_rho.max()) * (1 + 1e-9) + 1e-12
+        res = cKDTree(c_centre).sparse_distance_matrix(cKDTree(m_centre), r, output_type="ndarray")
+        a, b = res["i"].astype(np.int64), res["j"].astype(np.int64)
+        ok = res["v"] <= (reach[b] + c_rho[a] + m_rho[b]) * (1 + 1e-9) + 1e-12
+        rows, cols = a[ok], b[ok] + nb_c
+    size = nb_c + nb_m
+    graph = coo_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    # renumber by first appearance (children in row order, then mentors)
+    seq = np.concatenate([labels[c_bin], labels[nb_c + m_bin]]).astype(np.int64)
+    _, first, inverse = np.unique(seq, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    seq = rank[inverse]
     mentor_labels = np.full(m_all, -1, np.int64)
-    mentor_labels[act] = labels[n:]
-    return labels[:n].astype(np.int64), mentor_labels, int(n_comp)
+    mentor_labels[act] = seq[n:]
+    return seq[:n], mentor_labels, int(first.size)
+
+
+def _bins(v: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cube bin of each unit vector, each bin's centre and radius (chord units)."""
+    if not len(v):
+        return np.empty(0, np.int64), np.empty((0, 3)), np.empty(0)
+    cell = np.floor(v / side).astype(np.int64)
+    keys, b = np.unique(cell, axis=0, return_inverse=True)
+    b = b.ravel().astype(np.int64)
+    centre = (keys + 0.5) * side
+    d = np.sqrt(((v - centre[b]) ** 2).sum(axis=1))
+    rho = np.zeros(len(keys))
+    np.maximum.at(rho, b, d)
+    return b, centre, rho
 
 
 def _pack(weights: np.ndarray, n_bins: int) -> np.ndarray:
@@ -379,8 +408,9 @@ def match_province(
         of their own district); one task per district.  ``True``: pairs may
         cross a district boundary within the distance limit, and the result
         equals one :func:`~matching.match` over every valid district (exact:
-        the province is split on connected components of the candidate
-        graph, which share no allowed pair; see the module docstring).
+        the province is split into parts that share no allowed pair, see
+        :func:`candidate_components` and the module docstring).  A district
+        whose roster is invalid is left out whole, its mentors too.
     executor : Executor, optional
         Where the partitions run: :class:`~matching.executors.SerialExecutor`
         (default) or :class:`~matching.executors.DaskExecutor`.  The result

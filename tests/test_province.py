@@ -140,20 +140,30 @@ def test_cross_boundary_equals_one_match_over_the_province(province, dask_ex) ->
     assert serial.metrics["n_tasks"] == 1 and cross.metrics["n_tasks"] > 1
 
 
-def test_components_share_no_allowed_pair() -> None:
-    kids, moms = city(n_districts=4, children_per_district=150, mentors_per_district=60, seed=5)
+@pytest.mark.parametrize("cell_km", [0.25, 1.0, 3.0])
+def test_components_share_no_allowed_pair(cell_km: float) -> None:
+    # districts 7 km apart: more than the 3 km limit plus two cells of up to 1 km
+    kids, moms = city(
+        n_districts=4, children_per_district=150, mentors_per_district=60, gap_km=7.0, seed=5
+    )
     kids, moms = validate_children(kids), validate_mentors(moms)
     lim = np.where(np.arange(len(moms)) % 3 == 0, 1.5, np.nan)  # some mentors travel less
     moms = moms.assign(max_distance_km=lim)
-    cl, ml, n = candidate_components(kids, moms, MatchConfig(max_distance_km=3.0))
+    cfg = MatchConfig(max_distance_km=3.0)
+    cl, ml, n = candidate_components(kids, moms, cfg, cell_km=cell_km)
     ia, jb, km = pairs_within(kids["lat"], kids["lon"], moms["lat"], moms["lon"], 3.0)
     limit = np.where(np.isnan(lim), 3.0, lim)
     ok = (km <= limit[jb]) & moms["active"].to_numpy(bool)[jb]
-    assert ok.sum() > 0 and (ok == False).sum() > 0  # noqa: E712 - both kinds present
-    assert (cl[ia[ok]] == ml[jb[ok]]).all()  # every allowed pair inside one component
-    assert n > 4  # and the limits split districts into several components
-    # a component is connected: each child with a mentor in reach shares a label with one
-    assert set(cl[ia[ok]]) <= set(ml[ml >= 0])
+    assert ok.sum() > 1000 and (~ok).sum() > 0  # both kinds of pair present
+    assert (cl[ia[ok]] == ml[jb[ok]]).all()  # every allowed pair inside one part
+    assert (ml[~moms["active"].to_numpy(bool)] == -1).all()
+    assert sorted(set(cl) | set(ml[ml >= 0])) == list(range(n))
+    if cell_km <= 1.0:  # separated districts stay apart
+        district = kids["district"].to_numpy()
+        assert n >= 4
+        assert all(len(set(district[cl == k])) <= 1 for k in range(n))
+    with pytest.raises(InputError, match="cell_km"):
+        candidate_components(kids, moms, cfg, cell_km=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,6 +261,25 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     assert main([*argv[:-2], "2026-03-02", "--skip-price-of-stability"]) == 0
     out = capsys.readouterr().out
     assert f"{names[0]}: ok" in out and "0 failed" in out
+    # a night with events for one district: its mentor leaves, that district alone changes
+    with StateStore.open(root / names[1] / "state.db", readonly=True) as store:
+        mentor = str(store.load().pairs["mentor_id"].iloc[0])
+    events = tmp_path / "events"
+    events.mkdir()
+    pd.DataFrame(
+        [{"kind": "mentor_leave", "child_id": "", "mentor_id": mentor, "actor": "", "note": ""}]
+    ).to_csv(events / f"{names[1]}.csv", index=False)
+    night3 = [*argv[:-2], "2026-03-03", "--skip-price-of-stability", "--events-dir", str(events)]
+    assert main(night3) == 0
+    capsys.readouterr()
+    with StateStore.open(root / names[1] / "state.db", readonly=True) as store:
+        assert mentor not in set(store.load().pairs["mentor_id"])
+        assert len(store.runs()) == 3
+    pd.DataFrame(columns=["kind"]).to_csv(events / "无此区.csv", index=False)
+    assert main(night3) == 1
+    assert "events name district(s) with no rows and no state store: 无此区" in (
+        capsys.readouterr().err
+    )
     assert main(["province", "--root", str(root)]) == 2  # usage: rosters missing
     assert main([*argv, "--workers", "2", "--scheduler", "tcp://x:1"]) == 2  # exclusive
 
