@@ -218,8 +218,7 @@ def _split(
     cl = _labels(children, by, "children")
     ml = _labels(mentors, by, "mentors")
     names = sorted(set(cl) | set(ml))
-    kids = {d: children[cl == d] for d in names}
-    moms = {d: mentors[ml == d] for d in names}
+    kids, moms = _groups(children, cl, names), _groups(mentors, ml, names)
     clash: dict[str, str] = {}
     for roster, df, lab in (("children", children, cl), ("mentors", mentors, ml)):
         if "id" not in df.columns or not len(df):
@@ -233,6 +232,18 @@ def _split(
                 others = ", ".join(x for x in ds if x != d)
                 clash.setdefault(d, f"{roster} id {rid!r} also appears in district(s) {others}")
     return names, kids, moms, clash
+
+
+def _groups(df: pd.DataFrame, labels: np.ndarray, names: list[str]) -> dict[str, pd.DataFrame]:
+    """The rows of each name (row order kept; an empty frame for a name without rows)."""
+    order = np.argsort(labels.astype(str), kind="stable")
+    ordered = labels[order].astype(str)
+    out: dict[str, pd.DataFrame] = {}
+    for d in names:
+        lo = int(np.searchsorted(ordered, d, side="left"))
+        hi = int(np.searchsorted(ordered, d, side="right"))
+        out[d] = df.iloc[order[lo:hi]]
+    return out
 
 
 def _config_for(cfg: MatchConfig, kids: pd.DataFrame, moms: pd.DataFrame) -> MatchConfig:
