@@ -1,10 +1,11 @@
-"""Command-line interface: ``matching match`` and ``matching demo``.
+"""Command-line interface: ``matching match``, ``demo``, ``nightly`` and ``province``.
 
 Usage::
 
     matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
+    matching province --root DIR --children FILE --mentors FILE [--workers N | --scheduler ADDR]
     matching --version
 
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not solve from scratch to report the price of stability (faster)",
     )
     p_night.set_defaults(handler=_cmd_nightly)
+    _add_province_parser(sub, common)
     return parser
 
 
@@ -364,6 +366,102 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         print("wrote:")
         for path in report.files.values():
             print(f"  {path}")
+    return EXIT_OK
+
+
+def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "province",
+        parents=[common],
+        help="run the nightly job of every district of a province (in parallel)",
+        description="Split province rosters by district and run the nightly job of each district\n"
+        "against ROOT/<district>/state.db (plan in ROOT/<district>/plan/), serially or on\n"
+        "Dask.  A district whose input is broken fails alone; the others are committed.\n"
+        "Exit code 1 names the failed district(s).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--root", metavar="DIR", required=True, help="folder of district stores")
+    p.add_argument("--children", metavar="FILE", required=True, help="province children roster")
+    p.add_argument("--mentors", metavar="FILE", required=True, help="province mentor roster")
+    p.add_argument(
+        "--events-dir", metavar="DIR", help="events per district: DIR/<district>.csv or .json"
+    )
+    p.add_argument("--by", default="district", help="district column (default: district)")
+    p.add_argument("--date", metavar="YYYY-MM-DD", help="programme date (default: today)")
+    p.add_argument("--config", metavar="FILE.toml", help="matching configuration")
+    p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+    p.add_argument(
+        "--skip-price-of-stability", action="store_true", help="skip the from-scratch solve"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", metavar="N", type=_count, default=0,
+        help="run on a local Dask cluster of N worker processes (default: 0 = serial)",
+    )  # fmt: skip
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
+    p.set_defaults(handler=_cmd_province)
+
+
+def _province_events(folder: str | None) -> dict[str, Path]:
+    if folder is None:
+        return {}
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"events folder {str(root)!r} does not exist or is not a folder")
+    found: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if path.suffix.lower() in (".csv", ".json") and path.is_file():
+            if path.stem in found:
+                raise InputError(f"two events files for district {path.stem!r}")
+            found[path.stem] = path
+    return found
+
+
+def _cmd_province(args: argparse.Namespace) -> int:
+    import datetime as _dt
+
+    from .executors import DaskExecutor, Executor, SerialExecutor
+    from .province import run_province_nightly
+
+    config = load_config(args.config) if args.config is not None else MatchConfig()
+    date = args.date or _dt.datetime.now(_dt.UTC).date().isoformat()
+    events = _province_events(args.events_dir)
+    executor: Executor = SerialExecutor()
+    if args.scheduler:
+        executor = DaskExecutor(scheduler_address=args.scheduler)
+    elif args.workers:
+        executor = DaskExecutor(n_workers=args.workers)
+    try:
+        report = run_province_nightly(
+            args.root, args.children, args.mentors, events, date=date, executor=executor,
+            by=args.by, config=config, dry_run=args.dry_run,
+            price_of_stability=not args.skip_price_of_stability,
+        )  # fmt: skip
+    finally:
+        if isinstance(executor, DaskExecutor):
+            executor.close()
+    table = report.districts
+    if not args.quiet:
+        print(f"province nightly {date}: {len(table)} district(s), {len(report.failed)} failed")
+        for row in table.itertuples(index=False):
+            if row.status == "ok":
+                print(
+                    f"  {row.district}: ok (run {row.run_id}) +{row.pairs_started} pairs, "
+                    f"-{row.pairs_ended} ended, {row.children_waiting} waiting"
+                )
+    if report.failed:
+        _print_error(
+            f"error: {len(report.failed)} district(s) failed: {', '.join(report.failed)}",
+            [
+                f"  {d}: {line}" if i == 0 else f"    {line}"
+                for d in report.failed
+                for i, line in enumerate(
+                    str(table.loc[table["district"] == d, "error"].iloc[0]).splitlines()
+                )
+            ],
+        )
+        return EXIT_INPUT
     return EXIT_OK
 
 

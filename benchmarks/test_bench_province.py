@@ -1,0 +1,157 @@
+"""A province, serially and on a Dask LocalCluster (issue 6).
+
+Instance (built once per tier, not timed): ``city(n_districts, children, mentors, seed=4)``
+with ``MatchConfig(max_distance_km=5.0)``; districts are independent (the default of
+:func:`matching.province.match_province`), one task per district.
+
+Tiers (``quick`` / ``full`` markers of ``conftest.py``):
+
+- ``quick``: 4 districts x 500 children x 400 mentors (2,000 children; seconds).
+- ``full``: the province of the issue, 100 districts x 10,000 children x 8,000 mentors
+  (1,000,000 children, 800,000 mentors).  Long (a 10,000-child district takes tens of seconds
+  here, so the serial run alone is of the order of an hour): run it on a quiet machine.
+
+Benchmarks (``benchmark.pedantic``, ``iterations=1``):
+
+1. ``test_province_serial``: ``match_province(..., executor=SerialExecutor())``.
+2. ``test_province_dask``: the same call with ``DaskExecutor(n_workers=2, processes=True)``
+   (a ``LocalCluster`` of two worker processes, one thread each).  The cluster is started
+   and the library imported on each worker before timing (start-up and imports are in
+   ``extra_info["cluster_start_s"]``); the time
+   includes shipping each district's rosters to the workers and the results back.
+   ``extra_info`` holds ``ratio_serial_over_dask`` (when the serial benchmark ran first in
+   the session), each worker's peak resident memory (``worker_peak_rss_mib``), the driver's
+   peak (``driver_peak_rss_mib``), and asserts that the pairs equal the serial result pair
+   for pair.
+
+Only counts, times and memory go into ``extra_info``: no ids.  The keys ``tier`` / ``case``
+are used (not ``tier`` / ``kind``) so that ``bench_support.summarize`` ignores these entries.
+
+Run::
+
+    python -m pytest benchmarks/test_bench_province.py --benchmark-only -m quick
+    python -m pytest benchmarks/test_bench_province.py --benchmark-only -m full
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from matching import MatchConfig
+from matching.executors import DaskExecutor, SerialExecutor
+from matching.province import ProvinceResult, match_province
+from matching.synth import city
+
+SEED = 4
+N_WORKERS = 2
+# tier -> (districts, children per district, mentors per district)
+TIERS: dict[str, tuple[int, int, int]] = {
+    "quick": (4, 500, 400),
+    "full": (100, 10_000, 8_000),
+}
+ROUNDS = {"quick": 3, "full": 1}
+
+_ROSTERS: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+_SERIAL: dict[str, tuple[float, ProvinceResult]] = {}
+
+TIER_PARAMS = pytest.mark.parametrize(
+    "tier", [pytest.param(t, id=t, marks=getattr(pytest.mark, t)) for t in TIERS]
+)
+
+
+def _rosters(tier: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if tier not in _ROSTERS:
+        n_d, n_c, n_m = TIERS[tier]
+        _ROSTERS[tier] = city(
+            n_districts=n_d, children_per_district=n_c, mentors_per_district=n_m, seed=SEED
+        )
+    return _ROSTERS[tier]
+
+
+def _mib(n_bytes: float) -> float:
+    return round(n_bytes / 2**20, 1)
+
+
+def _info(tier: str, case: str, result: ProvinceResult) -> dict[str, Any]:
+    n_d, n_c, n_m = TIERS[tier]
+    m = result.metrics
+    return {
+        "tier": tier,
+        "case": case,
+        "n_districts": n_d,
+        "children_per_district": n_c,
+        "mentors_per_district": n_m,
+        "n_children": n_d * n_c,
+        "n_pairs": m["n_pairs"],
+        "n_failed": m["n_failed"],
+        "objective_units": m["objective_units"],
+    }
+
+
+@TIER_PARAMS
+def test_province_serial(benchmark: Any, tier: str) -> None:
+    kids, moms = _rosters(tier)
+    cfg = MatchConfig(max_distance_km=5.0)
+    times: list[float] = []
+
+    def run() -> ProvinceResult:
+        start = time.perf_counter()
+        out = match_province(kids, moms, cfg, executor=SerialExecutor())
+        times.append(time.perf_counter() - start)
+        return out
+
+    result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
+    assert result.ok
+    times.sort()
+    _SERIAL[tier] = (times[len(times) // 2], result)
+    benchmark.extra_info.update(_info(tier, "serial", result))
+    benchmark.extra_info["driver_peak_rss_mib"] = _mib(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+
+
+@TIER_PARAMS
+def test_province_dask(benchmark: Any, tier: str) -> None:
+    kids, moms = _rosters(tier)
+    cfg = MatchConfig(max_distance_km=5.0)
+    start = time.perf_counter()
+    ex = DaskExecutor(n_workers=N_WORKERS, threads_per_worker=1, processes=True)
+    ex.client.wait_for_workers(N_WORKERS)
+    ex.client.run(exec, "import matching.province")  # imports (OR-Tools, pandas) not timed
+    cluster_start = time.perf_counter() - start
+    times: list[float] = []
+    try:
+
+        def run() -> ProvinceResult:
+            t0 = time.perf_counter()
+            out = match_province(kids, moms, cfg, executor=ex)
+            times.append(time.perf_counter() - t0)
+            return out
+
+        result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
+        peaks = ex.worker_peak_memory()
+    finally:
+        ex.close()
+    assert result.ok
+    info = _info(tier, "dask", result)
+    times.sort()
+    median = times[len(times) // 2]
+    info.update(
+        n_workers=N_WORKERS,
+        cluster_start_s=round(cluster_start, 3),
+        worker_peak_rss_mib=sorted(_mib(v) for v in peaks.values()),
+        driver_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+    )
+    if tier in _SERIAL:
+        serial_s, serial = _SERIAL[tier]
+        info["serial_median_s"] = round(serial_s, 3)
+        info["dask_median_s"] = round(median, 3)
+        info["ratio_serial_over_dask"] = round(serial_s / median, 3)
+        pd.testing.assert_frame_equal(result.pairs, serial.pairs)  # pair for pair
+        pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+    benchmark.extra_info.update(info)
