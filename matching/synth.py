@@ -12,6 +12,9 @@ Public functions
     One district; returns ``(children, mentors)``.
 ``city(n_districts, children_per_district, mentors_per_district, *, seed, ...)``
     Several districts side by side, with ``district`` columns and prefixed ids.
+``province(n_districts, children_per_district, mentors_per_district, *, seed, ...)``
+    :func:`city` with province-scale defaults: 100 districts of 10,000
+    children and 8,000 mentors (1,000,000 x 800,000), ids ``"D001-C000001"``.
 
 Everything is drawn from ``np.random.default_rng(seed)`` (no global state), so the
 same arguments always give identical frames.  The district's generator is split
@@ -167,6 +170,7 @@ __all__ = [
     "REFERRAL_SOURCES",
     "city",
     "district",
+    "province",
 ]
 
 # --------------------------------------------------------------------------
@@ -945,3 +949,38 @@ def city(
     children = pd.concat(children_parts, ignore_index=True)
     mentors = pd.concat(mentor_parts, ignore_index=True)
     return children, mentors
+
+
+def province(
+    n_districts: int = 100,
+    children_per_district: int | Sequence[int] = 10_000,
+    mentors_per_district: int | Sequence[int] = 8_000,
+    *,
+    seed: int = 0,
+    **kwargs: object,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate a province-scale roster: many districts, as :func:`city` lays them out.
+
+    A thin composition of :func:`city` with province-scale defaults: 100
+    districts of 10,000 children and 8,000 mentors each (1,000,000 x 800,000
+    in all) on a 10 x 10 grid, ids prefixed ``"D001-"`` to ``"D100-"``.
+    ``kwargs`` (``center``, ``n_streets``, ``communities_per_street``,
+    ``area_km2``, ``priority_share``, ``gap_km``) are passed on to :func:`city`
+    and apply to every district.
+
+    Examples
+    --------
+    >>> from matching.synth import province
+    >>> children, mentors = province(4, 30, 20, seed=1)
+    >>> len(children), len(mentors), children["district"].nunique()
+    (120, 80, 4)
+    >>> children["id"].iloc[0], mentors["id"].iloc[-1]
+    ('D01-C000001', 'D04-M000020')
+    """
+    return city(
+        n_districts,
+        children_per_district,
+        mentors_per_district,
+        seed=seed,
+        **kwargs,  # type: ignore[arg-type]
+    )
