@@ -317,10 +317,16 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
 
     The same rule as ``test_bench_greedy.greedy_nearest`` (children by priority,
     then id; each takes the nearest allowed mentor with room, ties by mentor
-    index): each child first looks at its ``k`` nearest mentors; a child who
-    finds them all full searches again with 4x as many, until its reach is
-    exhausted.
+    index).  Each child first looks at its ``k`` nearest mentors (one batched
+    k-d tree query); a child who finds them all full asks a k-d tree of the
+    mentors that still had room when it was built, nearest first, 4x as many
+    at a time until its reach is exhausted.  That tree is rebuilt once a
+    quarter of its members have filled up.  Mentors never get room back, so
+    the tree always holds every mentor with room, and the first allowed one
+    with room in distance order is the greedy choice.
     """
+    from scipy.spatial import cKDTree
+
     from matching.geo import chord, great_circle_km
 
     n, m = p.n, p.m
@@ -329,29 +335,53 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
         return e, e.copy()
     r = float(chord(p.radius)) * (1 + 1e-9) + 1e-12
 
-    def candidates(rows: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Allowed arcs among each row's kk nearest, sorted by (child, km, mentor);
-        and whether each row's search was exhaustive."""
-        _, jm = p.mentor_tree.query(p.vc[rows], k=kk, distance_upper_bound=r)
-        jm = np.asarray(jm).reshape(rows.size, kk)
-        complete = jm[:, -1] >= m
-        ci = np.repeat(rows, kk)
-        mj = jm.ravel()
-        ok = mj < m
-        ci, mj = ci[ok], mj[ok]
+    def sorted_allowed(ci: np.ndarray, mj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed arcs sorted by (child, km, mentor)."""
         km = great_circle_km(p.clat[ci], p.clon[ci], p.mlat[mj], p.mlon[mj])
         keep = km <= p.limit[mj]
         ci, mj, km = p.allowed(ci[keep], mj[keep], km[keep])
         order = np.lexsort((mj, km, ci))
-        return ci[order], mj[order], complete
+        return ci[order], mj[order]
 
     kk = min(k, m)
-    ci, mj, complete = candidates(np.arange(n), kk)
+    _, jm = p.mentor_tree.query(p.vc, k=kk, distance_upper_bound=r)
+    jm = np.asarray(jm).reshape(n, kk)
+    ci = np.repeat(np.arange(n), kk)
+    mj = jm.ravel()
+    ok = mj < m
+    ci, mj = sorted_allowed(ci[ok], mj[ok])
     start = np.searchsorted(ci, np.arange(n + 1)).tolist()
     mjl = mj.tolist()
-    done = complete.tolist()
     caps = p.caps.tolist()
     load = [0] * m
+
+    members = np.flatnonzero(p.caps > 0)
+    tree = cKDTree(p.vm[members]) if members.size else None
+    filled_since_build = 0
+
+    def nearest_free(child: int) -> int:
+        nonlocal members, tree, filled_since_build
+        if filled_since_build * 4 > members.size:
+            room = np.asarray(load) < p.caps
+            members = np.flatnonzero(room)
+            tree = cKDTree(p.vm[members]) if members.size else None
+            filled_since_build = 0
+        if tree is None:
+            return -1
+        size = members.size
+        want = min(k, size)
+        while True:
+            _, loc = tree.query(p.vc[child], k=want, distance_upper_bound=r)
+            loc = np.atleast_1d(loc)
+            loc = loc[loc < size]
+            _, js = sorted_allowed(np.full(loc.size, child), members[loc])
+            for j in js.tolist():
+                if load[j] < caps[j]:
+                    return j
+            if loc.size < want or want == size:
+                return -1  # every mentor within reach is full or excluded
+            want = min(want * 4, size)
+
     priority = p.kids["priority"].to_numpy()
     out_c: list[int] = []
     out_m: list[int] = []
@@ -362,17 +392,12 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
             if load[j] < caps[j]:
                 chosen = j
                 break
-        wide, exhausted = kk, done[child]
-        while chosen < 0 and not exhausted:
-            wide = min(wide * 4, m)
-            _, cand, fin = candidates(np.array([child]), wide)
-            exhausted = bool(fin[0]) or wide == m
-            for j in cand.tolist():
-                if load[j] < caps[j]:
-                    chosen = j
-                    break
+        if chosen < 0:
+            chosen = nearest_free(child)
         if chosen >= 0:
             load[chosen] += 1
+            if load[chosen] == caps[chosen]:
+                filled_since_build += 1
             out_c.append(child)
             out_m.append(chosen)
     return np.asarray(out_c, dtype=np.int64), np.asarray(out_m, dtype=np.int64)
@@ -516,28 +541,26 @@ def _rss_kib(field: str) -> int | None:
 def memory_child(tier: str, method: str) -> None:
     """Body of the peak-memory subprocess: set up, run ``method`` once, print JSON.
 
-    ``ru_maxrss`` (KiB on Linux) is the process's high-water mark: it counts every
-    allocation, including OR-Tools' and scipy's C/C++ memory that tracemalloc
-    misses.  Setup (interpreter, imports, rosters) can peak higher than a small
-    method, so after setup the mark is reset (``/proc/self/clear_refs``, value
-    5) where the kernel allows it; the method's peak is then the mark after it.
+    The peak is the kernel's high-water mark of the process's resident memory
+    (``VmHWM`` in ``/proc/self/status``): it counts every allocation, including
+    OR-Tools' and scipy's C/C++ memory that tracemalloc misses.  ``ru_maxrss``
+    is not used: Linux carries it over ``exec`` from the forking parent, so a
+    child of a large pytest process would report the parent's peak.  After
+    setup (interpreter, imports, rosters) the mark is reset
+    (``/proc/self/clear_refs``, value 5) so that the method's own peak is seen.
     """
     import json
-    import resource
-
-    def maxrss() -> int:
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
     children, mentors = SCALE_TIERS[tier].rosters()
     cfg = MatchConfig()
-    setup_peak = maxrss()
+    setup_peak = _rss_kib("VmHWM")
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
             fh.write("5")
         reset = True
     except OSError:
         reset = False
-    start_rss = _rss_kib("VmRSS") or 0
+    start_rss = _rss_kib("VmRSS")
     t0 = time.perf_counter()
     if method == "library":
         MATCH_MODULE.match(children, mentors, cfg)
@@ -552,7 +575,9 @@ def memory_child(tier: str, method: str) -> None:
     else:
         raise ValueError(f"unknown method {method!r}")
     seconds = time.perf_counter() - t0
-    method_peak = maxrss()
+    method_peak = _rss_kib("VmHWM")
+    if setup_peak is None or start_rss is None or method_peak is None:
+        raise AssertionError("peak memory needs /proc/self/status (Linux)")
     print(
         json.dumps(
             {

@@ -86,7 +86,15 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     machine_info["packages"] = {
         name: _version(name)
-        for name in ("numpy", "scipy", "ortools", "pandas", "pytest-benchmark", "mentor-matching")
+        for name in (
+            "numpy",
+            "scipy",
+            "ortools",
+            "pandas",
+            "pytest-benchmark",
+            "matplotlib",
+            "mentor-matching",
+        )
     }
 
 

@@ -16,8 +16,8 @@ Methods, each timed end to end from the rosters it needs:
 
 - ``library``: ``matching.match(children, mentors, cfg)``, the default path;
 - ``greedy``: nearest available mentor, children by priority then id
-  (``bench_support.greedy_nearest_fast``; at the 2k tier checked pair for pair
-  against ``test_bench_greedy.greedy_nearest``);
+  (``bench_support.greedy_nearest_fast``, which never lists every arc; at the
+  2k tier checked pair for pair against ``test_bench_greedy.greedy_nearest``);
 - ``dense_scipy``: ``test_bench_match.scipy_dense_match`` (dense matrix +
   ``scipy.optimize.linear_sum_assignment``), 2k tier only (20k with ``--dense-20k``);
 - ``dense_ortools_lsa``: ``bench_support.ortools_lsa_dense`` (padded square
@@ -103,6 +103,11 @@ class TierRun:
             self.result = MATCH_MODULE.match(self.children, self.mentors, self.config)
         return self.result
 
+    def candidate_arcs(self) -> int:
+        if "candidate_arcs" not in self.cache:
+            self.cache["candidate_arcs"] = count_candidate_arcs(self.problem())
+        return self.cache["candidate_arcs"]
+
     def library_quality(self) -> dict[str, Any]:
         if "library_quality" not in self.cache:
             p = self.problem()
@@ -122,24 +127,41 @@ def _run(tier: str) -> TierRun:
     return _RUNS[tier]
 
 
-def _dense_runs(tier: str, config: pytest.Config) -> tuple[bool, str]:
-    """Whether the dense baselines run at this tier, and if not, why."""
+def _dense_skips(tier: str, config: pytest.Config) -> dict[str, str]:
+    """Why each dense baseline does not run at this tier (empty: both run)."""
     if tier == "district_2k":
-        return True, ""
+        return {}
     if tier == "district_20k" and config.getoption("--dense-20k"):
-        return True, ""
-    run = _run(tier)
-    est = dense_estimate(run.problem())
-    p = run.problem()
-    flag = " (run them with --dense-20k)" if tier == "district_20k" else ""
-    return False, (
-        f"dense baselines skipped at {tier}{flag}: the padded matrices need about "
-        f"{est['dense_scipy']:,} GiB (scipy, {p.n:,} x {int(p.caps.sum()) + p.n:,} float64, "
-        f"with its working copy) and {est['dense_ortools_lsa']:,} GiB (OR-Tools LSA, "
-        f"{p.n + int(p.caps.sum()):,} square), over the {DENSE_MEMORY_BUDGET_GIB:g} GiB budget; "
-        "and dense assignment grows as n^3 in time (FIELD_NOTES: 64 s at 10k without "
-        "an unmatched option, > 300 s with one)"
-    )
+        return {}
+    p = _run(tier).problem()
+    est = dense_estimate(p)
+    slots = int(p.caps.sum())
+    flag = " (run it with --dense-20k)" if tier == "district_20k" else ""
+    # FIELD_NOTES: dense assignment with an "unmatched" option at 10k took
+    # > 300 s (scipy) and 44 s (OR-Tools LSA); time grows about as n^3.
+    grow = (p.n / 10_000) ** 3
+
+    def memory(method: str) -> str:
+        gib = est[method]
+        over = (
+            f", over the {DENSE_MEMORY_BUDGET_GIB:g} GiB budget"
+            if gib > DENSE_MEMORY_BUDGET_GIB
+            else ""
+        )
+        return f"about {gib:,} GiB{over}"
+
+    return {
+        "dense_scipy": (
+            f"dense scipy skipped at {tier}{flag}: the {p.n:,} x {slots + p.n:,} float64 matrix "
+            f"needs {memory('dense_scipy')} with its working copy, and the solve would take "
+            f"roughly {300 * grow / 60:,.0f} min or more (> 300 s at 10k, grows as n^3)"
+        ),
+        "dense_ortools_lsa": (
+            f"dense OR-Tools LSA skipped at {tier}{flag}: the padded {p.n + slots:,} square "
+            f"needs {memory('dense_ortools_lsa')}, and the solve would take roughly "
+            f"{44 * grow / 60:,.0f} min or more (44 s at 10k, grows as n^3)"
+        ),
+    }
 
 
 def _record(benchmark: Any, run: TierRun, method: str, **info: Any) -> None:
@@ -188,14 +210,11 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
     assert q["needs_covered_share"] == pytest.approx(m["needs_covered_share"], abs=1e-6)
     assert q["distance_km_mean"] == pytest.approx(m["distance_km_mean"], abs=1e-6)
 
-    arcs = count_candidate_arcs(p)
+    arcs = run.candidate_arcs()
     if arcs <= _ALL_ARCS_MAX:
         ci, _, _ = MATCH_MODULE._all_arcs(p)
         assert arcs == ci.size, "the counted arcs are the arcs the library allows"
-    skipped = {}
-    dense_ok, reason = _dense_runs(tier, request.config)
-    if not dense_ok:
-        skipped = {"dense_scipy": reason, "dense_ortools_lsa": reason}
+    skipped = _dense_skips(tier, request.config)
     mem = _memory(request, tier, "library")
     _record(
         benchmark,
@@ -243,7 +262,7 @@ def test_candidate_graph(benchmark: Any, tier: str) -> None:
     )
     phase = {"problem": round(out["problem"], 4), "initial_arcs": round(out["initial_arcs"], 4)}
     p = run.problem()
-    if count_candidate_arcs(p) <= _ALL_ARCS_MAX:
+    if run.candidate_arcs() <= _ALL_ARCS_MAX:
         t0 = time.perf_counter()
         ci, mj, km = MATCH_MODULE._all_arcs(p)
         p.arc_cost(ci, mj, km)
@@ -289,16 +308,16 @@ def test_greedy(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> No
     assert lib["objective_units"] < q["objective_units"]
 
 
-def _dense_check(tier: str, request: pytest.FixtureRequest) -> None:
-    ok, reason = _dense_runs(tier, request.config)
-    if not ok:
+def _dense_check(tier: str, request: pytest.FixtureRequest, method: str) -> None:
+    reason = _dense_skips(tier, request.config).get(method)
+    if reason:
         pytest.skip(reason)
 
 
 @TIERS
 def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Dense matrix + scipy ``linear_sum_assignment`` (``test_bench_match.scipy_dense_match``)."""
-    _dense_check(tier, request)
+    _dense_check(tier, request, "dense_scipy")
     run = _run(tier)
     benchmark.group = f"tier {tier}"
     out = benchmark.pedantic(
@@ -329,7 +348,7 @@ def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) 
 @TIERS
 def test_dense_ortools_lsa(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Padded square matrix + OR-Tools ``SimpleLinearSumAssignment``."""
-    _dense_check(tier, request)
+    _dense_check(tier, request, "dense_ortools_lsa")
     run = _run(tier)
     benchmark.group = f"tier {tier}"
 
