@@ -71,7 +71,13 @@ from test_bench_match import scipy_dense_match
 
 from matching import MatchConfig
 
-TIERS = pytest.mark.parametrize("tier", scale_tier_params())
+
+@pytest.fixture(scope="module", params=scale_tier_params())
+def tier(request: pytest.FixtureRequest) -> str:
+    """The tier's name.  Module scope makes pytest run every test of one tier before
+    the next tier's, so each tier's rosters and library result are made once."""
+    return str(request.param)
+
 
 # Listing every allowed arc (the dense baselines' first step, and a check of
 # the arc count) is done only below this many arcs.
@@ -189,10 +195,12 @@ def _memory(request: pytest.FixtureRequest, tier: str, method: str) -> dict[str,
 # the library
 
 
-@TIERS
 def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     run = _run(tier)
     benchmark.group = f"tier {tier}"
+    # the fresh process first, while this one holds only the rosters (at the
+    # province tier both processes together must fit in the machine's memory)
+    mem = _memory(request, tier, "library")
     result = benchmark.pedantic(
         MATCH_MODULE.match,
         args=(run.children, run.mentors, run.config),
@@ -215,7 +223,6 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
         ci, _, _ = MATCH_MODULE._all_arcs(p)
         assert arcs == ci.size, "the counted arcs are the arcs the library allows"
     skipped = _dense_skips(tier, request.config)
-    mem = _memory(request, tier, "library")
     _record(
         benchmark,
         run,
@@ -250,7 +257,6 @@ def candidate_graph(children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchCon
     return {"arcs": int(arc.size), "problem": t1 - t0, "initial_arcs": t2 - t1}
 
 
-@TIERS
 def test_candidate_graph(benchmark: Any, tier: str) -> None:
     run = _run(tier)
     benchmark.group = f"tier {tier}"
@@ -275,7 +281,6 @@ def test_candidate_graph(benchmark: Any, tier: str) -> None:
 # baselines
 
 
-@TIERS
 def test_greedy(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Greedy nearest available mentor (how staff match by hand) on the same instance."""
     run = _run(tier)
@@ -314,7 +319,6 @@ def _dense_check(tier: str, request: pytest.FixtureRequest, method: str) -> None
         pytest.skip(reason)
 
 
-@TIERS
 def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Dense matrix + scipy ``linear_sum_assignment`` (``test_bench_match.scipy_dense_match``)."""
     _dense_check(tier, request, "dense_scipy")
@@ -345,7 +349,6 @@ def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) 
     assert out["n_pairs"] == lib["n_pairs"]
 
 
-@TIERS
 def test_dense_ortools_lsa(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Padded square matrix + OR-Tools ``SimpleLinearSumAssignment``."""
     _dense_check(tier, request, "dense_ortools_lsa")
