@@ -5,6 +5,7 @@ The benchmarks live outside ``testpaths`` (``tests/``), so a plain
 
     python -m pytest benchmarks --benchmark-only              # both tiers
     python -m pytest benchmarks --benchmark-only -m quick     # quick tier (CI)
+    python -m pytest benchmarks/test_bench_tiers.py --benchmark-only -m tier20k  # one tier
 """
 
 from __future__ import annotations
@@ -16,13 +17,34 @@ from importlib import metadata
 from typing import Any
 
 import pytest
-from bench_support import Instance, summarize
+from bench_support import Instance, summarize, summarize_tiers
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # registered here: pyproject.toml runs pytest with --strict-markers
     config.addinivalue_line("markers", "quick: the 2,000 x 1,600 tier (CI, under a minute)")
-    config.addinivalue_line("markers", "full: the 5,000 x 4,000 district of the issue")
+    config.addinivalue_line(
+        "markers", "full: the 5,000 x 4,000 district of the issue, and the 20k-1M scaling tiers"
+    )
+    config.addinivalue_line("markers", "tier20k: scaling tier, large district 20,000 x 16,000")
+    config.addinivalue_line("markers", "tier200k: scaling tier, city 200,000 x 160,000")
+    config.addinivalue_line("markers", "tier1m: scaling tier, province 1,000,000 x 800,000")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("matching benchmarks")
+    group.addoption(
+        "--dense-20k",
+        action="store_true",
+        default=False,
+        help="also run the dense scipy / OR-Tools baselines at the 20k tier (~16 GB or more)",
+    )
+    group.addoption(
+        "--baseline-memory",
+        action="store_true",
+        default=False,
+        help="also measure the baselines' peak memory in a fresh process (the library's always)",
+    )
 
 
 _INSTANCES: dict[str, Instance] = {}
@@ -64,7 +86,15 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     machine_info["packages"] = {
         name: _version(name)
-        for name in ("numpy", "scipy", "ortools", "pandas", "pytest-benchmark", "mentor-matching")
+        for name in (
+            "numpy",
+            "scipy",
+            "ortools",
+            "pandas",
+            "pytest-benchmark",
+            "matplotlib",
+            "mentor-matching",
+        )
     }
 
 
@@ -79,3 +109,4 @@ def pytest_benchmark_update_json(
     config: pytest.Config, benchmarks: list[Any], output_json: dict
 ) -> None:
     output_json["summary"] = summarize(output_json.get("benchmarks", []))
+    output_json["tiers_summary"] = summarize_tiers(output_json.get("benchmarks", []))

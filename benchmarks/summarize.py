@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import summarize, summary_markdown
+from bench_support import summarize, summarize_tiers, summary_markdown, tiers_markdown
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +21,14 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     data = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    print(summary_markdown(summarize(data["benchmarks"])))
+    summary = summarize(data["benchmarks"])
+    if summary:
+        print(summary_markdown(summary))
+    tiers = summarize_tiers(data["benchmarks"])
+    if tiers:
+        if summary:
+            print()
+        print(tiers_markdown(tiers))
     return 0
 
 

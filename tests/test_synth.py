@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import re
@@ -461,3 +462,103 @@ def test_module_docstring_documents_the_distributions():
         assert text in doc, text
     for code in (*synth.NEEDS, *synth.PROFESSIONS):
         assert code in doc, code
+
+
+# --------------------------------------------------------------------------
+# The real code path, province scale, and the stated tolerances
+# --------------------------------------------------------------------------
+
+
+def test_frames_are_what_the_readers_produce(tmp_path):
+    """Synthetic rosters validate cleanly and survive a CSV round trip unchanged."""
+    from matching.report import write_csv
+    from matching.schema import read_children, read_mentors, validate_children, validate_mentors
+
+    children, mentors = synth.district(300, 240, seed=21)
+    vc, vm = validate_children(children), validate_mentors(mentors)
+    assert len(vc) == 300 and len(vm) == 240
+    assert vc["id"].tolist() == children["id"].tolist()
+    assert [tuple(t) for t in vc["needs"]] == [tuple(t) for t in children["needs"]]
+    assert vm["capacity"].tolist() == mentors["capacity"].tolist()
+    write_csv(children, tmp_path / "children.csv")
+    write_csv(mentors, tmp_path / "mentors.csv")
+    pd.testing.assert_frame_equal(read_children(tmp_path / "children.csv"), vc)
+    pd.testing.assert_frame_equal(read_mentors(tmp_path / "mentors.csv"), vm)
+
+
+def test_province_is_a_city_with_province_defaults():
+    c1, m1 = synth.province(6, 50, 40, seed=3)
+    c2, m2 = synth.city(6, 50, 40, seed=3)
+    pd.testing.assert_frame_equal(c1, c2)
+    pd.testing.assert_frame_equal(m1, m2)
+    c3, _ = synth.province(6, 50, 40, seed=3, area_km2=100.0)
+    assert not np.allclose(c1["lat"], c3["lat"])  # keyword arguments reach city
+    with pytest.raises(ValueError, match=re.escape("n_districts must be an integer >= 1, got 0")):
+        synth.province(0)
+    sig = inspect.signature(synth.province)
+    assert sig.parameters["n_districts"].default == 100
+    assert sig.parameters["children_per_district"].default == 10_000
+    assert sig.parameters["mentors_per_district"].default == 8_000
+
+
+def test_province_of_100_districts_has_distinct_ids_and_districts():
+    children, mentors = synth.province(100, 3, 2, seed=1)
+    assert len(children) == 300 and len(mentors) == 200
+    assert children["id"].is_unique and mentors["id"].is_unique
+    assert children["id"].iloc[0] == "D001-C000001"
+    assert mentors["id"].iloc[-1] == "D100-M000002"
+    assert children["district"].nunique() == 100
+    both = pd.concat([children, mentors])
+    assert (both.groupby("street")["district"].nunique() == 1).all()  # names unique province-wide
+
+
+# Tolerances stated in the module docstring ("Tested tolerances"), checked on
+# several seeds so that they are not a property of one lucky draw.
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_stated_tolerances_hold_for_several_seeds(seed):
+    children, mentors = synth.district(N_CHILDREN, N_MENTORS, seed=seed)
+    needs = children["needs"]
+    for kind, expected in EFFECTIVE_NEEDS.items():
+        sub = needs[children["kind"] == kind]
+        for code, p in zip(synth.NEEDS, expected, strict=True):
+            assert has(sub, code).mean() == pytest.approx(p, abs=0.03), (seed, kind, code)
+    assert (children["kind"] == "left_behind").mean() == pytest.approx(0.60, abs=0.015)
+    for cap, p in ((1, 0.80), (2, 0.15), (3, 0.05)):
+        assert (mentors["capacity"] == cap).mean() == pytest.approx(p, abs=0.015), cap
+    shares = mentors["profession"].value_counts(normalize=True)
+    for prof, p in synth.PROFESSION_SHARES.items():
+        assert shares[prof] == pytest.approx(p, abs=0.015), prof
+    # the priority share is exact, not approximate
+    assert children["priority"].sum() == round(0.08 * N_CHILDREN)
+    # the urban core is denser than the edge, for children and more so for mentors
+    n_comm = children.groupby("street")["community"].nunique()
+    core = list(n_comm[n_comm == n_comm.max()].index)
+
+    def ratio(frame: pd.DataFrame) -> float:
+        counts = frame.groupby("street").size()
+        in_core = counts.index.isin(core)
+        return float(counts[in_core].mean() / counts[~in_core].mean())
+
+    assert 1.4 <= ratio(children) <= 2.8
+    assert ratio(mentors) > ratio(children)
+
+
+def test_every_district_of_a_city_follows_the_distributions():
+    children, mentors = synth.city(4, 6000, 5000, seed=8)
+    for name, kids in children.groupby("district"):
+        assert (kids["kind"] == "left_behind").mean() == pytest.approx(0.60, abs=0.03), name
+        assert kids["priority"].sum() == round(0.08 * 6000), name
+        lb = kids["needs"][kids["kind"] == "left_behind"]
+        assert has(lb, "life_care").mean() == pytest.approx(0.72, abs=0.04), name
+    for name, moms in mentors.groupby("district"):
+        assert (moms["capacity"] == 1).mean() == pytest.approx(0.80, abs=0.03), name
+        assert moms["active"].mean() == pytest.approx(0.97, abs=0.015), name
+
+
+def test_module_docstring_states_the_tolerances_and_province():
+    doc = synth.__doc__
+    assert doc is not None
+    assert "Tested tolerances" in doc
+    assert "province(" in doc
+    for text in ("± 0.03", "± 0.015", "exact"):
+        assert text in doc, text
