@@ -69,10 +69,6 @@ _PRICING_MIN_PAIRS = 250_000
 _MAX_PRICING_ROUNDS = 30
 _PRICING_ADD = 4
 _TIERS = 4
-# radius classes of one k-d tree search each: radius / step**level
-_LEVEL_STEP = 2.0**0.5
-_LEVELS = 8
-_TAG_TIER = 128  # mentors per tier, at least, in the searches by tag
 _SEARCH_THREADS = 2
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
@@ -381,14 +377,13 @@ class _Problem:
             tree = cKDTree(self.vm[mentor_idx])
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if mentor_idx.size and child_idx.size:
-            # group children by radius (classes _LEVEL_STEP**-level below the largest limit)
+            # group children by radius (powers of two below the largest limit)
             # so each k-d tree search uses one radius, then filter exactly.
-            ratio = np.maximum(self.radius / np.maximum(r, 1e-12), 1.0)
-            level = np.minimum(np.floor(np.log(ratio) / np.log(_LEVEL_STEP)), _LEVELS)
+            level = np.floor(np.log2(np.maximum(self.radius / np.maximum(r, 1e-12), 1.0)))
+            level = np.minimum(level, 3)
             for lv in np.unique(level[r >= 0]):
                 sel = child_idx[(level == lv) & (r >= 0)]
-                reach = self.radius / _LEVEL_STEP**lv
-                ia, jb, km = pairs_within_vectors(self.vc[sel], tree, reach)
+                ia, jb, km = pairs_within_vectors(self.vc[sel], tree, self.radius / 2.0**lv)
                 out.append((sel[ia], mentor_idx[jb], km))
         if not out:
             e = np.empty(0, np.int64)
@@ -520,21 +515,17 @@ def _suspects(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every allowed arc that might have a negative reduced cost under ``d``.
 
-    With ``arc = rint((km + need - bonus) / res) + off[child]``, a negative
+    With ``arc = rint((km + need - bonus) / res) + off[child]``, where ``need``
+    is exact for a mentor's skill set and ``bonus <= bonus_max``, a negative
     reduced cost ``arc + d[i] - d[j]`` needs
 
-        km < res * (d[j] - d[i] - off[i] + 0.5) - need(i, j) + bonus(i, j).
+        km < res * (d[j] - d[i] - off[i] + 0.5) - need(i, skills) + bonus_max.
 
     Mentors are grouped by skill set (the need term is then exact per child)
     and, within a group, into tiers by potential; each (group, tier) is
-    searched with a per-child radius from the tier's highest potential and
-    no bonus, which is exact for pairs that share no interest.  Pairs that
-    share one are searched per (tag, group), with the bonus for that tag,
-    and kept only under their lowest shared tag, so no arc is listed twice.
-    (With more than 64 shared tags, every search carries the largest bonus
-    instead.)  ``extra_km`` widens every radius, so that the list stays
-    complete while the potentials move by less than that (see
-    :func:`_priced_lazy`).
+    searched with a per-child radius from the tier's highest potential.
+    ``extra_km`` widens every radius, so that the list stays complete while
+    the potentials move by less than that (see :func:`_priced_lazy`).
     """
     n, m, res, cfg = p.n, p.m, p.res, p.cfg
     dm = d[n : n + m].astype(np.float64)
@@ -542,63 +533,21 @@ def _suspects(
     bonus_max = -p.min_pen_km
     slack = res * 1.0 + extra_km  # 0.5 unit of rounding, doubled for float safety
     skills = p.skill
-    codes = p.codes
-    by_tag = codes.child.shape[1] == 1 and bonus_max > 0
-    kbits = codes.child[:, 0] if by_tag else None
-    mbits = codes.mentor[:, 0] if by_tag else None
-    ktags = np.bitwise_count(codes.child[:, 0]).astype(np.float64) if by_tag else None
-    mtags = np.bitwise_count(codes.mentor[:, 0]) if by_tag else None
-    # (mentors, need km per child, children or None, tag or -1)
-    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, int]] = []
+    jobs: list[tuple[np.ndarray, np.ndarray]] = []
     for g in np.unique(skills):
         members = np.flatnonzero(skills == g)
         need_km = cfg.uncovered_need_km * np.bitwise_count(p.need & ~np.uint8(g)).astype(np.float64)
         order = members[np.argsort(-dm[members], kind="stable")]
-        tiers = np.array_split(order, min(_TIERS, order.size))
-        jobs += [(tier, need_km, None, -1) for tier in tiers]
-        if by_tag:
-            assert kbits is not None and mbits is not None
-            for t in range(len(codes.tags)):
-                bit = np.uint64(1) << np.uint64(t)
-                tm = members[(mbits[members] & bit) != 0]
-                tk = np.flatnonzero((kbits & bit) != 0)
-                if tm.size and tk.size:
-                    tm = tm[np.argsort(-dm[tm], kind="stable")]
-                    parts = np.array_split(tm, max(1, min(_TIERS, tm.size // _TAG_TIER)))
-                    jobs += [(tier, need_km, tk, t) for tier in parts]
+        jobs += [(tier, need_km) for tier in np.array_split(order, min(_TIERS, order.size))]
 
-    def lowest_tag(xi: np.ndarray, xj: np.ndarray) -> np.ndarray:
-        assert kbits is not None and mbits is not None
-        x = kbits[xi] & mbits[xj]
-        low = x & (~x + np.uint64(1))
-        return np.where(x == 0, -1, np.bitwise_count(low - np.uint64(1)).astype(np.int64))
-
-    def search(
-        job: tuple[np.ndarray, np.ndarray, np.ndarray | None, int],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tier, need_km, kids, tag = job
+    def search(job: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tier, need_km = job
         top = res * float(dm[tier].max())
-        if tag >= 0:  # at most as many shared tags as either side has
-            assert ktags is not None and mtags is not None
-            most = min(int(mtags[tier].max()), cfg.max_shared_interests)
-            bonus: float | np.ndarray = cfg.shared_interest_km * np.minimum(ktags, most)
-        else:
-            bonus = 0.0 if by_tag else bonus_max
-        r = (top - base - need_km + bonus + slack) * (1 + 1e-9) + 1e-9
-        pool = np.arange(n) if kids is None else kids
-        live = pool[r[pool] >= 0]
+        r = (top - base - need_km + bonus_max + slack) * (1 + 1e-9) + 1e-9
+        live = np.flatnonzero(r >= 0)
         xi, xj, xk = p.within(live, r[live], tier)
-        if by_tag:
-            # each pair under its lowest shared tag only (-1: none shared)
-            first = lowest_tag(xi, xj) == tag
-            xi, xj, xk = xi[first], xj[first], xk[first]
-        if by_tag and tag >= 0:
-            shared = codes.shared_count(xi, xj)
-            bonus_x = cfg.shared_interest_km * np.minimum(shared, cfg.max_shared_interests)
-        else:
-            bonus_x = bonus
-        # the same bound with each mentor's own potential (and the bonus)
-        exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_x + slack
+        # the same bound with each mentor's own potential
+        exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_max + slack
         keep = xk <= exact * (1 + 1e-9) + 1e-9
         return xi[keep], xj[keep], xk[keep]
 
