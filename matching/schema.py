@@ -742,12 +742,12 @@ def _validate(
         raise RosterError(roster, [problem for _, _, problem in problems])
 
     for system in CRS_NAMES:
-        rows = np.flatnonzero(systems == system)
-        if system == "wgs84" or len(rows) == 0:
+        picked = np.flatnonzero(systems == system)
+        if system == "wgs84" or len(picked) == 0:
             continue
         lat = data["lat"].to_numpy(dtype=np.float64, copy=True)
         lon = data["lon"].to_numpy(dtype=np.float64, copy=True)
-        lat[rows], lon[rows] = convert(lat[rows], lon[rows], system, "wgs84")
+        lat[picked], lon[picked] = convert(lat[picked], lon[picked], system, "wgs84")
         data["lat"] = pd.Series(lat)
         data["lon"] = pd.Series(lon)
 
