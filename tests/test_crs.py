@@ -119,6 +119,8 @@ def test_shift_magnitudes_across_china(china_grid):
 MAINLAND = {
     "Shenzhen Futian": (22.55, 114.06),
     "Shenzhen Shekou": (22.48, 113.92),
+    "Shenzhen Huanggang": (22.525, 114.087),
+    "Shenzhen Liantang": (22.565, 114.16),
     "Zhuhai": (22.27, 113.55),
     "Beijing": (39.9, 116.4),
     "Shanghai": (31.23, 121.47),
@@ -143,6 +145,8 @@ OUTSIDE = {
     "Hong Kong Kowloon": (22.3, 114.17),
     "Hong Kong airport": (22.31, 113.92),
     "Sheung Shui": (22.5, 114.13),
+    "Tin Shui Wai": (22.46, 114.0),
+    "Sha Tau Kok (HK)": (22.535, 114.22),
     "Macau": (22.19, 113.54),
     "Taipa": (22.155, 113.56),
     "Taipei": (25.03, 121.56),
