@@ -17,6 +17,13 @@ Chinese headers listed in each :class:`Column`'s ``aliases`` are accepted too.
 Columns that are not part of the schema (for example ``name``) are carried
 through unchanged after the canonical columns.
 
+Coordinates may be given in WGS-84, GCJ-02 (Gaode, Tencent) or BD-09 (Baidu):
+an optional ``crs`` column (Chinese header 坐标系) names the system of each
+record, and the ``crs`` keyword of the validate/read functions the system of
+records whose cell is blank (``"wgs84"`` by default).  Validated rosters always
+hold WGS-84 coordinates (converted with :func:`matching.crs.convert`) and no
+``crs`` column, so validating them again changes nothing.
+
 Problems name the record id (or ``"row N"``) and the column, never the value
 of a text column, because rosters hold personal data about children.
 """
@@ -35,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matching.errors import InputError, Problem, RosterError
+from matching.crs import CRS_NAMES, convert, normalize_crs
+from matching.errors import ConfigError, InputError, Problem, RosterError
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -217,6 +225,11 @@ MENTOR_COLUMNS: tuple[Column, ...] = (
 )
 """The columns of the mentor roster, in canonical order."""
 
+# Headers of the optional per-record coordinate-system column.  Its cells hold wgs84, gcj02 or
+# bd09 (any case; see matching.crs.normalize_crs); a blank cell means the roster's default (the
+# crs keyword).  Validation consumes it: the output holds WGS-84 coordinates and no crs column.
+_CRS_HEADERS: tuple[str, ...] = ("crs", "坐标系")
+
 # Numeric rules per column: (low, high, inclusive-low) for floats, minimum for ints.
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "lat": (-90.0, 90.0),
@@ -361,6 +374,17 @@ def _parse_gender(value: Any) -> _Result:
         if key in _GENDERS:
             return _GENDERS[key], ()
     return "", (f"unknown gender {_quote(value)} (accepted: female/女/f, male/男/m)",)
+
+
+def _parse_crs(value: Any) -> _Result:
+    """A coordinate-system cell: its canonical name, or None for a blank cell."""
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return None, ()
+    try:
+        return normalize_crs(value), ()
+    except ConfigError:
+        accepted = ", ".join(CRS_NAMES)
+        return None, (f"unknown coordinate system {_quote(value)} (accepted: {accepted})",)
 
 
 def _parse_bool(value: Any) -> _Result:
@@ -617,9 +641,12 @@ def _check_column(column: Column, series: pd.Series) -> tuple[pd.Series, list]:
 # validation
 
 
-def _validate(df: pd.DataFrame, roster: str, columns: Sequence[Column]) -> pd.DataFrame:
+def _validate(
+    df: pd.DataFrame, roster: str, columns: Sequence[Column], crs: str = "wgs84"
+) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{roster} roster must be a pandas DataFrame, got {type(df).__name__}")
+    default_crs = normalize_crs(crs, parameter="crs")
     n = len(df)
     order = {column.name: k for k, column in enumerate(columns)}
     problems: list[tuple[int, int, Problem]] = []
@@ -632,9 +659,13 @@ def _validate(df: pd.DataFrame, roster: str, columns: Sequence[Column]) -> pd.Da
             lookup[alias.strip().lower()] = column.name
     found: dict[str, list[int]] = {}
     extras: list[int] = []
+    crs_positions: list[int] = []
     for position, label in enumerate(df.columns):
-        canonical = lookup.get(str(label).strip().lower())
-        if canonical is None:
+        header = str(label).strip().lower()
+        canonical = lookup.get(header)
+        if header in _CRS_HEADERS:
+            crs_positions.append(position)
+        elif canonical is None:
             extras.append(position)
         else:
             found.setdefault(canonical, []).append(position)
@@ -652,6 +683,11 @@ def _validate(df: pd.DataFrame, roster: str, columns: Sequence[Column]) -> pd.Da
                     Problem("(header)", column.name, "missing required column"),
                 )
             )
+    crs_order = len(columns)  # problems with the crs column sort after the others
+    if len(crs_positions) > 1:
+        headers = ", ".join(_quote(df.columns[p]) for p in crs_positions)
+        message = f"{len(crs_positions)} columns map to 'crs': {headers}"
+        problems.append((-1, crs_order, Problem("(header)", "crs", message)))
 
     # -- ids (needed to label every other problem)
     if "id" in found:
@@ -691,9 +727,29 @@ def _validate(df: pd.DataFrame, roster: str, columns: Sequence[Column]) -> pd.Da
         for row, message in column_problems:
             problems.append((row, order[column.name], Problem(labels[row], column.name, message)))
 
+    # -- coordinate systems: one per record (blank cells take the roster's default)
+    systems = np.full(n, default_crs, dtype=object)
+    if crs_positions and n > 0:
+        parsed, crs_problems = _apply(
+            df.iloc[:, crs_positions[0]].to_numpy(dtype=object), _parse_crs
+        )
+        systems = np.where(pd.isna(parsed), default_crs, parsed)
+        for row, message in crs_problems:
+            problems.append((row, crs_order, Problem(labels[row], "crs", message)))
+
     if problems:
         problems.sort(key=lambda item: (item[0], item[1]))
         raise RosterError(roster, [problem for _, _, problem in problems])
+
+    for system in CRS_NAMES:
+        picked = np.flatnonzero(systems == system)
+        if system == "wgs84" or len(picked) == 0:
+            continue
+        lat = data["lat"].to_numpy(dtype=np.float64, copy=True)
+        lon = data["lon"].to_numpy(dtype=np.float64, copy=True)
+        lat[picked], lon[picked] = convert(lat[picked], lon[picked], system, "wgs84")
+        data["lat"] = pd.Series(lat)
+        data["lon"] = pd.Series(lon)
 
     out = pd.DataFrame(data)
     if extras:
@@ -702,7 +758,7 @@ def _validate(df: pd.DataFrame, roster: str, columns: Sequence[Column]) -> pd.Da
     return out
 
 
-def validate_children(df: pd.DataFrame) -> pd.DataFrame:
+def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     """Check and normalise a children roster.
 
     Parameters
@@ -710,7 +766,12 @@ def validate_children(df: pd.DataFrame) -> pd.DataFrame:
     df : pandas.DataFrame
         The roster, one row per child.  Headers may be the canonical names of
         :data:`CHILD_COLUMNS` (any case, surrounding spaces ignored) or their
-        Chinese aliases.  The frame is not modified.
+        Chinese aliases.  The frame is not modified.  An optional ``crs``
+        column (header ``crs`` or 坐标系) names each record's coordinate system.
+    crs : str, optional
+        Coordinate system of records with no ``crs`` value: ``"wgs84"``
+        (default; GPS, OpenStreetMap), ``"gcj02"`` (Gaode, Tencent) or
+        ``"bd09"`` (Baidu), case-insensitive.
 
     Returns
     -------
@@ -721,13 +782,18 @@ def validate_children(df: pd.DataFrame) -> pd.DataFrame:
         ``interests`` (sorted tuple of case-folded tags), ``priority``
         (int64), ``referral_source`` (str), ``gender`` (``"female"``,
         ``"male"`` or ``""``) and ``age`` (float64, NaN if unknown), followed
-        by any other input columns, unchanged.
+        by any other input columns, unchanged.  Coordinates are WGS-84,
+        converted from the record's system (:func:`matching.crs.convert`,
+        round trip < 1 m); the ``crs`` column is not carried over.
 
     Raises
     ------
     RosterError
         If anything is wrong; ``problems`` lists every problem found, each
-        naming the record id (``"row N"`` if the id is missing) and the column.
+        naming the record id (``"row N"`` if the id is missing) and the column
+        (an unknown coordinate system is reported in column ``crs``).
+    ConfigError
+        If ``crs`` is not a known coordinate system.
     InputError
         If ``df`` is not a ``DataFrame``.
 
@@ -752,18 +818,29 @@ def validate_children(df: pd.DataFrame) -> pd.DataFrame:
     [39.91, 39.95]
     >>> int(kids["priority"].sum())
     0
+
+    Coordinates read off Baidu Maps (BD-09) are converted to WGS-84:
+
+    >>> baidu = pd.DataFrame({"id": ["a"], "lat": [31.81404], "lon": [119.98123], "crs": ["BD09"]})
+    >>> kids = validate_children(baidu)
+    >>> [round(float(v), 4) for v in (kids["lat"][0], kids["lon"][0])], "crs" in kids.columns
+    ([31.81, 119.97], False)
     """
-    return _validate(df, "children", CHILD_COLUMNS)
+    return _validate(df, "children", CHILD_COLUMNS, crs)
 
 
-def validate_mentors(df: pd.DataFrame) -> pd.DataFrame:
+def validate_mentors(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     """Check and normalise a mentor roster.
 
     Parameters
     ----------
     df : pandas.DataFrame
         The roster, one row per mentor; headers as for :func:`validate_children`
-        (see :data:`MENTOR_COLUMNS`).  The frame is not modified.
+        (see :data:`MENTOR_COLUMNS`), including the optional ``crs`` column.
+        The frame is not modified.
+    crs : str, optional
+        Coordinate system of records with no ``crs`` value, as for
+        :func:`validate_children`.
 
     Returns
     -------
@@ -773,15 +850,18 @@ def validate_mentors(df: pd.DataFrame) -> pd.DataFrame:
         of need codes), ``interests``, ``capacity`` (int64 >= 1),
         ``max_distance_km`` (float64, NaN means the configured default),
         ``active`` (bool) and ``gender``, followed by any other input columns.
+        Coordinates are WGS-84, as for :func:`validate_children`.
 
     Raises
     ------
     RosterError
         If anything is wrong, listing every problem found.
+    ConfigError
+        If ``crs`` is not a known coordinate system.
     InputError
         If ``df`` is not a ``DataFrame``.
     """
-    return _validate(df, "mentors", MENTOR_COLUMNS)
+    return _validate(df, "mentors", MENTOR_COLUMNS, crs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -833,7 +913,9 @@ def _read_table(path: str | os.PathLike[str], sheet: str | int | None) -> pd.Dat
         raise InputError(f"cannot read {str(file)!r}: {exc}") from exc
 
 
-def read_children(path: str | os.PathLike[str], *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_children(
+    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+) -> pd.DataFrame:
     """Read a children roster from a ``.csv`` or ``.xlsx`` file and validate it.
 
     Parameters
@@ -845,6 +927,9 @@ def read_children(path: str | os.PathLike[str], *, sheet: str | int | None = Non
     sheet : str or int, optional
         Worksheet name or 0-based index, for ``.xlsx`` files only; the first
         sheet by default.
+    crs : str, optional
+        Coordinate system of records with no ``crs`` value (``"wgs84"``,
+        ``"gcj02"`` or ``"bd09"``), as for :func:`validate_children`.
 
     Returns
     -------
@@ -858,10 +943,12 @@ def read_children(path: str | os.PathLike[str], *, sheet: str | int | None = Non
     RosterError
         If the roster is invalid.
     """
-    return validate_children(_read_table(path, sheet))
+    return validate_children(_read_table(path, sheet), crs=crs)
 
 
-def read_mentors(path: str | os.PathLike[str], *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_mentors(
+    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+) -> pd.DataFrame:
     """Read a mentor roster from a ``.csv`` or ``.xlsx`` file and validate it.
 
     Parameters
@@ -870,6 +957,9 @@ def read_mentors(path: str | os.PathLike[str], *, sheet: str | int | None = None
         As for :func:`read_children`.
     sheet : str or int, optional
         Worksheet name or 0-based index, for ``.xlsx`` files only.
+    crs : str, optional
+        Coordinate system of records with no ``crs`` value, as for
+        :func:`validate_children`.
 
     Returns
     -------
@@ -883,7 +973,7 @@ def read_mentors(path: str | os.PathLike[str], *, sheet: str | int | None = None
     RosterError
         If the roster is invalid.
     """
-    return validate_mentors(_read_table(path, sheet))
+    return validate_mentors(_read_table(path, sheet), crs=crs)
 
 
 # ----------------------------------------------------------------------------------------------

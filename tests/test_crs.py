@@ -6,12 +6,17 @@ import doctest
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import matching.crs
 from matching.crs import CRS_NAMES, convert, in_mainland_china, normalize_crs
-from matching.errors import ConfigError
+from matching.errors import ConfigError, RosterError
 from matching.geo import haversine_km
+from matching.match import match
+from matching.report import write_csv
+from matching.schema import read_children, read_mentors, validate_children, validate_mentors
+from matching.synth import district
 
 
 def _metres(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -114,6 +119,8 @@ def test_shift_magnitudes_across_china(china_grid):
 MAINLAND = {
     "Shenzhen Futian": (22.55, 114.06),
     "Shenzhen Shekou": (22.48, 113.92),
+    "Shenzhen Huanggang": (22.525, 114.087),
+    "Shenzhen Liantang": (22.565, 114.16),
     "Zhuhai": (22.27, 113.55),
     "Beijing": (39.9, 116.4),
     "Shanghai": (31.23, 121.47),
@@ -138,6 +145,8 @@ OUTSIDE = {
     "Hong Kong Kowloon": (22.3, 114.17),
     "Hong Kong airport": (22.31, 113.92),
     "Sheung Shui": (22.5, 114.13),
+    "Tin Shui Wai": (22.46, 114.0),
+    "Sha Tau Kok (HK)": (22.535, 114.22),
     "Macau": (22.19, 113.54),
     "Taipa": (22.155, 113.56),
     "Taipei": (25.03, 121.56),
@@ -247,3 +256,150 @@ def test_docstring_examples_run():
     result = doctest.testmod(matching.crs, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# rosters: the crs column and keyword of matching.schema
+
+
+def _roster(**columns) -> pd.DataFrame:
+    return pd.DataFrame(columns)
+
+
+def test_roster_crs_column_converts_to_wgs84():
+    wgs_lat = np.array([31.81, 31.82, 31.83, 22.3])
+    wgs_lon = np.array([119.97, 119.98, 119.99, 114.17])
+    gcj = convert(wgs_lat, wgs_lon, "wgs84", "gcj02")
+    bd = convert(wgs_lat, wgs_lon, "wgs84", "bd09")
+    raw = _roster(
+        id=["a", "b", "c", "hk"],
+        lat=[wgs_lat[0], gcj[0][1], bd[0][2], bd[0][3]],
+        lon=[wgs_lon[0], gcj[1][1], bd[1][2], bd[1][3]],
+        crs=["wgs84", "GCJ02", "BD09", "bd09"],
+        name=["x", "y", "z", "w"],
+    )
+    for validate in (validate_children, validate_mentors):
+        out = validate(raw)
+        np.testing.assert_allclose(out["lat"], wgs_lat, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(out["lon"], wgs_lon, rtol=0, atol=1e-8)
+        assert "crs" not in out.columns
+        assert out["name"].tolist() == ["x", "y", "z", "w"]  # other extras still carried
+        assert out.loc[3, "lat"] == 22.3  # Hong Kong: no shift in any system
+        # validating the output again changes nothing (it holds WGS-84, no crs column)
+        again = validate(out)
+        np.testing.assert_array_equal(again["lat"], out["lat"])
+        np.testing.assert_array_equal(again["lon"], out["lon"])
+    # the input frame is not modified
+    assert raw.loc[2, "lat"] == bd[0][2]
+
+
+def test_roster_crs_keyword_is_default_for_blank_cells():
+    lat, lon = np.array([31.81, 31.82, 31.83]), np.array([119.97, 119.98, 119.99])
+    gcj = convert(lat, lon, "wgs84", "gcj02")
+    raw = _roster(
+        id=["a", "b", "c"],
+        lat=[gcj[0][0], gcj[0][1], lat[2]],
+        lon=[gcj[1][0], gcj[1][1], lon[2]],
+        坐标系=[None, "  ", "WGS-84"],
+    )
+    out = validate_children(raw, crs="GCJ02")
+    np.testing.assert_allclose(out["lat"], lat, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(out["lon"], lon, rtol=0, atol=1e-8)
+    # no crs column: the keyword applies to every row
+    whole = validate_mentors(raw.drop(columns="坐标系").iloc[:2], crs="gcj02")
+    np.testing.assert_allclose(whole["lat"], lat[:2], rtol=0, atol=1e-8)
+    # and the default is WGS-84
+    plain = validate_mentors(raw.drop(columns="坐标系"))
+    np.testing.assert_array_equal(plain["lat"], raw["lat"])
+
+
+def test_roster_crs_problems_are_listed_with_id_and_column():
+    raw = _roster(
+        id=["a", "b", "c", None],
+        lat=[31.81, 31.82, 95.0, 31.84],
+        lon=[119.97, 119.98, 119.99, 120.0],
+        crs=["wgs84", "mercator", "gcj02", "utm"],
+    )
+    with pytest.raises(RosterError) as info:
+        validate_children(raw)
+    problems = {(p.row_id, p.column): p.message for p in info.value.problems}
+    assert problems[("b", "crs")] == (
+        "unknown coordinate system 'mercator' (accepted: wgs84, gcj02, bd09)"
+    )
+    assert problems[("row 4", "crs")].startswith("unknown coordinate system 'utm'")
+    assert ("c", "lat") in problems  # other problems are reported in the same pass
+    assert len(info.value.problems) == 4  # 'a' and the valid crs of 'c' raise nothing
+    assert "b: column 'crs': unknown coordinate system" in str(info.value)
+
+
+def test_roster_crs_duplicate_headers():
+    raw = pd.DataFrame([["a", 31.8, 119.9, "wgs84", "bd09"]])
+    raw.columns = ["id", "lat", "lon", "CRS", "坐标系"]
+    with pytest.raises(RosterError) as info:
+        validate_mentors(raw)
+    [problem] = info.value.problems
+    assert (problem.row_id, problem.column) == ("(header)", "crs")
+    assert problem.message.startswith("2 columns map to 'crs'")
+
+
+def test_roster_bad_crs_keyword():
+    raw = _roster(id=["a"], lat=[31.8], lon=[119.9])
+    with pytest.raises(ConfigError, match="The 'crs' parameter must be one of"):
+        validate_children(raw, crs="baidu-mercator")
+    with pytest.raises(ConfigError, match="'crs' parameter"):
+        validate_mentors(raw.iloc[:0], crs="nope")  # checked even for an empty roster
+
+
+def test_read_roster_with_crs(tmp_path):
+    lat, lon = np.array([31.81, 31.85]), np.array([119.97, 119.9])
+    bd = convert(lat, lon, "wgs84", "bd09")
+    path = write_csv(
+        pd.DataFrame({"编号": ["007", "008"], "纬度": bd[0], "经度": bd[1]}), tmp_path / "m.csv"
+    )
+    out = read_mentors(path, crs="bd09")
+    assert out["id"].tolist() == ["007", "008"]
+    np.testing.assert_allclose(out["lat"], lat, rtol=0, atol=1e-7)  # CSV keeps ~15 digits
+    np.testing.assert_allclose(out["lon"], lon, rtol=0, atol=1e-7)
+    kids = read_children(path)  # default WGS-84: taken as they are, ~1.15 km off
+    assert float(_metres(kids["lat"], kids["lon"], lat, lon).min()) > 800.0
+
+
+def test_mixed_crs_district_gives_the_same_pairs():
+    children, mentors = district(300, 250, seed=3)
+    base = match(children, mentors)
+
+    # mentors read off Baidu (BD-09), every other child off Gaode (GCJ-02)
+    m_bd = mentors.copy()
+    m_bd["lat"], m_bd["lon"] = convert(mentors["lat"], mentors["lon"], "wgs84", "bd09")
+    c_mixed = children.copy()
+    half = np.arange(len(children)) % 2 == 1
+    gcj = convert(children["lat"], children["lon"], "wgs84", "gcj02")
+    c_mixed.loc[half, "lat"] = gcj[0][half]
+    c_mixed.loc[half, "lon"] = gcj[1][half]
+    c_mixed["crs"] = np.where(half, "GCJ02", "")  # blank: the roster default (WGS-84)
+
+    # the inputs really differ by hundreds of metres before validation
+    shift = _metres(children["lat"], children["lon"], c_mixed["lat"], c_mixed["lon"])
+    assert shift[half].min() > 200.0 and shift[~half].max() == 0.0
+
+    mixed = match(validate_children(c_mixed), validate_mentors(m_bd, crs="bd09"))
+    # match() validates raw rosters itself, so the crs column also works there
+    mixed_raw = match(c_mixed, m_bd.assign(crs="bd09"))
+
+    assert base.metrics["n_pairs"] > 200
+    for result in (mixed, mixed_raw):
+        pd.testing.assert_frame_equal(
+            result.pairs[["child_id", "mentor_id"]], base.pairs[["child_id", "mentor_id"]]
+        )
+        assert result.unmatched["child_id"].tolist() == base.unmatched["child_id"].tolist()
+        np.testing.assert_allclose(
+            result.pairs["distance_km"], base.pairs["distance_km"], rtol=0, atol=1e-5
+        )
+        # each pair's cost is rounded to resolution_km (1 m); the sub-millimetre conversion
+        # error can move a pair's rounded cost by at most one unit
+        tolerance = base.metrics["n_pairs"] * base.config.resolution_km
+        assert abs(result.metrics["objective_km"] - base.metrics["objective_km"]) <= tolerance
+
+    # mixing systems without telling the library would change the answer
+    wrong = match(c_mixed.drop(columns="crs"), m_bd)
+    assert not wrong.pairs[["child_id", "mentor_id"]].equals(base.pairs[["child_id", "mentor_id"]])
