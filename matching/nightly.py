@@ -65,10 +65,47 @@ def _roster(source: Source, reader: Any, name: str, hashes: dict[str, str]) -> A
     if source is None:
         return None
     if isinstance(source, pd.DataFrame):
-        hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
+        hashes.setdefault(name, _sha256(source.to_csv(index=False).encode("utf-8")))
         return source
     hashes[name] = _sha256(Path(source).read_bytes())
     return reader(source)
+
+
+def _geocoded(
+    source: Source,
+    name: str,
+    hashes: dict[str, str],
+    geocoder: Any,
+    cache: str | Path | None,
+    failures: dict[str, pd.DataFrame],
+    options: dict[str, Any],
+) -> Source:
+    """The roster with missing coordinates filled from its addresses; the
+    records that could not be placed are left out of tonight's roster and
+    listed in ``failures`` (by id, with the reason).  A roster without an
+    address column is returned as it is."""
+    from .geocode import _ADDRESS_ALIASES, FAILURE_REASONS, _find, geocode_roster
+    from .schema import _read_table
+
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        raw = source
+        hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
+    else:
+        hashes[name] = _sha256(Path(source).read_bytes())
+        raw = _read_table(source, None)
+    wanted = str(options.get("address_column", "address")).strip().lower()
+    if _find(raw, (wanted, *_ADDRESS_ALIASES)) is None:
+        # no addresses to go by: validation names any missing coordinates
+        failures[name] = pd.DataFrame(columns=["roster", "id", "reason", "detail"])
+        return raw
+    result = geocode_roster(raw, geocoder, cache=cache, **options)
+    failed = result.frame["geocode_status"].isin(FAILURE_REASONS).to_numpy()
+    failures[name] = result.failures.assign(roster=name)[["roster", "id", "reason", "detail"]]
+    if failed.any():
+        log.warning("%s: %d record(s) could not be geocoded", name, int(failed.sum()))
+    return result.frame.loc[~failed].drop(columns=["geocode_status"]).reset_index(drop=True)
 
 
 def _events(source: str | Path | Sequence[Event] | None, hashes: dict[str, str]) -> list[Event]:
@@ -102,6 +139,9 @@ def run_nightly(
     max_moves: int | None = None,
     price_of_stability: bool = True,
     progress: Callable[[str], None] | None = None,
+    geocoder: Any | None = None,
+    geocode_cache: str | Path | None = None,
+    geocode_options: dict[str, Any] | None = None,
 ) -> NightlyReport:
     """Run one night against the state store at ``db``.
 
@@ -126,6 +166,17 @@ def run_nightly(
     progress : callable, optional
         Called with a short phase name as the run advances (for a progress
         display); never with personal data.
+    geocoder : geopy geocoder, optional
+        Fill the rosters' missing coordinates from their ``address`` column
+        first (:func:`matching.geocode.geocode_roster`).  Records that cannot
+        be placed are not guessed: they are left out of tonight's roster,
+        counted (``*_geocode_failed``) and listed by id and reason in
+        ``geocode_failures.csv``; the run carries on with the rest.
+    geocode_cache : path, optional
+        The geocoding cache (SQLite), so that no address is asked twice.
+    geocode_options : dict, optional
+        Further keywords of :func:`~matching.geocode.geocode_roster`
+        (``address_column``, ``crs``, ``provider``, ``min_delay_seconds``, ...).
 
     Returns
     -------
@@ -142,6 +193,14 @@ def run_nightly(
     step("validating input")
     cfg = validate_config(MatchConfig() if config is None else config)
     hashes: dict[str, str] = {}
+    geo_failures: dict[str, pd.DataFrame] = {}
+    if geocoder is not None:
+        step("geocoding addresses")
+        opts = dict(geocode_options or {})
+        for name in ("children", "mentors"):
+            src = children if name == "children" else mentors
+            src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
+            children, mentors = (src, mentors) if name == "children" else (children, src)
     kids_raw = _roster(children, read_children, "children", hashes)
     mentors_raw = _roster(mentors, read_mentors, "mentors", hashes)
     event_list = _events(events, hashes)
@@ -201,8 +260,12 @@ def run_nightly(
             "pairs_moved": len(plan.moved),
             "children_waiting": len(plan.waiting),
         }
+        for roster, f in geo_failures.items():
+            counts[f"{roster}_geocode_failed"] = len(f)
         counts["changes"] = sum(
-            v for k, v in counts.items() if k not in ("children_waiting", "changes")
+            v
+            for k, v in counts.items()
+            if k not in ("children_waiting", "changes") and not k.endswith("_geocode_failed")
         )
         files: dict[str, Path] = {}
         if out_dir is not None:
@@ -210,6 +273,12 @@ def run_nightly(
             files = _write_plan(
                 Path(out_dir), plan, ended, counts, hashes, date, dry_run, skip_events
             )
+            if geocoder is not None:
+                cols = ["roster", "id", "reason", "detail"]
+                table = pd.concat(
+                    [pd.DataFrame(columns=cols), *geo_failures.values()], ignore_index=True
+                )
+                files["geocode_failures"] = write_csv(table, Path(out_dir) / "geocode_failures.csv")
         log.info("nightly %s: %s", date, ", ".join(f"{k} {v}" for k, v in counts.items()))
         run_id = None
         if not dry_run:

@@ -289,3 +289,78 @@ def test_library_api_takes_frames_and_event_objects(tmp_path, district_files):
     # the same event objects again: already applied, nothing changes
     third = run_nightly(db, date="2026-03-08", events=events)
     assert third.events_skipped and third.counts["changes"] == 0
+
+
+class _AddressBook:
+    """A stand-in geopy geocoder: answers from a dict, counts its requests."""
+
+    def __init__(self, book: dict[str, tuple[float, float]]) -> None:
+        self.book = book
+        self.requests = 0
+
+    def geocode(self, query: str):
+        from geopy.location import Location
+
+        self.requests += 1
+        hit = self.book.get(query)
+        return None if hit is None else Location(query, hit, {})
+
+
+def test_nightly_geocodes_missing_coordinates_and_lists_failures(tmp_path):
+    kids, mentors = district(60, 50, seed=5)
+    kids = kids.copy()
+    kids["address"] = [f"常州市某街道{i}号" for i in range(len(kids))]
+    # three children lose their coordinates: two have addresses in the book,
+    # one does not (not found), one more has neither coordinates nor address
+    book = {}
+    for row in (0, 1):
+        book[kids.at[row, "address"]] = (float(kids.at[row, "lat"]), float(kids.at[row, "lon"]))
+    lost = [0, 1, 2, 3]
+    kids.loc[lost, ["lat", "lon"]] = np.nan
+    kids.at[3, "address"] = ""
+    geocoder = _AddressBook(book)
+    db, out, cache = tmp_path / "state.db", tmp_path / "plan", tmp_path / "geo.sqlite"
+    from matching.nightly import run_nightly
+
+    report = run_nightly(
+        db,
+        date="2026-01-05",
+        out_dir=out,
+        children=kids,
+        mentors=mentors,
+        geocoder=geocoder,
+        geocode_cache=cache,
+        geocode_options={"min_delay_seconds": 0},
+    )
+    assert report.counts["children_geocode_failed"] == 2
+    assert report.counts["mentors_geocode_failed"] == 0
+    failures = pd.read_csv(out / "geocode_failures.csv", encoding="utf-8-sig", dtype=str)
+    assert failures[["roster", "id", "reason"]].values.tolist() == [
+        ["children", kids.at[2, "id"], "not_found"],
+        ["children", kids.at[3, "id"], "no_address"],
+    ]
+    assert "常州" not in (out / "geocode_failures.csv").read_text(encoding="utf-8-sig")
+    with StateStore.open(db) as store:
+        state = store.load()
+    stored = set(state.children["id"])
+    # the geocoded children are in, at the coordinates the geocoder gave;
+    # the two that could not be placed are not (and nothing was guessed)
+    assert {kids.at[0, "id"], kids.at[1, "id"]} <= stored
+    assert not {kids.at[2, "id"], kids.at[3, "id"]} & stored
+    assert len(stored) == len(kids) - 2
+    row = state.children.set_index("id").loc[kids.at[0, "id"]]
+    assert (row["lat"], row["lon"]) == book[kids.at[0, "address"]]
+    assert "address" not in state.children.columns  # addresses are never stored
+    first = geocoder.requests
+    assert first == 3  # two found, one not found; no request for the blank address
+    # the next night asks the geocoder nothing: answers and "not found" are cached
+    run_nightly(
+        db,
+        date="2026-01-06",
+        children=kids,
+        mentors=mentors,
+        geocoder=geocoder,
+        geocode_cache=cache,
+        geocode_options={"min_delay_seconds": 0},
+    )
+    assert geocoder.requests == first
