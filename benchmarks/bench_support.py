@@ -480,6 +480,42 @@ def ortools_lsa_dense(p: Any) -> dict[str, Any]:
     }
 
 
+def library_match(
+    tier: str, children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig
+) -> Any:
+    """The library's default path for the tier's rosters.
+
+    A district: :func:`matching.match`.  A city or a province (rosters with a
+    ``district`` column): :func:`matching.province.match_province`, districts
+    independent (each federation matches its own), serially on one process.
+    """
+    if SCALE_TIERS[tier].generator == "district":
+        return MATCH_MODULE.match(children, mentors, cfg)
+    from matching.province import match_province
+
+    return match_province(children, mentors, cfg)
+
+
+def greedy_per_district(
+    p: Any, children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`greedy_nearest_fast` district by district (the rule the library
+    follows at the city and province tiers), as indices into ``p``."""
+    if "district" not in children.columns:
+        return greedy_nearest_fast(p)
+    kid_pos = pd.Index(p.kids["id"])
+    mentor_pos = pd.Index(p.mentors["id"])
+    pcs, pms = [], []
+    for name in sorted(children["district"].unique()):
+        ch = children[children["district"] == name]
+        me = mentors[mentors["district"] == name]
+        q = build_problem(ch, me, cfg)
+        qc, qm = greedy_nearest_fast(q)
+        pcs.append(kid_pos.get_indexer(q.kids["id"].to_numpy()[qc]))
+        pms.append(mentor_pos.get_indexer(q.mentors["id"].to_numpy()[qm]))
+    return np.concatenate(pcs).astype(np.int64), np.concatenate(pms).astype(np.int64)
+
+
 def _pair_km(p: Any, pc: np.ndarray, pm: np.ndarray) -> np.ndarray:
     return great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
 
@@ -563,9 +599,9 @@ def memory_child(tier: str, method: str) -> None:
     start_rss = _rss_kib("VmRSS")
     t0 = time.perf_counter()
     if method == "library":
-        MATCH_MODULE.match(children, mentors, cfg)
+        library_match(tier, children, mentors, cfg)
     elif method == "greedy":
-        greedy_nearest_fast(build_problem(children, mentors, cfg))
+        greedy_per_district(build_problem(children, mentors, cfg), children, mentors, cfg)
     elif method == "dense_ortools_lsa":
         ortools_lsa_dense(build_problem(children, mentors, cfg))
     elif method == "dense_scipy":
