@@ -138,8 +138,24 @@ def _validate_task(task: _Rosters) -> _Rosters:
 # result
 
 
+class _DistrictStatus:
+    """``failed`` / ``ok`` of a result with a ``districts`` table (a status column)."""
+
+    districts: pd.DataFrame
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the districts that failed, sorted."""
+        return sorted(self.districts.loc[self.districts["status"] != "ok", "district"])
+
+    @property
+    def ok(self) -> bool:
+        """Whether every district succeeded."""
+        return not self.failed
+
+
 @dataclass(frozen=True)
-class ProvinceResult:
+class ProvinceResult(_DistrictStatus):
     """The outcome of :func:`match_province`.
 
     Attributes
@@ -174,16 +190,6 @@ class ProvinceResult:
     district_metrics: dict[str, dict[str, Any]]
     metrics: dict[str, Any]
     config: MatchConfig = field(repr=False)
-
-    @property
-    def failed(self) -> list[str]:
-        """Names of the districts that failed, sorted."""
-        return sorted(self.districts.loc[self.districts["status"] != "ok", "district"])
-
-    @property
-    def ok(self) -> bool:
-        """Whether every district succeeded."""
-        return not self.failed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -645,7 +651,7 @@ class DistrictNight:
 
 
 @dataclass(frozen=True)
-class ProvinceNightlyReport:
+class ProvinceNightlyReport(_DistrictStatus):
     """The outcome of :func:`run_province_nightly`.
 
     Attributes
@@ -660,16 +666,6 @@ class ProvinceNightlyReport:
 
     districts: pd.DataFrame
     reports: dict[str, DistrictNight]
-
-    @property
-    def failed(self) -> list[str]:
-        """Names of the districts that failed, sorted."""
-        return sorted(self.districts.loc[self.districts["status"] != "ok", "district"])
-
-    @property
-    def ok(self) -> bool:
-        """Whether every district succeeded."""
-        return not self.failed
 
 
 @dataclass(frozen=True)
