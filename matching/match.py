@@ -23,7 +23,10 @@ small subset of the allowed arcs and then proves, with node potentials
 the total.  An arc can only do so within a radius of its child that the
 potentials bound (:func:`_suspects`), so the proof searches those radii with
 a k-d tree instead of listing every allowed pair; arcs that fail join the
-model and it is solved again (:func:`_priced_lazy`).  Costs are solved in
+model and it is solved again (:func:`_priced_lazy`).  While the model still
+pairs more children each round, the children whose potentials carry the
+unmatched price get only their nearest few arcs per search (those rounds
+prove nothing); the proof is always a complete search.  Costs are solved in
 integer units of ``resolution_km`` (1 m by default); the total is optimal for
 the rounded costs, i.e. within half a unit per pair of the real-valued
 optimum.
@@ -48,7 +51,7 @@ from scipy.spatial import cKDTree
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
-from .geo import great_circle_km, pairs_within_vectors, unit_vectors
+from .geo import chord, great_circle_km, pairs_within_vectors, unit_vectors
 from .schema import NEEDS, needs_mask, validate_children, validate_mentors
 from .solve import (
     Circulation,
@@ -69,6 +72,11 @@ _PRICING_MIN_PAIRS = 250_000
 _MAX_PRICING_ROUNDS = 30
 _PRICING_ADD = 4
 _TIERS = 4
+# While the model still pairs more children each round, "hot" children get
+# only their _HOT_K nearest mentors per search (see _priced_lazy)
+_HOT_K = 8
+# children, at least, for the searches by interest tag (see _suspects)
+_TAG_SPLIT_MIN = 10_000
 _SEARCH_THREADS = 2
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
@@ -511,43 +519,102 @@ def _solve_all(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
 
 
 def _suspects(
-    p: _Problem, d: np.ndarray, extra_km: float = 0.0
+    p: _Problem, d: np.ndarray, extra_km: float = 0.0, hot: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every allowed arc that might have a negative reduced cost under ``d``.
 
-    With ``arc = rint((km + need - bonus) / res) + off[child]``, where ``need``
-    is exact for a mentor's skill set and ``bonus <= bonus_max``, a negative
+    With ``arc = rint((km + need - bonus) / res) + off[child]``, a negative
     reduced cost ``arc + d[i] - d[j]`` needs
 
-        km < res * (d[j] - d[i] - off[i] + 0.5) - need(i, skills) + bonus_max.
+        km < res * (d[j] - d[i] - off[i] + 0.5) - need(i, j) + bonus(i, j).
 
     Mentors are grouped by skill set (the need term is then exact per child)
     and, within a group, into tiers by potential; each (group, tier) is
-    searched with a per-child radius from the tier's highest potential.
-    ``extra_km`` widens every radius, so that the list stays complete while
-    the potentials move by less than that (see :func:`_priced_lazy`).
+    searched with a per-child radius from the tier's highest potential.  On
+    large problems (:data:`_TAG_SPLIT_MIN` children) that search carries no
+    bonus, which is exact for pairs that share no interest, and pairs that
+    share one are searched per (tag, group) with the bonus and kept only
+    under their lowest shared tag, so no arc is listed twice; on small ones
+    (where the many small searches cost more than they save) every search
+    carries the largest bonus.  ``extra_km`` widens every radius, so that the
+    list stays complete while the potentials move by less than that (see
+    :func:`_priced_lazy`).
+
+    ``hot`` (a mask of children) makes the list incomplete on purpose: each
+    hot child gets only its :data:`_HOT_K` nearest mentors within the bound
+    in each search, not every one (see :func:`_priced_lazy`).
     """
     n, m, res, cfg = p.n, p.m, p.res, p.cfg
     dm = d[n : n + m].astype(np.float64)
     base = res * (d[:n] + p.off).astype(np.float64)
     bonus_max = -p.min_pen_km
     slack = res * 1.0 + extra_km  # 0.5 unit of rounding, doubled for float safety
-    skills = p.skill
-    jobs: list[tuple[np.ndarray, np.ndarray]] = []
+    skills, codes = p.skill, p.codes
+    by_tag = codes.child.shape[1] == 1 and bonus_max > 0 and n >= _TAG_SPLIT_MIN
+    kbits, mbits = codes.child[:, 0], codes.mentor[:, 0]
+    ktags = np.bitwise_count(kbits).astype(np.float64)
+    mtags = np.bitwise_count(mbits)
+    # (mentors, need km per child, children or None for all, tag or -1)
+    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, int]] = []
     for g in np.unique(skills):
         members = np.flatnonzero(skills == g)
         need_km = cfg.uncovered_need_km * np.bitwise_count(p.need & ~np.uint8(g)).astype(np.float64)
         order = members[np.argsort(-dm[members], kind="stable")]
-        jobs += [(tier, need_km) for tier in np.array_split(order, min(_TIERS, order.size))]
+        jobs += [(t, need_km, None, -1) for t in np.array_split(order, min(_TIERS, order.size))]
+        for tag in range(len(codes.tags)) if by_tag else ():
+            bit = np.uint64(1) << np.uint64(tag)
+            tm = order[(mbits[order] & bit) != 0]
+            tk = np.flatnonzero((kbits & bit) != 0)
+            if tm.size and tk.size:
+                jobs.append((tm, need_km, tk, tag))
 
-    def search(job: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tier, need_km = job
+    def lowest_tag(xi: np.ndarray, xj: np.ndarray) -> np.ndarray:
+        x = kbits[xi] & mbits[xj]
+        low = x & (~x + np.uint64(1))
+        return np.where(x == 0, -1, np.bitwise_count(low - np.uint64(1)).astype(np.int64))
+
+    def nearest(kids: np.ndarray, r: np.ndarray, tier: np.ndarray) -> tuple[np.ndarray, ...]:
+        kk = min(_HOT_K, tier.size)
+        reach = float(chord(min(float(r[kids].max()), p.radius))) * (1 + 1e-9)
+        _, jj = cKDTree(p.vm[tier]).query(p.vc[kids], k=kk, distance_upper_bound=reach)
+        jj = np.asarray(jj).reshape(kids.size, kk)
+        ok = jj < tier.size
+        hi, hj = np.repeat(kids, kk)[ok.ravel()], tier[jj[ok]]
+        hkm = great_circle_km(p.clat[hi], p.clon[hi], p.mlat[hj], p.mlon[hj])
+        fit = (hkm <= p.limit[hj]) & (hkm <= r[hi])
+        return hi[fit], hj[fit], hkm[fit]
+
+    def search(
+        job: tuple[np.ndarray, np.ndarray, np.ndarray | None, int],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tier, need_km, kids, tag = job
         top = res * float(dm[tier].max())
-        r = (top - base - need_km + bonus_max + slack) * (1 + 1e-9) + 1e-9
-        live = np.flatnonzero(r >= 0)
-        xi, xj, xk = p.within(live, r[live], tier)
+        bonus: float | np.ndarray
+        if tag >= 0:  # at most as many shared tags as either side has
+            most = min(int(mtags[tier].max()), cfg.max_shared_interests)
+            bonus = cfg.shared_interest_km * np.minimum(ktags, most)
+        else:
+            bonus = 0.0 if by_tag else bonus_max
+        r = (top - base - need_km + bonus + slack) * (1 + 1e-9) + 1e-9
+        pool = np.arange(n) if kids is None else kids
+        pool = pool[r[pool] >= 0]
+        if hot is None:
+            xi, xj, xk = p.within(pool, r[pool], tier)
+        else:
+            cool, warm = pool[~hot[pool]], pool[hot[pool]]
+            xi, xj, xk = p.within(cool, r[cool], tier)
+            if warm.size:
+                hi, hj, hkm = nearest(warm, r, tier)
+                xi, xj, xk = np.r_[xi, hi], np.r_[xj, hj], np.r_[xk, hkm]
+        bonus_x: float | np.ndarray = bonus_max
+        if by_tag:
+            # each pair under its lowest shared tag only (-1: none shared)
+            first = lowest_tag(xi, xj) == tag
+            xi, xj, xk = xi[first], xj[first], xk[first]
+            shared = np.minimum(codes.shared_count(xi, xj), cfg.max_shared_interests)
+            bonus_x = cfg.shared_interest_km * shared
         # the same bound with each mentor's own potential
-        exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_max + slack
+        exact = res * dm[xj] - base[xi] - need_km[xi] + bonus_x + slack
         keep = xk <= exact * (1 + 1e-9) + 1e-9
         return xi[keep], xj[keep], xk[keep]
 
@@ -614,6 +681,8 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     checked = searches = 0
     d_prev: np.ndarray | None = None
     cache: tuple[np.ndarray, ...] | None = None
+    prev_unmatched = n + 1
+    settled = 0
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
         sol = _model_solve(p, ci, mj, arc)
         assert sol.arc_flow is not None  # every child has its unmatched arc
@@ -622,6 +691,30 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         d_prev = d
         if d is None:
             break
+        # While the model still pairs more children each round (the number
+        # of pairs comes first), a child it leaves unmatched -- and every
+        # child joined to one by alternating paths -- has a potential that
+        # carries the unmatched price, so nearly every arc in its reach looks
+        # negative: listing them all was the costliest step of the search.
+        # Such "hot" children get only their nearest few mentors per search
+        # (the list is incomplete, so this round proves nothing), enough to
+        # open the augmenting paths; once the count stops falling, the
+        # complete search runs and the proof follows as usual.
+        n_unmatched = int(sol.unmatched.sum())
+        settling = p.big > 0 and 0 < n_unmatched < prev_unmatched
+        prev_unmatched = n_unmatched
+        if settling:
+            settled += 1
+            hot = sol.unmatched | (d[:n] <= d[n + m] - p.big // 2)
+            xi, xj, xk = _suspects(p, d, 0.0, hot=hot)
+            out = _outside(ci, mj, xi, xj, m)
+            xi, xj, xk = xi[out], xj[out], xk[out]
+            xarc = p.arc_cost(xi, xj, xk)
+            red = xarc + d[xi] - d[n + xj]
+            checked += int(xi.size)
+            searches += 1
+            ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
+            continue
         # The suspects listed under potentials d0 with radii widened by E
         # stay complete under d while no bound grows by more than E: the
         # bound of arc (i, j) moves by res * ((d - d0)[j] - (d - d0)[i]).
@@ -649,6 +742,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
                 model_arcs=int(ci.size),
                 checked_arcs=checked,
                 suspect_searches=searches,
+                settling_rounds=settled,
                 proven=True,
             )
             return ci[on], mj[on], sol.unmatched

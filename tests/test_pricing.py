@@ -142,3 +142,32 @@ def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> N
     # than without bonuses; and bonuses never make fewer pairs stay
     assert sparse.metrics["objective_units"] >= plain.metrics["objective_units"]
     assert kept(sparse) >= kept(plain)
+
+
+@pytest.mark.parametrize("tag_split", [False, True])
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, tag_split: bool
+) -> None:
+    # scarce mentors: the first model leaves children unmatched that the
+    # optimum pairs, so "hot" children get incomplete (nearest-only) lists
+    # for a round or more before the complete search and the proof
+    monkeypatch.setattr(M, "_TAG_SPLIT_MIN", 0 if tag_split else 10**9)
+    kids, mentors = district(900, 520, seed=seed, area_km2=60.0)
+    config = MatchConfig(max_distance_km=4.0)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    solver = sparse.metrics["solver"]
+    assert solver["proven"] is True
+    assert solver["rounds"] > solver["settling_rounds"]  # the last round was a complete one
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+
+
+def test_settling_rounds_happen_on_a_crowded_district() -> None:
+    settled = [
+        match(*district(900, 520, seed=seed, area_km2=60.0), MatchConfig(max_distance_km=4.0))
+        .metrics["solver"]["settling_rounds"]
+        for seed in (31, 32, 33)
+    ]
+    assert max(settled) >= 1
