@@ -202,7 +202,10 @@ class DaskExecutor:
         items = list(items)
         if not items:
             return []
-        futures = self.client.map(capture(fn), items, pure=False)
+        # the items (rosters) go to the workers as data, not inside the task
+        # graph, which Dask warns about (and would ship through the scheduler)
+        data = self.client.scatter(items, hash=False)
+        futures = self.client.map(capture(fn), data, pure=False)
         out: list[Outcome] = []
         for fut in futures:
             try:
