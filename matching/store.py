@@ -1091,17 +1091,10 @@ class StateStore:
             raise _problem_error("new_state is not valid", problems)
 
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _write_transaction(conn):
                 run_id = self._commit_in_transaction(
                     conn, new, run_row, started, ended, event_rows, run.counts
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise _sqlite_error(self._path, exc) from exc
         return run_id
@@ -1244,11 +1237,24 @@ def _read_version(conn: sqlite3.Connection, file: Path) -> int:
         raise StoreError(f"{str(file)!r} is not a state store (no schema version)") from None
 
 
+@contextlib.contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; on any error (or interrupt) roll back and re-raise."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 def _migrate(conn: sqlite3.Connection, file: Path, version: int, target: int) -> None:
     if len(MIGRATIONS) < target:
         raise StoreError(f"no migration to schema version {target}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _write_transaction(conn):
         version = _read_version(conn, file)
         for step in range(version, target):
             MIGRATIONS[step](conn)
@@ -1257,10 +1263,4 @@ def _migrate(conn: sqlite3.Connection, file: Path, version: int, target: int) ->
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(step + 1),),
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
     _log.info("state store: migrated from schema version %d to %d", version, target)
