@@ -277,6 +277,18 @@ def _check_keep(
     return out
 
 
+def _join_arcs(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate ``(child, mentor, km)`` arc lists (empty int64/float64 arrays if none)."""
+    if not parts:
+        e = np.empty(0, np.int64)
+        return e, e.copy(), np.empty(0, np.float64)
+    ci = np.concatenate([part[0] for part in parts])
+    mj = np.concatenate([part[1] for part in parts])
+    return ci, mj, np.concatenate([part[2] for part in parts])
+
+
 class _Problem:
     """Arrays of one matching problem; children and (active) mentors sorted by id.
 
@@ -393,12 +405,7 @@ class _Problem:
                 sel = child_idx[(level == lv) & (r >= 0)]
                 ia, jb, km = pairs_within_vectors(self.vc[sel], tree, self.radius / 2.0**lv)
                 out.append((sel[ia], mentor_idx[jb], km))
-        if not out:
-            e = np.empty(0, np.int64)
-            return e, e.copy(), np.empty(0, np.float64)
-        ci = np.concatenate([o[0] for o in out])
-        mj = np.concatenate([o[1] for o in out])
-        km = np.concatenate([o[2] for o in out])
+        ci, mj, km = _join_arcs(out)
         if len(out) == 1 and float(r.min()) >= self.radius:
             keep = km <= self.limit[mj]
         else:
@@ -621,13 +628,7 @@ def _suspects(
     # the k-d tree searches release the GIL: two threads, results in job order
     with ThreadPoolExecutor(max_workers=_SEARCH_THREADS) as pool:
         outs = list(pool.map(search, jobs))
-    if not outs:
-        e = np.empty(0, np.int64)
-        return e, e.copy(), np.empty(0, np.float64)
-    ci = np.concatenate([o[0] for o in outs])
-    mj = np.concatenate([o[1] for o in outs])
-    km = np.concatenate([o[2] for o in outs])
-    return p.allowed(ci, mj, km)
+    return p.allowed(*_join_arcs(outs))
 
 
 def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> Circulation:
