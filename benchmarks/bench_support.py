@@ -113,15 +113,22 @@ _END_TO_END = ("sparse", "dense_ortools", "dense_scipy")
 _PHASES = ("candidates", "solve_all_arcs", "solve_priced")
 
 
-def summarize(benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per tier: median seconds of each benchmark, the ratios and the objective check."""
+def _by_tier(
+    benchmarks: list[dict[str, Any]], tier_key: str, kind_key: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Saved benchmarks by ``extra_info[tier_key]``, then ``extra_info[kind_key]``."""
     by_tier: dict[str, dict[str, dict[str, Any]]] = {}
     for b in benchmarks:
         info = b.get("extra_info") or {}
-        if "tier" in info and "kind" in info:
-            by_tier.setdefault(info["tier"], {})[info["kind"]] = b
+        if tier_key in info and kind_key in info:
+            by_tier.setdefault(info[tier_key], {})[info[kind_key]] = b
+    return by_tier
+
+
+def summarize(benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per tier: median seconds of each benchmark, the ratios and the objective check."""
     out: dict[str, Any] = {}
-    for tier, kinds in by_tier.items():
+    for tier, kinds in _by_tier(benchmarks, "tier", "kind").items():
         med = {k: float(b["stats"]["median"]) for k, b in kinds.items()}
         rounds = {k: int(b["stats"]["rounds"]) for k, b in kinds.items()}
         row: dict[str, Any] = {"median_s": med, "rounds": rounds}
@@ -674,13 +681,8 @@ def summarize_tiers(benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
     (> 1: the library is faster); cost ratios ``baseline / library`` of
     ``objective_units``.
     """
-    by_tier: dict[str, dict[str, dict[str, Any]]] = {}
-    for b in benchmarks:
-        info = b.get("extra_info") or {}
-        if "scale_tier" in info and "method" in info:
-            by_tier.setdefault(info["scale_tier"], {})[info["method"]] = b
     out: dict[str, Any] = {}
-    for tier, methods in by_tier.items():
+    for tier, methods in _by_tier(benchmarks, "scale_tier", "method").items():
         any_info = next(iter(methods.values()))["extra_info"]
         row: dict[str, Any] = {
             "n_children": any_info["n_children"],
