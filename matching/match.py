@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ._flow import IncrementalAssignment
+from ._scan import Grid
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
@@ -75,6 +77,7 @@ _TIERS = 4
 # While the model still pairs more children each round, "hot" children get
 # only their _HOT_K nearest mentors per search (see _priced_lazy)
 _HOT_K = 8
+_GRID_CELLS_PER_RADIUS = 8
 # children, at least, for the searches by interest tag (see _suspects)
 _TAG_SPLIT_MIN = 10_000
 _SEARCH_THREADS = 2
@@ -526,7 +529,11 @@ def _solve_all(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
 
 
 def _suspects(
-    p: _Problem, d: np.ndarray, extra_km: float = 0.0, hot: np.ndarray | None = None
+    p: _Problem,
+    d: np.ndarray,
+    extra_km: float = 0.0,
+    hot: np.ndarray | None = None,
+    only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every allowed arc that might have a negative reduced cost under ``d``.
 
@@ -549,7 +556,8 @@ def _suspects(
 
     ``hot`` (a mask of children) makes the list incomplete on purpose: each
     hot child gets only its :data:`_HOT_K` nearest mentors within the bound
-    in each search, not every one (see :func:`_priced_lazy`).
+    in each search, not every one (see :func:`_priced_lazy`).  ``only`` (a
+    mask of children) limits the search to those children.
     """
     n, m, res, cfg = p.n, p.m, p.res, p.cfg
     dm = d[n : n + m].astype(np.float64)
@@ -605,6 +613,8 @@ def _suspects(
         r = (top - base - need_km + bonus + slack) * (1 + 1e-9) + 1e-9
         pool = np.arange(n) if kids is None else kids
         pool = pool[r[pool] >= 0]
+        if only is not None:
+            pool = pool[only[pool]]
         if hot is None:
             xi, xj, xk = p.within(pool, r[pool], tier)
         else:
@@ -631,10 +641,73 @@ def _suspects(
     return p.allowed(*_join_arcs(outs))
 
 
+def _suspects_grid(
+    p: _Problem,
+    grid: Grid,
+    d: np.ndarray,
+    extra_km: float = 0.0,
+    hot: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_suspects` in one compiled pass over a planar grid
+    (:mod:`matching._scan`) for every child that is not hot; hot children
+    (whose bound reaches nearly every mentor in range, so a scan would
+    measure them all) get the k-d tree search of :func:`_suspects`."""
+    n, m, res, cfg = p.n, p.m, p.res, p.cfg
+    top = res * d[n : n + m].astype(np.float64)
+    base = res * (d[:n] + p.off).astype(np.float64)
+    slack = res * 1.0 + extra_km  # 0.5 unit of rounding, doubled for float safety
+    tags = np.zeros(n, dtype=np.int64)
+    for w in range(p.codes.child.shape[1]):
+        tags += np.bitwise_count(p.codes.child[:, w])
+    bonus_hi = cfg.shared_interest_km * np.minimum(tags, cfg.max_shared_interests)
+    reach = (float(top.max()) - base + bonus_hi + slack) * (1 + 1e-9) + 1e-9
+    reach = np.minimum(reach, p.radius)
+    cool = np.arange(n) if hot is None else np.flatnonzero(~hot)
+    xi, xj, xk = grid.scan(
+        cool,
+        reach,
+        base,
+        bonus_hi.astype(np.float64),
+        top,
+        vc=p.vc,
+        vm=p.vm,
+        kneed=p.need,
+        kbits=p.codes.child,
+        mskill=p.skill,
+        mbits=p.codes.mentor,
+        limit=p.limit,
+        need_km=cfg.uncovered_need_km,
+        int_km=cfg.shared_interest_km,
+        max_shared=cfg.max_shared_interests,
+        slack=slack,
+    )
+    if hot is not None and hot.any():
+        # the k-d tree search, for the hot children only
+        xi, xj, xk = p.allowed(xi, xj, xk)
+        return _join_arcs([(xi, xj, xk), _suspects(p, d, extra_km, hot=hot, only=hot)])
+    return p.allowed(xi, xj, xk)
+
+
 def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> Circulation:
     if p.cfg.objective == "max_pairs":
         return max_pairs_circulation(ci, mj, arc, p.n, p.m, p.caps)
     return circulation(ci, mj, arc, p.n, p.m, p.caps, p.unm, np.ones(p.n, dtype=bool))
+
+
+def _fresh_solve(
+    p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the model from scratch (OR-Tools) and prove it (Bellman-Ford):
+    each child's mentor (-1: unmatched) and the node potentials."""
+    n, m = p.n, p.m
+    sol = _model_solve(p, ci, mj, arc)
+    assert sol.arc_flow is not None  # every child has its unmatched arc
+    on = sol.arc_flow > 0
+    d = potentials(ci, mj, arc, sol, n, m, p.caps, p.unm, np.ones(n, dtype=bool))
+    assert d is not None  # an optimal flow has no negative cycle
+    assigned = np.full(n, -1, dtype=np.int64)
+    assigned[ci[on]] = mj[on]
+    return assigned, d
 
 
 def _outside(ci: np.ndarray, mj: np.ndarray, xi: np.ndarray, xj: np.ndarray, m: int) -> np.ndarray:
@@ -678,20 +751,36 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     n, m = p.n, p.m
     ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM)
     arc = p.arc_cost(ci, mj, km)
-    has_u = np.ones(n, dtype=bool)
+    flow = IncrementalAssignment(n, m, p.caps, p.unm)
+    flow.add_arcs(ci, mj, arc)
     checked = searches = 0
-    d_prev: np.ndarray | None = None
     cache: tuple[np.ndarray, ...] | None = None
     prev_unmatched = n + 1
     settled = 0
+    grid = Grid.build(p.clat, p.clon, p.mlat, p.mlon, p.radius / _GRID_CELLS_PER_RADIUS)
+
+    def suspects(
+        d: np.ndarray, extra_km: float, hot: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if grid is None:
+            return _suspects(p, d, extra_km, hot=hot)
+        return _suspects_grid(p, grid, d, extra_km, hot=hot)
+
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
-        sol = _model_solve(p, ci, mj, arc)
-        assert sol.arc_flow is not None  # every child has its unmatched arc
-        on = sol.arc_flow > 0
-        d = potentials(ci, mj, arc, sol, n, m, p.caps, p.unm, has_u, start=d_prev)
-        d_prev = d
-        if d is None:
-            break
+        # The flow and its potentials are kept between rounds and re-routed
+        # around the arcs just added (matching._flow), except right after a
+        # settling round: its arcs join children left unmatched to crowded
+        # mentors, and re-routing those one child at a time searches the
+        # whole crowded area per child (measured: 2.6 s against 0.8 s at
+        # 10,000 children), so that round is solved afresh by OR-Tools
+        # (which settles the number of pairs globally) and Bellman-Ford,
+        # and the flow takes over from there.
+        if settled and settled == rnd - 1:
+            flow.load_solution(*_fresh_solve(p, ci, mj, arc))
+        else:
+            flow.solve()
+        d = flow.pi.copy()  # the cache below keeps it; the flow moves on
+        unmatched = flow.unmatched
         # While the model still pairs more children each round (the number
         # of pairs comes first), a child it leaves unmatched -- and every
         # child joined to one by alternating paths -- has a potential that
@@ -701,20 +790,22 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # (the list is incomplete, so this round proves nothing), enough to
         # open the augmenting paths; once the count stops falling, the
         # complete search runs and the proof follows as usual.
-        n_unmatched = int(sol.unmatched.sum())
+        n_unmatched = int(unmatched.sum())
         settling = p.big > 0 and 0 < n_unmatched < prev_unmatched
         prev_unmatched = n_unmatched
         if settling:
             settled += 1
-            hot = sol.unmatched | (d[:n] <= d[n + m] - p.big // 2)
-            xi, xj, xk = _suspects(p, d, 0.0, hot=hot)
+            hot = unmatched | (d[:n] <= d[n + m] - p.big // 2)
+            xi, xj, xk = suspects(d, 0.0, hot=hot)
             out = _outside(ci, mj, xi, xj, m)
             xi, xj, xk = xi[out], xj[out], xk[out]
             xarc = p.arc_cost(xi, xj, xk)
             red = xarc + d[xi] - d[n + xj]
             checked += int(xi.size)
             searches += 1
+            k0 = ci.size
             ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
+            flow.add_arcs(ci[k0:], mj[k0:], arc[k0:])
             continue
         # The suspects listed under potentials d0 with radii widened by E
         # stay complete under d while no bound grows by more than E: the
@@ -725,7 +816,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             if drift > _SUSPECT_EXTRA_KM:
                 cache = None
         if cache is None:
-            xi, xj, xk = _suspects(p, d, _SUSPECT_EXTRA_KM)
+            xi, xj, xk = suspects(d, _SUSPECT_EXTRA_KM)
             xarc = p.arc_cost(xi, xj, xk)
             cache = (xi, xj, xk, xarc, d)
             checked += int(xi.size)
@@ -746,8 +837,11 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
                 settling_rounds=settled,
                 proven=True,
             )
-            return ci[on], mj[on], sol.unmatched
+            paired = np.flatnonzero(~unmatched)
+            return paired, flow.amentor[paired], unmatched
+        k0 = ci.size
         ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
+        flow.add_arcs(ci[k0:], mj[k0:], arc[k0:])
     # No proof within the budget: every allowed arc (exact anyway).
     stats["rounds"] = _MAX_PRICING_ROUNDS + 1
     return _solve_all(p, stats)

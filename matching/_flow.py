@@ -1,0 +1,519 @@
+"""A warm-startable min-cost assignment with capacities and unmatched arcs.
+
+The pricing loop of :func:`matching.match._priced_lazy` solves the same
+model many times, each time with a few more arcs, and needs node potentials
+(dual prices) after every solve.  OR-Tools offers neither a warm start nor
+the potentials, so each round used to solve from scratch and then run
+Bellman-Ford for the duals.  This module keeps the flow and the potentials
+between rounds: new arcs that price out negative only disturb the children
+they leave, and those are re-routed by shortest augmenting paths (Dijkstra on
+reduced costs), so a round costs about as much as the change it brings.
+
+Model (the same circulation as :func:`matching.solve.circulation`): rows
+(children) ``0..n-1``, columns (mentors) ``n..n+m-1`` and the sink ``n+m``.
+Each row sends one unit, either over one of its arcs to a column or over its
+own "unmatched" arc to the sink at cost ``unm[i]``; column ``j`` passes at
+most ``caps[j]`` units on to the sink at cost 0.  Potentials ``pi`` satisfy
+``c + pi[u] - pi[v] >= 0`` on every residual arc ``u -> v``, with equality on
+arcs that carry flow, which proves the flow optimal on the arcs given.
+
+Successive shortest paths with several sources and sinks: a row that has
+lost its arc (or has none yet) has an *excess*; a column that has lost a row
+but still passes the unit on, or the sink while rows are unrouted, has a
+*deficit*.  Each excess row is routed, in index order, along a shortest path
+to the nearest deficit; the potentials of the nodes the search finalised
+then move by their distance, which keeps every reduced cost non-negative.
+Everything is integer, so results are exact and deterministic.
+
+Compiled with numba (``cache=True``: the first call in a fresh install
+compiles for a few seconds, later processes load the cache).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["IncrementalAssignment"]
+
+_INF = np.int64(2**62)
+
+
+@nb.njit(cache=True, nogil=True)
+def _push(hk: np.ndarray, hv: np.ndarray, size: int, key: int, val: int) -> int:
+    i = size
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] < hk[i] or (hk[p] == hk[i] and hv[p] <= hv[i]):
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hv[p], hv[i] = hv[i], hv[p]
+        i = p
+    return size + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _pop(hk: np.ndarray, hv: np.ndarray, size: int) -> int:
+    """Remove the root (read it before calling); returns the new size."""
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    i = 0
+    while True:
+        a = 2 * i + 1
+        if a >= size:
+            break
+        b = a + 1
+        c = a
+        if b < size and (hk[b] < hk[a] or (hk[b] == hk[a] and hv[b] < hv[a])):
+            c = b
+        if hk[i] < hk[c] or (hk[i] == hk[c] and hv[i] <= hv[c]):
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hv[c], hv[i] = hv[i], hv[c]
+        i = c
+    return size
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _relax(
+    v: int,
+    nd: int,
+    u: int,
+    c: int,
+    it: int,
+    stamp: np.ndarray,
+    dist: np.ndarray,
+    pred: np.ndarray,
+    predc: np.ndarray,
+    hk: np.ndarray,
+    hv: np.ndarray,
+    size: int,
+) -> int:
+    """Offer distance ``nd`` to node ``v``, reached from ``u`` over an arc of
+    cost ``c``, in search ``it``; returns the heap size.  The caller has
+    checked ``nd`` against the nearest deficit found so far (``best_def``):
+    nothing at or beyond it can lie on a shorter path."""
+    if stamp[v] == it and nd >= dist[v]:
+        return size
+    stamp[v] = it
+    dist[v] = nd
+    pred[v] = u
+    predc[v] = c
+    return _push(hk, hv, size, nd, v)
+
+
+@nb.njit(cache=True, nogil=True)
+def _greedy(
+    n: int,
+    m: int,
+    rp: np.ndarray,
+    col: np.ndarray,
+    cst: np.ndarray,
+    unm: np.ndarray,
+    caps: np.ndarray,
+    slot_ptr: np.ndarray,
+    slot_child: np.ndarray,
+    amentor: np.ndarray,
+    acost: np.ndarray,
+    load: np.ndarray,
+    out: np.ndarray,
+    pi: np.ndarray,
+) -> int:
+    """Start: pi = 0 on columns and sink; each row priced at its cheapest
+    option and routed there when that column has room.  Returns how many
+    rows are routed (the sink's deficit is n minus that)."""
+    routed = 0
+    for i in range(n):
+        best = unm[i]
+        bj = -1
+        for a in range(rp[i], rp[i + 1]):
+            c = cst[a]
+            if c < best or (c == best and bj >= 0 and col[a] < col[bj]):
+                best = c
+                bj = a
+        pi[i] = -best
+        amentor[i] = -2
+        if bj < 0:
+            amentor[i] = -1
+            routed += 1
+            continue
+        j = col[bj]
+        if out[j] < caps[j]:
+            for s in range(slot_ptr[j], slot_ptr[j + 1]):
+                if slot_child[s] < 0:
+                    slot_child[s] = i
+                    break
+            amentor[i] = j
+            acost[i] = best
+            load[j] += 1
+            out[j] += 1
+            routed += 1
+    return routed
+
+
+@nb.njit(cache=True, nogil=True)
+def _route(
+    n: int,
+    m: int,
+    rp: np.ndarray,
+    col: np.ndarray,
+    cst: np.ndarray,
+    unm: np.ndarray,
+    caps: np.ndarray,
+    slot_ptr: np.ndarray,
+    slot_child: np.ndarray,
+    amentor: np.ndarray,
+    acost: np.ndarray,
+    load: np.ndarray,
+    out: np.ndarray,
+    pi: np.ndarray,
+    tdef: int,
+    queue: np.ndarray,
+    work: np.ndarray,
+) -> tuple[int, int, int]:
+    """Route every excess row in ``queue`` along a shortest path to a
+    deficit.  Returns (sink deficit left, nodes finalised, searches)."""
+    t = n + m
+    nn = n + m + 1
+    dist = np.empty(nn, dtype=np.int64)
+    stamp = np.zeros(nn, dtype=np.int64)
+    done = np.zeros(nn, dtype=np.int64)
+    pred = np.empty(nn, dtype=np.int64)
+    predc = np.empty(nn, dtype=np.int64)
+    popped = np.empty(nn, dtype=np.int64)
+    cap_heap = rp[n] + slot_ptr[m] + 2 * nn + 16
+    hk = np.empty(cap_heap, dtype=np.int64)
+    hv = np.empty(cap_heap, dtype=np.int64)
+    scanned = 0
+    it = 0
+    for q in range(queue.size):
+        s = queue[q]
+        if amentor[s] != -2:
+            continue
+        it += 1
+        dist[s] = 0
+        stamp[s] = it
+        pred[s] = -1
+        size = _push(hk, hv, 0, 0, s)
+        npop = 0
+        best_def = _INF
+        target = -1
+        while size > 0:
+            dk = hk[0]
+            u = hv[0]
+            size = _pop(hk, hv, size)
+            if done[u] == it or dk > dist[u]:
+                continue
+            done[u] = it
+            popped[npop] = u
+            npop += 1
+            if u == t:
+                if tdef > 0:
+                    target = u
+                    break
+            elif u >= n:
+                if out[u - n] > load[u - n]:
+                    target = u
+                    break
+            pu = pi[u]
+            if u < n:
+                for a in range(rp[u], rp[u + 1]):
+                    j = col[a]
+                    if j == amentor[u]:
+                        continue
+                    nd = dk + cst[a] + pu - pi[n + j]
+                    if nd < best_def:
+                        size = _relax(
+                            n + j, nd, u, cst[a], it, stamp, dist, pred, predc, hk, hv, size
+                        )
+                        if out[j] > load[j]:
+                            best_def = nd
+                if amentor[u] != -1:
+                    nd = dk + unm[u] + pu - pi[t]
+                    if nd < best_def:
+                        size = _relax(t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                        if tdef > 0:
+                            best_def = nd
+            elif u < t:
+                j = u - n
+                for sl in range(slot_ptr[j], slot_ptr[j + 1]):
+                    v = slot_child[sl]
+                    if v >= 0:
+                        nd = dk - acost[v] + pu - pi[v]
+                        if nd < best_def:
+                            size = _relax(v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                if out[j] < caps[j]:
+                    nd = dk + pu - pi[t]
+                    if nd < best_def:
+                        size = _relax(t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                        if tdef > 0:
+                            best_def = nd
+            else:
+                # the sink: back into unmatched rows and into loaded columns
+                for v in range(n):
+                    if amentor[v] == -1:
+                        nd = dk - unm[v] + pu - pi[v]
+                        if nd < best_def:
+                            size = _relax(v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                for j in range(m):
+                    if out[j] > 0:
+                        nd = dk + pu - pi[n + j]
+                        if nd < best_def:
+                            size = _relax(
+                                n + j, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size
+                            )
+                            if out[j] > load[j]:
+                                best_def = nd
+        if target < 0:  # pragma: no cover - the sink is always reachable
+            return -1, scanned, it
+        scanned += npop
+        # potentials of the finalised nodes move by their distance
+        dt = dist[target]
+        for k in range(npop):
+            v = popped[k]
+            pi[v] += dist[v] - dt
+        # augment, from the target back to the source
+        if target == t:
+            tdef -= 1
+        v = target
+        while v != s:
+            u = pred[v]
+            if u < n:
+                if v == t:
+                    amentor[u] = -1
+                else:
+                    j = v - n
+                    for sl in range(slot_ptr[j], slot_ptr[j + 1]):
+                        if slot_child[sl] < 0:
+                            slot_child[sl] = u
+                            break
+                    amentor[u] = j
+                    acost[u] = predc[v]
+                    load[j] += 1
+            elif u < t:
+                j = u - n
+                if v == t:
+                    out[j] += 1
+                else:
+                    for sl in range(slot_ptr[j], slot_ptr[j + 1]):
+                        if slot_child[sl] == v:
+                            slot_child[sl] = -1
+                            break
+                    load[j] -= 1
+            elif v >= n:
+                out[v - n] -= 1
+            v = u
+    work[0] += scanned
+    work[1] += it
+    return tdef, scanned, it
+
+
+@nb.njit(cache=True, nogil=True)
+def _release(
+    n: int,
+    m: int,
+    rows: np.ndarray,
+    rp: np.ndarray,
+    col: np.ndarray,
+    cst: np.ndarray,
+    unm: np.ndarray,
+    slot_ptr: np.ndarray,
+    slot_child: np.ndarray,
+    amentor: np.ndarray,
+    load: np.ndarray,
+    pi: np.ndarray,
+    tdef: int,
+) -> int:
+    """Take each row in ``rows`` off its arc (it becomes an excess; its
+    column, or the sink, a deficit) and raise its potential until every arc
+    out of it has a non-negative reduced cost.  Returns the sink deficit."""
+    t = n + m
+    for r in range(rows.size):
+        i = rows[r]
+        j = amentor[i]
+        if j == -2:
+            continue
+        if j == -1:
+            tdef += 1
+        else:
+            for sl in range(slot_ptr[j], slot_ptr[j + 1]):
+                if slot_child[sl] == i:
+                    slot_child[sl] = -1
+                    break
+            load[j] -= 1
+        amentor[i] = -2
+        top = pi[t] - unm[i]
+        for a in range(rp[i], rp[i + 1]):
+            x = pi[n + col[a]] - cst[a]
+            if x > top:
+                top = x
+        if top > pi[i]:
+            pi[i] = top
+    return tdef
+
+
+class IncrementalAssignment:
+    """Min-cost assignment of rows to capacitated columns, re-solved as arcs
+    are added.
+
+    Parameters
+    ----------
+    n, m : int
+        Rows and columns.
+    caps : ndarray of int, shape (m,)
+        Column capacities (>= 0).
+    unm : ndarray of int, shape (n,)
+        Cost of leaving each row unassigned (its arc to the sink).
+
+    Notes
+    -----
+    Call :meth:`add_arcs`, then :meth:`solve`; repeat.  Arcs are never
+    removed, and an arc ``(i, j)`` must not be added twice.  Costs are
+    int64; the caller keeps every path cost well inside int64 (the model in
+    :mod:`matching.match` guards ``(n + m + 2) * 4 * max cost < 2**61``).
+    """
+
+    def __init__(self, n: int, m: int, caps: np.ndarray, unm: np.ndarray) -> None:
+        self.n, self.m = n, m
+        self.caps = np.ascontiguousarray(caps, dtype=np.int64)
+        self.unm = np.ascontiguousarray(unm, dtype=np.int64)
+        self.slot_ptr = np.r_[0, np.cumsum(self.caps)].astype(np.int64)
+        self.slot_child = np.full(int(self.slot_ptr[-1]), -1, dtype=np.int64)
+        self.amentor = np.full(n, -2, dtype=np.int64)
+        self.acost = np.zeros(n, dtype=np.int64)
+        self.load = np.zeros(m, dtype=np.int64)
+        self.out = np.zeros(m, dtype=np.int64)
+        self.pi = np.zeros(n + m + 1, dtype=np.int64)
+        self.tdef = 0
+        self.work = np.zeros(2, dtype=np.int64)  # nodes finalised, searches
+        self._rows: list[np.ndarray] = []
+        self._cols: list[np.ndarray] = []
+        self._costs: list[np.ndarray] = []
+        self._new: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._started = False
+        self.ci = np.empty(0, dtype=np.int64)
+        self.mj = np.empty(0, dtype=np.int64)
+        self.cost = np.empty(0, dtype=np.int64)
+
+    def _reset(self) -> None:
+        self._started = False
+        self.slot_child[:] = -1
+        self.amentor[:] = -2
+        self.acost[:] = 0
+        self.load[:] = 0
+        self.out[:] = 0
+        self.pi[:] = 0
+        self.tdef = 0
+
+    def load_solution(self, assigned: np.ndarray, pi: np.ndarray) -> None:
+        """Take over an optimal flow on every arc added so far: ``assigned``
+        gives each row's column (-1: unmatched) and ``pi`` potentials with
+        every residual reduced cost >= 0 (e.g. from
+        :func:`matching.solve.potentials`)."""
+        self._merge_pending()
+        self._reset()
+        self._started = True
+        on = np.flatnonzero(assigned >= 0)
+        cols = assigned[on]
+        keys = self.ci * max(self.m, 1) + self.mj
+        order = np.argsort(keys, kind="stable")
+        pos = order[np.searchsorted(keys[order], on * max(self.m, 1) + cols)]
+        self.amentor[:] = -1
+        self.amentor[on] = cols
+        self.acost[on] = self.cost[pos]
+        self.load[:] = np.bincount(cols, minlength=self.m)
+        self.out[:] = self.load
+        # each column's rows into its first slots
+        by_col = on[np.argsort(cols, kind="stable")]
+        first = self.slot_ptr[:-1][np.sort(cols)]
+        rank = np.arange(cols.size) - np.searchsorted(np.sort(cols), np.sort(cols))
+        self.slot_child[first + rank] = by_col
+        self.pi[:] = pi - pi[self.n + self.m]
+        self._new = None
+
+    def _merge_pending(self) -> None:
+        """Append the arcs added since the last solve to the arc list."""
+        if self._rows:
+            self.ci = np.concatenate([self.ci, *self._rows])
+            self.mj = np.concatenate([self.mj, *self._cols])
+            self.cost = np.concatenate([self.cost, *self._costs])
+            self._rows, self._cols, self._costs = [], [], []
+
+    def add_arcs(self, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray) -> None:
+        ci = np.asarray(ci, dtype=np.int64)
+        mj = np.asarray(mj, dtype=np.int64)
+        cost = np.asarray(cost, dtype=np.int64)
+        self._rows.append(ci)
+        self._cols.append(mj)
+        self._costs.append(cost)
+        if self._new is None:
+            self._new = (ci, mj, cost)
+        else:
+            a, b, c = self._new
+            self._new = (np.r_[a, ci], np.r_[b, mj], np.r_[c, cost])
+
+    def solve(self) -> None:
+        """Optimal flow on every arc added so far (potentials in :attr:`pi`)."""
+        n, m = self.n, self.m
+        self._merge_pending()
+        order = np.argsort(self.ci, kind="stable")
+        col = np.ascontiguousarray(self.mj[order])
+        cst = np.ascontiguousarray(self.cost[order])
+        rp = np.searchsorted(self.ci[order], np.arange(n + 1)).astype(np.int64)
+        rows = np.empty(0, dtype=np.int64)
+        if self._started and self._new is not None:
+            ci, mj, cost = self._new
+            red = cost + self.pi[ci] - self.pi[n + mj]
+            rows = np.unique(ci[red < 0])
+        if not self._started:
+            self._started = True
+            routed = _greedy(
+                n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child,
+                self.amentor, self.acost, self.load, self.out, self.pi,
+            )  # fmt: skip
+            self.tdef = n - routed
+        elif rows.size:
+            self.tdef = _release(
+                n, m, rows, rp, col, cst, self.unm, self.slot_ptr, self.slot_child,
+                self.amentor, self.load, self.pi, self.tdef,
+            )  # fmt: skip
+        self._new = None
+        queue = np.flatnonzero(self.amentor == -2).astype(np.int64)
+        if queue.size:
+            left, _, _ = _route(
+                n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child,
+                self.amentor, self.acost, self.load, self.out, self.pi, self.tdef, queue,
+                self.work,
+            )  # fmt: skip
+            if left < 0:  # pragma: no cover - see _route
+                raise RuntimeError("no augmenting path (internal error)")
+            self.tdef = left
+        # only differences matter: keep the numbers small (sink at 0)
+        self.pi -= self.pi[n + m]
+
+    @property
+    def unmatched(self) -> np.ndarray:
+        return self.amentor < 0
+
+    def objective(self) -> int:
+        on = self.amentor >= 0
+        return int(self.acost[on].sum() + self.unm[~on].sum())
+
+    def residual_ok(self) -> bool:
+        """Check the proof of optimality: no residual arc has a negative
+        reduced cost (an arc that carries flow is residual backwards)."""
+        n, m, pi = self.n, self.m, self.pi
+        t = n + m
+        red = self.cost + pi[self.ci] - pi[n + self.mj]
+        used = self.amentor[self.ci] == self.mj
+        ok = bool((red[~used] >= 0).all() and (red[used] <= 0).all())
+        un = self.amentor == -1
+        ured = self.unm + pi[:n] - pi[t]
+        ok &= bool((ured[~un] >= 0).all() and (ured[un] <= 0).all())
+        cred = pi[n:t] - pi[t]
+        ok &= bool((cred[self.load < self.caps] >= 0).all() and (cred[self.load > 0] <= 0).all())
+        ok &= bool((self.amentor >= -1).all() and (self.load == self.out).all())
+        return ok

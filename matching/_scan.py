@@ -1,0 +1,265 @@
+"""The suspect-arc search of the pricing loop, on a planar grid, compiled.
+
+:func:`matching.match._suspects` lists every allowed arc ``(i, j)`` whose
+reduced cost might be negative under node potentials ``d``; with
+``arc = rint((km + need - bonus) / res) + off[i]`` that is
+
+    km <= top[j] - base[i] - need(i, j) + bonus(i, j) + slack,
+
+where ``top[j] = res * d[mentor j]`` and ``base[i] = res * (d[i] + off[i])``.
+This module answers it in one compiled pass: mentors sit in square grid
+cells of a local planar projection, sorted within each cell by ``top``
+(highest first), so the scan of a cell stops at the first mentor whose
+bound, even with the child's largest possible bonus and no need penalty,
+cannot reach the cell's nearest point.  Every pair that passes is checked
+exactly (great-circle km through unit vectors, the exact need and interest
+terms), so the list is complete, not approximate.
+
+The projection ``x = R cos(lat_ref) lon, y = R lat`` with ``lat_ref`` the
+latitude nearest the equator overstates east-west distances by at most
+``kappa = cos(lat_ref) / cos(lat_far)``; cells are visited out to ``kappa``
+times the search radius (plus a hair), so no pair within the radius is
+missed.  :meth:`Grid.build` returns None where that factor would be large
+(rosters spanning many degrees or near a pole); the caller then uses the
+k-d tree search.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .geo import EARTH_RADIUS_KM
+
+__all__ = ["Grid"]
+
+# no grid where the projection overstates distances by more than this
+_MAX_KAPPA = 1.25
+_MAX_CELLS = 4_000_000
+
+
+@nb.njit(cache=True, nogil=True)
+def _popcount(x: np.uint64) -> int:
+    c = 0
+    while x:
+        x &= x - np.uint64(1)
+        c += 1
+    return c
+
+
+@nb.njit(cache=True, nogil=True)
+def _scan(
+    kids: np.ndarray,
+    reach: np.ndarray,
+    base: np.ndarray,
+    bonus_hi: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    vc: np.ndarray,
+    kneed: np.ndarray,
+    kbits: np.ndarray,
+    cell_seg: np.ndarray,
+    seg_ptr: np.ndarray,
+    seg_group: np.ndarray,
+    seg_mentor: np.ndarray,
+    top: np.ndarray,
+    vm: np.ndarray,
+    mskill: np.ndarray,
+    mbits: np.ndarray,
+    limit: np.ndarray,
+    x0: float,
+    y0: float,
+    h: float,
+    nx: int,
+    ny: int,
+    kappa: float,
+    need_km: float,
+    int_km: float,
+    max_shared: int,
+    slack: float,
+    radius_earth: float,
+    counts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cap = 1024
+    oi = np.empty(cap, dtype=np.int64)
+    oj = np.empty(cap, dtype=np.int64)
+    ok = np.empty(cap, dtype=np.float64)
+    cnt = 0
+    words = kbits.shape[1]
+    for q in range(kids.size):
+        i = kids[q]
+        r = reach[i]
+        if r < 0.0:
+            continue
+        rr = r * kappa * (1.0 + 1e-6) + 1e-6
+        xa = math.floor((cx[i] - rr - x0) / h)
+        xb = math.floor((cx[i] + rr - x0) / h)
+        ya = math.floor((cy[i] - rr - y0) / h)
+        yb = math.floor((cy[i] + rr - y0) / h)
+        xa, xb = max(xa, 0), min(xb, nx - 1)
+        ya, yb = max(ya, 0), min(yb, ny - 1)
+        lift = bonus_hi[i] + slack - base[i]
+        for gx in range(xa, xb + 1):
+            lo = x0 + gx * h
+            dx = max(0.0, lo - cx[i], cx[i] - (lo + h))
+            for gy in range(ya, yb + 1):
+                lo_y = y0 + gy * h
+                dy = max(0.0, lo_y - cy[i], cy[i] - (lo_y + h))
+                counts[0] += 1
+                near = math.sqrt(dx * dx + dy * dy)
+                if near > rr:
+                    continue
+                # a lower bound on the great-circle km to anything in the cell
+                floor_km = near / (kappa * (1.0 + 1e-6)) - 1e-6
+                c = gx * ny + gy
+                for sg in range(cell_seg[c], cell_seg[c + 1]):
+                    # one skill set: its exact need penalty, then by top
+                    unc = _popcount(np.uint64(kneed[i] & ~seg_group[sg] & 0xFF))
+                    lift_g = lift - need_km * unc
+                    for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
+                        j = seg_mentor[a]
+                        if top[j] + lift_g < floor_km:
+                            break  # sorted by top, highest first
+                        counts[1] += 1
+                        d0 = vc[i, 0] - vm[j, 0]
+                        d1 = vc[i, 1] - vm[j, 1]
+                        d2 = vc[i, 2] - vm[j, 2]
+                        chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+                        km = 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+                        if km > limit[j] or km > r or km > top[j] + lift_g:
+                            continue
+                        shared = 0
+                        for w in range(words):
+                            shared += _popcount(kbits[i, w] & mbits[j, w])
+                        bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
+                        if km > bound * (1.0 + 1e-9) + 1e-9:
+                            continue
+                        if cnt == cap:
+                            cap *= 2
+                            ni = np.empty(cap, dtype=np.int64)
+                            nj = np.empty(cap, dtype=np.int64)
+                            nk = np.empty(cap, dtype=np.float64)
+                            ni[:cnt] = oi[:cnt]
+                            nj[:cnt] = oj[:cnt]
+                            nk[:cnt] = ok[:cnt]
+                            oi, oj, ok = ni, nj, nk
+                        oi[cnt] = i
+                        oj[cnt] = j
+                        ok[cnt] = km
+                        cnt += 1
+    return oi[:cnt].copy(), oj[:cnt].copy(), ok[:cnt].copy()
+
+
+class Grid:
+    """Mentors in square cells of a local planar projection (see module)."""
+
+    def __init__(
+        self,
+        cx: np.ndarray,
+        cy: np.ndarray,
+        mx: np.ndarray,
+        my: np.ndarray,
+        kappa: float,
+        cell_km: float,
+    ) -> None:
+        self.cx, self.cy, self.kappa = cx, cy, kappa
+        self.x0 = float(min(cx.min(), mx.min()))
+        self.y0 = float(min(cy.min(), my.min()))
+        span = max(float(max(cx.max(), mx.max())) - self.x0, 1e-9)
+        span_y = max(float(max(cy.max(), my.max())) - self.y0, 1e-9)
+        h = max(cell_km, math.sqrt(span * span_y / _MAX_CELLS))
+        self.h = h
+        self.nx = int(span // h) + 1
+        self.ny = int(span_y // h) + 1
+        gx = np.minimum(((mx - self.x0) // h).astype(np.int64), self.nx - 1)
+        gy = np.minimum(((my - self.y0) // h).astype(np.int64), self.ny - 1)
+        self.cell = gx * self.ny + gy
+        # cells visited, pairs measured (all scans)
+        self.counts = np.zeros(2, dtype=np.int64)
+        self._trees: list[tuple[np.ndarray, cKDTree]] | None = None
+
+    def trees(self, vm: np.ndarray, skill: np.ndarray) -> list[tuple[np.ndarray, cKDTree]]:
+        """A k-d tree of the mentors of each skill set (built once)."""
+        if self._trees is None:
+            self._trees = []
+            for g in np.unique(skill):
+                members = np.flatnonzero(skill == g)
+                self._trees.append((members, cKDTree(vm[members])))
+        return self._trees
+
+    @classmethod
+    def build(
+        cls,
+        clat: np.ndarray,
+        clon: np.ndarray,
+        mlat: np.ndarray,
+        mlon: np.ndarray,
+        cell_km: float,
+    ) -> Grid | None:
+        """A grid for these points, or None where the projection would
+        overstate distances by more than a quarter (or cross the antimeridian)."""
+        if clat.size == 0 or mlat.size == 0:
+            return None
+        lats = np.abs(np.r_[clat, mlat])
+        lons = np.r_[clon, mlon]
+        if float(lons.max() - lons.min()) > 90.0 or float(lats.max()) > 75.0:
+            return None
+        near_eq, far = float(lats.min()), float(lats.max())
+        kappa = math.cos(math.radians(near_eq)) / math.cos(math.radians(far))
+        if kappa > _MAX_KAPPA:
+            return None
+        lon0, lat0 = float(lons.min()), float(np.r_[clat, mlat].min())
+        sx = EARTH_RADIUS_KM * math.cos(math.radians(near_eq)) * math.pi / 180.0
+        sy = EARTH_RADIUS_KM * math.pi / 180.0
+        return cls(
+            (clon - lon0) * sx,
+            (clat - lat0) * sy,
+            (mlon - lon0) * sx,
+            (mlat - lat0) * sy,
+            kappa,
+            cell_km,
+        )
+
+    def scan(
+        self,
+        kids: np.ndarray,
+        reach: np.ndarray,
+        base: np.ndarray,
+        bonus_hi: np.ndarray,
+        top: np.ndarray,
+        *,
+        vc: np.ndarray,
+        vm: np.ndarray,
+        kneed: np.ndarray,
+        kbits: np.ndarray,
+        mskill: np.ndarray,
+        mbits: np.ndarray,
+        limit: np.ndarray,
+        need_km: float,
+        int_km: float,
+        max_shared: int,
+        slack: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair (child in ``kids``, mentor) within the child's
+        ``reach`` km and the mentor's ``limit`` that satisfies the bound in
+        the module docstring."""
+        # mentors by cell, skill set and top (highest first); one segment
+        # per (cell, skill set)
+        order = np.lexsort((-top, mskill, self.cell))
+        key = self.cell[order] * 256 + mskill[order].astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        seg_ptr = np.r_[starts, order.size].astype(np.int64)
+        seg_cell = self.cell[order[starts]]
+        cell_seg = np.searchsorted(seg_cell, np.arange(self.nx * self.ny + 1)).astype(np.int64)
+        return _scan(
+            np.ascontiguousarray(kids, dtype=np.int64),
+            reach, base, bonus_hi,
+            self.cx, self.cy, vc, kneed, kbits,
+            cell_seg, seg_ptr, mskill[order[starts]], order.astype(np.int64), top, vm,
+            mskill, mbits, limit,
+            self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
+            need_km, int_km, max_shared, slack, EARTH_RADIUS_KM, self.counts,
+        )  # fmt: skip

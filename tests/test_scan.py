@@ -1,0 +1,90 @@
+"""The compiled grid search for suspect arcs (matching._scan) lists exactly
+the pairs a brute-force pass over every (child, mentor) pair finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching._scan import Grid
+from matching.config import MatchConfig
+from matching.costs import InterestCodes, pair_costs
+from matching.geo import great_circle_km, unit_vectors
+
+TAGS = ["chess", "music", "art", "football", "reading", "coding"]
+
+
+def _instance(seed: int, lat0: float, span_deg: float):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 160)), int(rng.integers(1, 120))
+    clat = lat0 + rng.random(n) * span_deg
+    clon = 119.9 + rng.random(n) * span_deg
+    mlat = lat0 + rng.random(m) * span_deg
+    mlon = 119.9 + rng.random(m) * span_deg
+    need = rng.integers(0, 16, n).astype(np.uint8)
+    skill = rng.integers(0, 16, m).astype(np.uint8)
+    ktags = [tuple(rng.choice(TAGS, rng.integers(0, 3), replace=False)) for _ in range(n)]
+    mtags = [tuple(rng.choice(TAGS, rng.integers(0, 3), replace=False)) for _ in range(m)]
+    codes = InterestCodes(ktags, mtags)
+    limit = rng.choice([2.0, 3.5, 5.0], m)
+    top = rng.normal(0.0, 3.0, m)
+    base = rng.normal(-2.0, 3.0, n)
+    return rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize(("lat0", "span_deg"), [(31.7, 0.25), (45.0, 2.0), (-33.9, 0.5)])
+def test_scan_equals_brute_force(seed, lat0, span_deg):
+    rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(
+        seed, lat0, span_deg
+    )
+    cfg = MatchConfig(max_distance_km=5.0)
+    n, m = clat.size, mlat.size
+    slack = 0.002
+    tags = np.bitwise_count(codes.child).sum(axis=1).astype(np.int64)
+    bonus_hi = cfg.shared_interest_km * np.minimum(tags, cfg.max_shared_interests)
+    reach = np.minimum(float(top.max()) - base + bonus_hi + slack, limit.max())
+    grid = Grid.build(clat, clon, mlat, mlon, float(rng.choice([0.3, 0.7, 2.0])))
+    assert grid is not None
+    kids = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+    xi, xj, xk = grid.scan(
+        kids,
+        reach,
+        base,
+        bonus_hi.astype(np.float64),
+        top,
+        vc=unit_vectors(clat, clon),
+        vm=unit_vectors(mlat, mlon),
+        kneed=need,
+        kbits=codes.child,
+        mskill=skill,
+        mbits=codes.mentor,
+        limit=limit,
+        need_km=cfg.uncovered_need_km,
+        int_km=cfg.shared_interest_km,
+        max_shared=cfg.max_shared_interests,
+        slack=slack,
+    )
+    # brute force over every pair of the chosen children
+    ci = np.repeat(kids, m)
+    mj = np.tile(np.arange(m), kids.size)
+    km = great_circle_km(clat[ci], clon[ci], mlat[mj], mlon[mj])
+    terms = pair_costs(ci, mj, km, need, skill, codes, cfg)
+    bound = top[mj] - base[ci] - terms.need_km - terms.interest_km + slack
+    want = (km <= limit[mj]) & (km <= reach[ci]) & (km <= bound)
+    got = set(zip(xi.tolist(), xj.tolist(), strict=True))
+    assert len(got) == xi.size  # no pair twice
+    assert got == set(zip(ci[want].tolist(), mj[want].tolist(), strict=True))
+    np.testing.assert_allclose(
+        xk, great_circle_km(clat[xi], clon[xi], mlat[xj], mlon[xj]), rtol=1e-12, atol=1e-9
+    )
+
+
+def test_no_grid_where_the_projection_would_distort():
+    lat = np.array([10.0, 60.0])
+    lon = np.array([100.0, 100.5])
+    assert Grid.build(lat, lon, lat, lon, 0.5) is None  # 50 degrees of latitude
+    lon_wide = np.array([-170.0, 170.0])
+    lat_eq = np.array([0.0, 0.1])
+    assert Grid.build(lat_eq, lon_wide, lat_eq, lon_wide, 0.5) is None  # antimeridian
+    assert Grid.build(np.empty(0), np.empty(0), lat, lon, 0.5) is None
