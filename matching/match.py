@@ -21,12 +21,16 @@ optimum over every allowed pair.  For speed, the solver first works on a
 small subset of the allowed arcs and then proves, with node potentials
 (linear-programming dual prices), that no arc outside the subset could lower
 the total.  An arc can only do so within a radius of its child that the
-potentials bound (:func:`_suspects`), so the proof searches those radii with
-a k-d tree instead of listing every allowed pair; arcs that fail join the
-model and it is solved again (:func:`_priced_lazy`).  While the model still
-pairs more children each round, the children whose potentials carry the
-unmatched price get only their nearest few arcs per search (those rounds
-prove nothing); the proof is always a complete search.  Costs are solved in
+potentials bound (:func:`_suspects`), so the proof searches those radii
+(a compiled scan over a planar grid, :mod:`matching._scan`, or k-d trees)
+instead of listing every allowed pair; arcs that fail join the model and it
+is solved again (:func:`_priced_lazy`).  The model's flow and potentials are
+kept between rounds and re-optimised around the new arcs
+(:mod:`matching._flow`); OR-Tools solves the rounds where that would be
+slow.  While the model still pairs more children each round, the children
+whose potentials carry the unmatched price get only their nearest few arcs
+per search (those rounds prove nothing); the proof is always a complete
+search.  Costs are solved in
 integer units of ``resolution_km`` (1 m by default); the total is optimal for
 the rounded costs, i.e. within half a unit per pair of the real-valued
 optimum.
@@ -42,14 +46,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from ._flow import IncrementalAssignment
-from ._scan import Grid
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
@@ -63,6 +65,9 @@ from .solve import (
     potentials,
     solve_assignment,
 )
+
+if TYPE_CHECKING:  # imported where used: numba costs ~0.3 s and ~100 MiB to import
+    from ._scan import Grid
 
 __all__ = ["MatchResult", "match"]
 
@@ -748,6 +753,9 @@ def _grow(
 
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pricing without listing every allowed arc: see :func:`_suspects`."""
+    from ._flow import IncrementalAssignment
+    from ._scan import Grid
+
     n, m = p.n, p.m
     ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM)
     arc = p.arc_cost(ci, mj, km)
