@@ -90,6 +90,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
             "numpy",
             "scipy",
             "ortools",
+            "numba",
             "pandas",
             "pytest-benchmark",
             "matplotlib",
