@@ -843,6 +843,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
                 checked_arcs=checked,
                 suspect_searches=searches,
                 settling_rounds=settled,
+                grid_search=grid is not None,
                 proven=True,
             )
             paired = np.flatnonzero(~unmatched)

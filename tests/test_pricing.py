@@ -18,6 +18,7 @@ from matching.schema import validate_children, validate_mentors
 from matching.synth import district
 
 M = importlib.import_module("matching.match")
+S = importlib.import_module("matching._scan")
 
 
 def _problem(n: int, k: int, seed: int, **cfg: object) -> M._Problem:
@@ -90,14 +91,22 @@ def test_top_per_group_picks_the_k_smallest_of_each_group() -> None:
         (14, {"max_distance_km": 5.0, "uncovered_need_km": 6.0, "shared_interest_km": 2.0}),
     ],
 )
-def test_priced_path_equals_dense_on_dense_districts(seed: int, cfg: dict) -> None:
-    # dense districts: hundreds of mentors within reach of each child
+@pytest.mark.parametrize("grid", [True, False])
+def test_priced_path_equals_dense_on_dense_districts(
+    monkeypatch: pytest.MonkeyPatch, seed: int, cfg: dict, grid: bool
+) -> None:
+    # dense districts: hundreds of mentors within reach of each child; the
+    # suspect search on the planar grid and, where there is no grid, the
+    # k-d tree search
+    if not grid:
+        monkeypatch.setattr(S.Grid, "build", classmethod(lambda cls, *args: None))
     kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
     config = MatchConfig(**cfg)
     sparse = match(kids, mentors, config)
     dense = match(kids, mentors, config, method="dense")
     solver = sparse.metrics["solver"]
     assert solver["proven"] is True
+    assert solver["grid_search"] is grid
     assert solver["rounds"] >= 2  # the priced path ran
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
     assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]

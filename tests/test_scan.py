@@ -12,9 +12,10 @@ from matching.costs import InterestCodes, pair_costs
 from matching.geo import great_circle_km, unit_vectors
 
 TAGS = ["chess", "music", "art", "football", "reading", "coding"]
+MANY_TAGS = [f"tag{k}" for k in range(70)]  # two 64-bit words per person
 
 
-def _instance(seed: int, lat0: float, span_deg: float):
+def _instance(seed: int, lat0: float, span_deg: float, tags: list[str] = TAGS):
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(1, 160)), int(rng.integers(1, 120))
     clat = lat0 + rng.random(n) * span_deg
@@ -23,8 +24,11 @@ def _instance(seed: int, lat0: float, span_deg: float):
     mlon = 119.9 + rng.random(m) * span_deg
     need = rng.integers(0, 16, n).astype(np.uint8)
     skill = rng.integers(0, 16, m).astype(np.uint8)
-    ktags = [tuple(rng.choice(TAGS, rng.integers(0, 3), replace=False)) for _ in range(n)]
-    mtags = [tuple(rng.choice(TAGS, rng.integers(0, 3), replace=False)) for _ in range(m)]
+    few = 3 if len(tags) < 10 else 12
+    ktags = [tuple(rng.choice(tags, rng.integers(0, few), replace=False)) for _ in range(n)]
+    mtags = [tuple(rng.choice(tags, rng.integers(0, few), replace=False)) for _ in range(m)]
+    if len(tags) > 64:  # every tag on both sides: the bitsets need two words
+        ktags[0] = mtags[0] = tuple(tags)
     codes = InterestCodes(ktags, mtags)
     limit = rng.choice([2.0, 3.5, 5.0], m)
     top = rng.normal(0.0, 3.0, m)
@@ -33,19 +37,23 @@ def _instance(seed: int, lat0: float, span_deg: float):
 
 
 @pytest.mark.parametrize("seed", range(40))
-@pytest.mark.parametrize(("lat0", "span_deg"), [(31.7, 0.25), (45.0, 2.0), (-33.9, 0.5)])
-def test_scan_equals_brute_force(seed, lat0, span_deg):
+@pytest.mark.parametrize(
+    ("lat0", "span_deg", "tags"),
+    [(31.7, 0.25, TAGS), (45.0, 2.0, TAGS), (-33.9, 0.5, TAGS), (31.7, 0.1, MANY_TAGS)],
+)
+def test_scan_equals_brute_force(seed, lat0, span_deg, tags):
     rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(
-        seed, lat0, span_deg
+        seed, lat0, span_deg, tags
     )
     cfg = MatchConfig(max_distance_km=5.0)
     n, m = clat.size, mlat.size
     slack = 0.002
-    tags = np.bitwise_count(codes.child).sum(axis=1).astype(np.int64)
-    bonus_hi = cfg.shared_interest_km * np.minimum(tags, cfg.max_shared_interests)
+    n_tags = np.bitwise_count(codes.child).sum(axis=1).astype(np.int64)
+    bonus_hi = cfg.shared_interest_km * np.minimum(n_tags, cfg.max_shared_interests)
     reach = np.minimum(float(top.max()) - base + bonus_hi + slack, limit.max())
     grid = Grid.build(clat, clon, mlat, mlon, float(rng.choice([0.3, 0.7, 2.0])))
     assert grid is not None
+    assert codes.child.shape[1] == (2 if len(tags) > 64 else 1)
     kids = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
     xi, xj, xk = grid.scan(
         kids,
