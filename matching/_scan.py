@@ -82,6 +82,8 @@ def _scan(
     slack: float,
     radius_earth: float,
     counts: np.ndarray,
+    bucket: np.ndarray,
+    keep_k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cap = 1024
     oi = np.empty(cap, dtype=np.int64)
@@ -102,6 +104,7 @@ def _scan(
         xa, xb = max(xa, 0), min(xb, nx - 1)
         ya, yb = max(ya, 0), min(yb, ny - 1)
         lift = bonus_hi[i] + slack - base[i]
+        first = cnt
         for gx in range(xa, xb + 1):
             lo = x0 + gx * h
             dx = max(0.0, lo - cx[i], cx[i] - (lo + h))
@@ -150,7 +153,32 @@ def _scan(
                         oj[cnt] = j
                         ok[cnt] = km
                         cnt += 1
+        if keep_k > 0 and cnt - first > keep_k:
+            cnt = _nearest_per_bucket(oj, ok, first, cnt, bucket, keep_k)
     return oi[:cnt].copy(), oj[:cnt].copy(), ok[:cnt].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def _nearest_per_bucket(
+    oj: np.ndarray, ok: np.ndarray, first: int, cnt: int, bucket: np.ndarray, keep_k: int
+) -> int:
+    """Keep, of one child's pairs ``[first, cnt)``, the ``keep_k`` nearest
+    mentors of each bucket (ties by listing order); returns the new end."""
+    seg = np.argsort(ok[first:cnt], kind="mergesort")
+    taken = np.zeros(int(bucket.max()) + 1, dtype=np.int64)
+    keep = np.zeros(seg.size, dtype=np.bool_)
+    for e in range(seg.size):
+        b = bucket[oj[first + seg[e]]]
+        if taken[b] < keep_k:
+            taken[b] += 1
+            keep[seg[e]] = True
+    w = first
+    for e in range(cnt - first):
+        if keep[e]:
+            oj[w] = oj[first + e]
+            ok[w] = ok[first + e]
+            w += 1
+    return w
 
 
 class Grid:
@@ -242,10 +270,13 @@ class Grid:
         int_km: float,
         max_shared: int,
         slack: float,
+        bucket: np.ndarray | None = None,
+        keep_k: int = 0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair (child in ``kids``, mentor) within the child's
         ``reach`` km and the mentor's ``limit`` that satisfies the bound in
-        the module docstring."""
+        the module docstring; with ``keep_k``, only each child's ``keep_k``
+        nearest such mentors of each ``bucket`` (an integer per mentor)."""
         # mentors by cell, skill set and top (highest first); one segment
         # per (cell, skill set)
         order = np.lexsort((-top, mskill, self.cell))
@@ -262,4 +293,11 @@ class Grid:
             mskill, mbits, limit,
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
             need_km, int_km, max_shared, slack, EARTH_RADIUS_KM, self.counts,
+            np.zeros(1, np.int64) if bucket is None else bucket, keep_k,
         )  # fmt: skip
+
+    def mentors_in_reach(self, km: float) -> float:
+        """About how many mentors lie within ``km`` of a child (uniform density
+        over the grid's extent; for choosing between searches, not a bound)."""
+        area = max(self.nx * self.ny * self.h * self.h, 1e-9)
+        return min(1.0, math.pi * km * km / area) * float(self.cell.size)

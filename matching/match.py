@@ -83,6 +83,9 @@ _TIERS = 4
 # only their _HOT_K nearest mentors per search (see _priced_lazy)
 _HOT_K = 8
 _GRID_CELLS_PER_RADIUS = 8
+# hot children are scanned on the grid (not searched with k-d trees) while
+# they have about this many mentors in reach in all
+_HOT_SCAN_PAIRS = 4_000_000
 # children, at least, for the searches by interest tag (see _suspects)
 _TAG_SPLIT_MIN = 10_000
 _SEARCH_THREADS = 2
@@ -667,30 +670,40 @@ def _suspects_grid(
     bonus_hi = cfg.shared_interest_km * np.minimum(tags, cfg.max_shared_interests)
     reach = (float(top.max()) - base + bonus_hi + slack) * (1 + 1e-9) + 1e-9
     reach = np.minimum(reach, p.radius)
+    terms = {
+        "vc": p.vc,
+        "vm": p.vm,
+        "kneed": p.need,
+        "kbits": p.codes.child,
+        "mskill": p.skill,
+        "mbits": p.codes.mentor,
+        "limit": p.limit,
+        "need_km": cfg.uncovered_need_km,
+        "int_km": cfg.shared_interest_km,
+        "max_shared": cfg.max_shared_interests,
+        "slack": slack,
+    }
+    bonus_f = bonus_hi.astype(np.float64)
     cool = np.arange(n) if hot is None else np.flatnonzero(~hot)
-    xi, xj, xk = grid.scan(
-        cool,
-        reach,
-        base,
-        bonus_hi.astype(np.float64),
-        top,
-        vc=p.vc,
-        vm=p.vm,
-        kneed=p.need,
-        kbits=p.codes.child,
-        mskill=p.skill,
-        mbits=p.codes.mentor,
-        limit=p.limit,
-        need_km=cfg.uncovered_need_km,
-        int_km=cfg.shared_interest_km,
-        max_shared=cfg.max_shared_interests,
-        slack=slack,
-    )
-    if hot is not None and hot.any():
+    xi, xj, xk = grid.scan(cool, reach, base, bonus_f, top, **terms)
+    if hot is None or not hot.any():
+        return p.allowed(xi, xj, xk)
+    warm = np.flatnonzero(hot)
+    if warm.size * grid.mentors_in_reach(p.radius) <= _HOT_SCAN_PAIRS:
+        # few enough pairs to measure them all: the scan keeps each hot
+        # child's _HOT_K nearest suspects per (skill set, potential tier),
+        # as the k-d tree search below does
+        bucket = np.zeros(m, dtype=np.int64)
+        for g in np.unique(p.skill):
+            members = np.flatnonzero(p.skill == g)
+            order = members[np.argsort(-top[members], kind="stable")]
+            for t, part in enumerate(np.array_split(order, min(_TIERS, order.size))):
+                bucket[part] = int(g) * _TIERS + t
+        hot_arcs = grid.scan(warm, reach, base, bonus_f, top, **terms, bucket=bucket, keep_k=_HOT_K)
+    else:
         # the k-d tree search, for the hot children only
-        xi, xj, xk = p.allowed(xi, xj, xk)
-        return _join_arcs([(xi, xj, xk), _suspects(p, d, extra_km, hot=hot, only=hot)])
-    return p.allowed(xi, xj, xk)
+        hot_arcs = _suspects(p, d, extra_km, hot=hot, only=hot)
+    return _join_arcs([p.allowed(xi, xj, xk), p.allowed(*hot_arcs)])
 
 
 def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> Circulation:

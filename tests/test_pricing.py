@@ -153,15 +153,17 @@ def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> N
     assert kept(sparse) >= kept(plain)
 
 
-@pytest.mark.parametrize("tag_split", [False, True])
+@pytest.mark.parametrize(("tag_split", "hot_scan"), [(False, True), (True, False), (False, False)])
 @pytest.mark.parametrize("seed", [31, 32, 33])
 def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
-    monkeypatch: pytest.MonkeyPatch, seed: int, tag_split: bool
+    monkeypatch: pytest.MonkeyPatch, seed: int, tag_split: bool, hot_scan: bool
 ) -> None:
     # scarce mentors: the first model leaves children unmatched that the
     # optimum pairs, so "hot" children get incomplete (nearest-only) lists
-    # for a round or more before the complete search and the proof
+    # for a round or more before the complete search and the proof; those
+    # lists come from the grid scan or from the k-d tree search
     monkeypatch.setattr(M, "_TAG_SPLIT_MIN", 0 if tag_split else 10**9)
+    monkeypatch.setattr(M, "_HOT_SCAN_PAIRS", 10**12 if hot_scan else 0)
     kids, mentors = district(900, 520, seed=seed, area_km2=60.0)
     config = MatchConfig(max_distance_km=4.0)
     sparse = match(kids, mentors, config)
