@@ -670,7 +670,7 @@ def _suspects_grid(
     bonus_hi = cfg.shared_interest_km * np.minimum(tags, cfg.max_shared_interests)
     reach = (float(top.max()) - base + bonus_hi + slack) * (1 + 1e-9) + 1e-9
     reach = np.minimum(reach, p.radius)
-    terms = {
+    terms: dict[str, Any] = {
         "vc": p.vc,
         "vm": p.vm,
         "kneed": p.need,
