@@ -173,9 +173,10 @@ def _route(
     tdef: int,
     queue: np.ndarray,
     work: np.ndarray,
-) -> tuple[int, int, int]:
+) -> int:
     """Route every excess row in ``queue`` along a shortest path to a
-    deficit.  Returns (sink deficit left, nodes finalised, searches)."""
+    deficit.  Returns the sink deficit left (-1: no path, which cannot
+    happen); counts nodes finalised and searches into ``work``."""
     t = n + m
     nn = n + m + 1
     dist = np.empty(nn, dtype=np.int64)
@@ -268,7 +269,7 @@ def _route(
                             if out[j] > load[j]:
                                 best_def = nd
         if target < 0:  # pragma: no cover - the sink is always reachable
-            return -1, scanned, it
+            return -1
         scanned += npop
         # potentials of the finalised nodes move by their distance
         dt = dist[target]
@@ -308,7 +309,7 @@ def _route(
             v = u
     work[0] += scanned
     work[1] += it
-    return tdef, scanned, it
+    return tdef
 
 
 @nb.njit(cache=True, nogil=True)
@@ -392,7 +393,6 @@ class IncrementalAssignment:
         self._rows: list[np.ndarray] = []
         self._cols: list[np.ndarray] = []
         self._costs: list[np.ndarray] = []
-        self._new: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._started = False
         self.ci = np.empty(0, dtype=np.int64)
         self.mj = np.empty(0, dtype=np.int64)
@@ -427,20 +427,27 @@ class IncrementalAssignment:
         self.load[:] = np.bincount(cols, minlength=self.m)
         self.out[:] = self.load
         # each column's rows into its first slots
-        by_col = on[np.argsort(cols, kind="stable")]
-        first = self.slot_ptr[:-1][np.sort(cols)]
-        rank = np.arange(cols.size) - np.searchsorted(np.sort(cols), np.sort(cols))
-        self.slot_child[first + rank] = by_col
+        by_col = np.argsort(cols, kind="stable")
+        sc = cols[by_col]
+        rank = np.arange(sc.size) - np.searchsorted(sc, sc)
+        self.slot_child[self.slot_ptr[sc] + rank] = on[by_col]
         self.pi[:] = pi - pi[self.n + self.m]
-        self._new = None
 
-    def _merge_pending(self) -> None:
-        """Append the arcs added since the last solve to the arc list."""
+    def _merge_pending(self) -> int:
+        """Append the arcs added since the last solve to the arc list;
+        returns where they start in it."""
+        start = self.ci.size
         if self._rows:
             self.ci = np.concatenate([self.ci, *self._rows])
             self.mj = np.concatenate([self.mj, *self._cols])
             self.cost = np.concatenate([self.cost, *self._costs])
             self._rows, self._cols, self._costs = [], [], []
+        return start
+
+    def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every arc added so far: rows, columns, costs (in the order added)."""
+        self._merge_pending()
+        return self.ci, self.mj, self.cost
 
     def add_arcs(self, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray) -> None:
         ci = np.asarray(ci, dtype=np.int64)
@@ -449,45 +456,32 @@ class IncrementalAssignment:
         self._rows.append(ci)
         self._cols.append(mj)
         self._costs.append(cost)
-        if self._new is None:
-            self._new = (ci, mj, cost)
-        else:
-            a, b, c = self._new
-            self._new = (np.r_[a, ci], np.r_[b, mj], np.r_[c, cost])
 
     def solve(self) -> None:
         """Optimal flow on every arc added so far (potentials in :attr:`pi`)."""
         n, m = self.n, self.m
-        self._merge_pending()
+        new = self._merge_pending()
         order = np.argsort(self.ci, kind="stable")
         col = np.ascontiguousarray(self.mj[order])
         cst = np.ascontiguousarray(self.cost[order])
         rp = np.searchsorted(self.ci[order], np.arange(n + 1)).astype(np.int64)
-        rows = np.empty(0, dtype=np.int64)
-        if self._started and self._new is not None:
-            ci, mj, cost = self._new
-            red = cost + self.pi[ci] - self.pi[n + mj]
-            rows = np.unique(ci[red < 0])
+        # the model and the flow, as _greedy and _route take them
+        model = (n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child)
+        flow = (self.amentor, self.acost, self.load, self.out, self.pi)
         if not self._started:
             self._started = True
-            routed = _greedy(
-                n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child,
-                self.amentor, self.acost, self.load, self.out, self.pi,
-            )  # fmt: skip
-            self.tdef = n - routed
-        elif rows.size:
-            self.tdef = _release(
-                n, m, rows, rp, col, cst, self.unm, self.slot_ptr, self.slot_child,
-                self.amentor, self.load, self.pi, self.tdef,
-            )  # fmt: skip
-        self._new = None
+            self.tdef = n - _greedy(*model, *flow)
+        else:
+            ci, mj, cost = self.ci[new:], self.mj[new:], self.cost[new:]
+            rows = np.unique(ci[cost + self.pi[ci] - self.pi[n + mj] < 0])
+            if rows.size:
+                self.tdef = _release(
+                    n, m, rows, rp, col, cst, self.unm, self.slot_ptr, self.slot_child,
+                    self.amentor, self.load, self.pi, self.tdef,
+                )  # fmt: skip
         queue = np.flatnonzero(self.amentor == -2).astype(np.int64)
         if queue.size:
-            left, _, _ = _route(
-                n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child,
-                self.amentor, self.acost, self.load, self.out, self.pi, self.tdef, queue,
-                self.work,
-            )  # fmt: skip
+            left = _route(*model, *flow, self.tdef, queue, self.work)
             if left < 0:  # pragma: no cover - see _route
                 raise RuntimeError("no augmenting path (internal error)")
             self.tdef = left

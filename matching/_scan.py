@@ -30,7 +30,6 @@ import math
 
 import numba as nb
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .geo import EARTH_RADIUS_KM
 
@@ -81,7 +80,6 @@ def _scan(
     max_shared: int,
     slack: float,
     radius_earth: float,
-    counts: np.ndarray,
     bucket: np.ndarray,
     keep_k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +109,6 @@ def _scan(
             for gy in range(ya, yb + 1):
                 lo_y = y0 + gy * h
                 dy = max(0.0, lo_y - cy[i], cy[i] - (lo_y + h))
-                counts[0] += 1
                 near = math.sqrt(dx * dx + dy * dy)
                 if near > rr:
                     continue
@@ -126,7 +123,6 @@ def _scan(
                         j = seg_mentor[a]
                         if top[j] + lift_g < floor_km:
                             break  # sorted by top, highest first
-                        counts[1] += 1
                         d0 = vc[i, 0] - vm[j, 0]
                         d1 = vc[i, 1] - vm[j, 1]
                         d2 = vc[i, 2] - vm[j, 2]
@@ -205,18 +201,6 @@ class Grid:
         gx = np.minimum(((mx - self.x0) // h).astype(np.int64), self.nx - 1)
         gy = np.minimum(((my - self.y0) // h).astype(np.int64), self.ny - 1)
         self.cell = gx * self.ny + gy
-        # cells visited, pairs measured (all scans)
-        self.counts = np.zeros(2, dtype=np.int64)
-        self._trees: list[tuple[np.ndarray, cKDTree]] | None = None
-
-    def trees(self, vm: np.ndarray, skill: np.ndarray) -> list[tuple[np.ndarray, cKDTree]]:
-        """A k-d tree of the mentors of each skill set (built once)."""
-        if self._trees is None:
-            self._trees = []
-            for g in np.unique(skill):
-                members = np.flatnonzero(skill == g)
-                self._trees.append((members, cKDTree(vm[members])))
-        return self._trees
 
     @classmethod
     def build(
@@ -292,7 +276,7 @@ class Grid:
             cell_seg, seg_ptr, mskill[order[starts]], order.astype(np.int64), top, vm,
             mskill, mbits, limit,
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
-            need_km, int_km, max_shared, slack, EARTH_RADIUS_KM, self.counts,
+            need_km, int_km, max_shared, slack, EARTH_RADIUS_KM,
             np.zeros(1, np.int64) if bucket is None else bucket, keep_k,
         )  # fmt: skip
 

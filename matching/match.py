@@ -67,6 +67,7 @@ from .solve import (
 )
 
 if TYPE_CHECKING:  # imported where used: numba costs ~0.3 s and ~100 MiB to import
+    from ._flow import IncrementalAssignment
     from ._scan import Grid
 
 __all__ = ["MatchResult", "match"]
@@ -737,16 +738,8 @@ def _outside(ci: np.ndarray, mj: np.ndarray, xi: np.ndarray, xj: np.ndarray, m: 
 
 
 def _grow(
-    ci: np.ndarray,
-    mj: np.ndarray,
-    km: np.ndarray,
-    arc: np.ndarray,
-    xi: np.ndarray,
-    xj: np.ndarray,
-    xk: np.ndarray,
-    xarc: np.ndarray,
-    red: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    flow: IncrementalAssignment, xi: np.ndarray, xj: np.ndarray, xarc: np.ndarray, red: np.ndarray
+) -> None:
     """Add priced arcs to the model: per child and per mentor, the few with
     the lowest reduced cost below the margin (the negative ones, which decide
     optimality, and nearly tight ones, which would likely turn negative after
@@ -756,12 +749,7 @@ def _grow(
         near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
         near[_top_per_group(xj[near], red[near], _PRICING_ADD)],
     )
-    return (
-        np.concatenate([ci, xi[add]]),
-        np.concatenate([mj, xj[add]]),
-        np.concatenate([km, xk[add]]),
-        np.concatenate([arc, xarc[add]]),
-    )
+    flow.add_arcs(xi[add], xj[add], xarc[add])
 
 
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -771,9 +759,8 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
 
     n, m = p.n, p.m
     ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM)
-    arc = p.arc_cost(ci, mj, km)
     flow = IncrementalAssignment(n, m, p.caps, p.unm)
-    flow.add_arcs(ci, mj, arc)
+    flow.add_arcs(ci, mj, p.arc_cost(ci, mj, km))
     checked = searches = 0
     cache: tuple[np.ndarray, ...] | None = None
     prev_unmatched = n + 1
@@ -797,7 +784,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # (which settles the number of pairs globally) and Bellman-Ford,
         # and the flow takes over from there.
         if settled and settled == rnd - 1:
-            flow.load_solution(*_fresh_solve(p, ci, mj, arc))
+            flow.load_solution(*_fresh_solve(p, *flow.arcs()))
         else:
             flow.solve()
         d = flow.pi.copy()  # the cache below keeps it; the flow moves on
@@ -818,15 +805,13 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             settled += 1
             hot = unmatched | (d[:n] <= d[n + m] - p.big // 2)
             xi, xj, xk = suspects(d, 0.0, hot=hot)
-            out = _outside(ci, mj, xi, xj, m)
+            out = _outside(*flow.arcs()[:2], xi, xj, m)
             xi, xj, xk = xi[out], xj[out], xk[out]
             xarc = p.arc_cost(xi, xj, xk)
             red = xarc + d[xi] - d[n + xj]
             checked += int(xi.size)
             searches += 1
-            k0 = ci.size
-            ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
-            flow.add_arcs(ci[k0:], mj[k0:], arc[k0:])
+            _grow(flow, xi, xj, xarc, red)
             continue
         # The suspects listed under potentials d0 with radii widened by E
         # stay complete under d while no bound grows by more than E: the
@@ -846,13 +831,13 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # only arcs below the margin matter; of those, the ones already in
         # the model are set to the margin (their reduced cost says nothing)
         near = np.flatnonzero(xarc + d[xi] - d[n + xj] < _MARGIN_UNITS)
-        near = near[_outside(ci, mj, xi[near], xj[near], m)]
+        near = near[_outside(*flow.arcs()[:2], xi[near], xj[near], m)]
         xi, xj, xk, xarc = xi[near], xj[near], xk[near], xarc[near]
         red = xarc + d[xi] - d[n + xj]
         if not (red < 0).any():
             stats.update(
                 rounds=rnd,
-                model_arcs=int(ci.size),
+                model_arcs=int(flow.arcs()[0].size),
                 checked_arcs=checked,
                 suspect_searches=searches,
                 settling_rounds=settled,
@@ -861,9 +846,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             )
             paired = np.flatnonzero(~unmatched)
             return paired, flow.amentor[paired], unmatched
-        k0 = ci.size
-        ci, mj, km, arc = _grow(ci, mj, km, arc, xi, xj, xk, xarc, red)
-        flow.add_arcs(ci[k0:], mj[k0:], arc[k0:])
+        _grow(flow, xi, xj, xarc, red)
     # No proof within the budget: every allowed arc (exact anyway).
     stats["rounds"] = _MAX_PRICING_ROUNDS + 1
     return _solve_all(p, stats)
