@@ -766,6 +766,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     prev_unmatched = n + 1
     settled = 0
     grid = Grid.build(p.clat, p.clon, p.mlat, p.mlon, p.radius / _GRID_CELLS_PER_RADIUS)
+    most = min(n, int(p.caps.sum()))  # no model pairs more
 
     def suspects(
         d: np.ndarray, extra_km: float, hot: np.ndarray | None = None
@@ -796,10 +797,12 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # negative: listing them all was the costliest step of the search.
         # Such "hot" children get only their nearest few mentors per search
         # (the list is incomplete, so this round proves nothing), enough to
-        # open the augmenting paths; once the count stops falling, the
-        # complete search runs and the proof follows as usual.
+        # open the augmenting paths; once the count stops falling -- or
+        # reaches its ceiling, every child or every mentor place paired, when
+        # another settling round could not add a pair -- the complete search
+        # runs and the proof follows as usual.
         n_unmatched = int(unmatched.sum())
-        settling = p.big > 0 and 0 < n_unmatched < prev_unmatched
+        settling = p.big > 0 and 0 < n_unmatched < prev_unmatched and n - n_unmatched < most
         prev_unmatched = n_unmatched
         if settling:
             settled += 1

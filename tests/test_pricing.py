@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from matching import MatchConfig, match
@@ -153,10 +154,23 @@ def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> N
     assert kept(sparse) >= kept(plain)
 
 
+# crowded districts whose first model pairs fewer children than the optimum
+# (and fewer than the mentors' places), so settling rounds happen
+_CROWDED = [(1200, 900, 200.0, 31), (1200, 900, 200.0, 33), (1000, 800, 300.0, 31)]
+
+
+def _crowded(case: tuple[int, int, float, int]) -> tuple:
+    n, k, area, seed = case
+    return district(n, k, seed=seed, area_km2=area), MatchConfig(max_distance_km=3.0)
+
+
 @pytest.mark.parametrize(("tag_split", "hot_scan"), [(False, True), (True, False), (False, False)])
-@pytest.mark.parametrize("seed", [31, 32, 33])
+@pytest.mark.parametrize("case", _CROWDED)
 def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
-    monkeypatch: pytest.MonkeyPatch, seed: int, tag_split: bool, hot_scan: bool
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[int, int, float, int],
+    tag_split: bool,
+    hot_scan: bool,
 ) -> None:
     # scarce mentors: the first model leaves children unmatched that the
     # optimum pairs, so "hot" children get incomplete (nearest-only) lists
@@ -164,21 +178,45 @@ def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
     # lists come from the grid scan or from the k-d tree search
     monkeypatch.setattr(M, "_TAG_SPLIT_MIN", 0 if tag_split else 10**9)
     monkeypatch.setattr(M, "_HOT_SCAN_PAIRS", 10**12 if hot_scan else 0)
-    kids, mentors = district(900, 520, seed=seed, area_km2=60.0)
-    config = MatchConfig(max_distance_km=4.0)
+    (kids, mentors), config = _crowded(case)
     sparse = match(kids, mentors, config)
     dense = match(kids, mentors, config, method="dense")
     solver = sparse.metrics["solver"]
     assert solver["proven"] is True
+    assert solver["settling_rounds"] >= 1
     assert solver["rounds"] > solver["settling_rounds"]  # the last round was a complete one
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
     assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
 
 
-def test_settling_rounds_happen_on_a_crowded_district() -> None:
-    settled = [
-        match(*district(900, 520, seed=seed, area_km2=60.0), MatchConfig(max_distance_km=4.0))
-        .metrics["solver"]["settling_rounds"]
-        for seed in (31, 32, 33)
-    ]
-    assert max(settled) >= 1
+def test_settling_rounds_continue_while_the_pairs_stay_below_the_ceiling() -> None:
+    # mentors 40 km away from every child can never be paired: the ceiling
+    # min(children, places) is out of reach, and settling rounds follow one
+    # another only while the count of pairs still grows
+    (kids, mentors), config = _crowded(_CROWDED[0])
+    far = mentors.head(30).copy()
+    far["id"] = "far-" + far["id"].astype(str)
+    far["lat"] = far["lat"] + 0.36
+    mentors = pd.concat([mentors, far], ignore_index=True)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    solver = sparse.metrics["solver"]
+    assert solver["settling_rounds"] >= 1 and solver["proven"] is True
+    assert sparse.metrics["n_pairs"] < min(len(kids), sparse.metrics["mentor_capacity"])
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_no_settling_round_once_every_mentor_place_is_taken(seed: int) -> None:
+    # far fewer mentors than children: the first model already fills every
+    # mentor place, so the number of pairs cannot grow and no settling round
+    # (an incomplete search) may follow; the proof still holds
+    kids, mentors = district(3000, 100, seed=seed, area_km2=60.0)
+    config = MatchConfig(max_distance_km=4.0)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    solver = sparse.metrics["solver"]
+    assert solver["method"] == "sparse" and solver["proven"] is True
+    assert sparse.metrics["n_pairs"] == sparse.metrics["mentor_capacity"]
+    assert solver["settling_rounds"] == 0
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
