@@ -285,3 +285,50 @@ class Grid:
         over the grid's extent; for choosing between searches, not a bound)."""
         area = max(self.nx * self.ny * self.h * self.h, 1e-9)
         return min(1.0, math.pi * km * km / area) * float(self.cell.size)
+
+
+@nb.njit(cache=True, nogil=True)
+def _smallest_per_group(
+    group: np.ndarray, value: np.ndarray, k: int, n_groups: int, keep: np.ndarray
+) -> None:
+    """Mark in ``keep`` the ``k`` smallest values of each group (ties: the
+    earlier position wins), one pass with a small sorted list per group."""
+    vals = np.empty((n_groups, k), dtype=np.int64)
+    pos = np.empty((n_groups, k), dtype=np.int64)
+    fill = np.zeros(n_groups, dtype=np.int64)
+    for e in range(group.size):
+        g = group[e]
+        v = value[e]
+        c = fill[g]
+        if c == k:
+            if v >= vals[g, k - 1]:
+                continue
+            keep[pos[g, k - 1]] = False
+            c -= 1
+        else:
+            fill[g] = c + 1
+        # insert after every kept value <= v (earlier positions first)
+        while c > 0 and vals[g, c - 1] > v:
+            vals[g, c] = vals[g, c - 1]
+            pos[g, c] = pos[g, c - 1]
+            c -= 1
+        vals[g, c] = v
+        pos[g, c] = e
+        keep[e] = True
+
+
+def smallest_per_group(
+    group: np.ndarray, value: np.ndarray, k: int, *, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Which entries are among the ``k`` smallest ``value`` of their
+    ``group`` (non-negative integers; ties: the earlier entry); a boolean
+    mask, or'ed into ``keep`` when given."""
+    out = np.zeros(group.size, dtype=np.bool_) if keep is None else keep
+    if group.size and k > 0:
+        mine = np.zeros(group.size, dtype=np.bool_)
+        g = np.ascontiguousarray(group, dtype=np.int64)
+        _smallest_per_group(
+            g, np.ascontiguousarray(value, dtype=np.int64), k, int(g.max()) + 1, mine
+        )
+        out |= mine
+    return out

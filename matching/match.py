@@ -468,8 +468,8 @@ class _Problem:
         and each mentor's k nearest children."""
         vc, vm = self.vc, self.vm
         kc, km_ = min(k, self.m), min(k if k_mentor is None else k_mentor, self.n)
-        _, jm = self.mentor_tree.query(vc, k=kc)
-        _, ic = cKDTree(vc).query(vm, k=km_)
+        _, jm = self.mentor_tree.query(vc, k=kc, workers=_SEARCH_THREADS)
+        _, ic = cKDTree(vc).query(vm, k=km_, workers=_SEARCH_THREADS)
         jm = np.asarray(jm).reshape(self.n, kc)
         ic = np.asarray(ic).reshape(self.m, km_)
         parts_c = [np.repeat(np.arange(self.n), kc), ic.ravel()]
@@ -481,7 +481,7 @@ class _Problem:
             kq = min(k, cover.size)
             if kq == 0 or q == 0:
                 continue
-            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq)
+            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq, workers=_SEARCH_THREADS)
             jq = np.asarray(jq).reshape(kids_q.size, kq)
             parts_c.append(np.repeat(kids_q, kq))
             parts_m.append(cover[jq.ravel()])
@@ -510,19 +510,6 @@ def _all_arcs(p: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         order = np.lexsort((mj, ci))
         ci, mj, km = ci[order], mj[order], km[order]
     return ci, mj, km
-
-
-def _top_per_group(group: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k smallest integer values in each group (ties by position)."""
-    if group.size == 0:
-        return np.empty(0, dtype=np.int64)
-    v = value - value.min()
-    key = group.astype(np.int64) * (int(v.max()) + 1) + v
-    order = np.argsort(key, kind="stable")
-    g = group[order]
-    first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    start = np.repeat(first, np.diff(np.r_[first, g.size]))
-    return order[(np.arange(g.size) - start) < k]
 
 
 def _solve_all(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -744,11 +731,12 @@ def _grow(
     the lowest reduced cost below the margin (the negative ones, which decide
     optimality, and nearly tight ones, which would likely turn negative after
     the next solve).  The arcs given are all outside the model."""
+    from ._scan import smallest_per_group
+
     near = np.flatnonzero(red < _MARGIN_UNITS)
-    add = np.union1d(
-        near[_top_per_group(xi[near], red[near], _PRICING_ADD)],
-        near[_top_per_group(xj[near], red[near], _PRICING_ADD)],
-    )
+    pick = smallest_per_group(xi[near], red[near], _PRICING_ADD)
+    smallest_per_group(xj[near], red[near], _PRICING_ADD, keep=pick)
+    add = near[pick]
     flow.add_arcs(xi[add], xj[add], xarc[add])
 
 

@@ -71,16 +71,26 @@ def test_pairs_within_matches_brute_force() -> None:
     assert list(zip(ia, ib, strict=True)) == sorted(zip(ia, ib, strict=True))
 
 
-def test_top_per_group_picks_the_k_smallest_of_each_group() -> None:
-    rng = np.random.default_rng(3)
-    group = rng.integers(0, 20, 500)
-    value = rng.integers(-50, 50, 500)
-    got = M._top_per_group(group, value, 3)
-    for g in range(20):
+@pytest.mark.parametrize(
+    ("n", "groups", "k"), [(500, 20, 3), (2000, 7, 4), (300, 300, 1), (50, 3, 60)]
+)
+def test_smallest_per_group_keeps_the_k_smallest_of_each_group_earliest_first(
+    n: int, groups: int, k: int
+) -> None:
+    rng = np.random.default_rng(n + k)
+    group = rng.integers(0, groups, n)
+    value = rng.integers(-5, 5, n)  # many ties: the earlier entry must win
+    got = S.smallest_per_group(group, value, k)
+    want = np.zeros(n, dtype=bool)
+    for g in range(groups):
         members = np.flatnonzero(group == g)
-        want = np.sort(value[members])[:3]
-        assert np.array_equal(np.sort(value[got[group[got] == g]]), want)
-    assert M._top_per_group(group[:0], value[:0], 3).size == 0
+        want[members[np.argsort(value[members], kind="stable")[:k]]] = True
+    assert np.array_equal(got, want)
+    # or'ed into a given mask, which is returned
+    base = rng.random(n) < 0.5
+    out = S.smallest_per_group(group, value, k, keep=base.copy())
+    assert np.array_equal(out, base | want)
+    assert S.smallest_per_group(group[:0], value[:0], k).size == 0
 
 
 @pytest.mark.parametrize(
