@@ -25,6 +25,12 @@ to the nearest deficit; the potentials of the nodes the search finalised
 then move by their distance, which keeps every reduced cost non-negative.
 Everything is integer, so results are exact and deterministic.
 
+:meth:`IncrementalAssignment.load_solution` takes over a flow solved
+elsewhere (OR-Tools, in the rounds where re-routing row by row would be
+slow) and finds its potentials itself: shortest distances on the residual
+graph by a queue-based Bellman-Ford, which also refuses a flow that is not
+optimal (a negative cycle).
+
 Compiled with numba (``cache=True``: the first call in a fresh install
 compiles for a few seconds, later processes load the cache).
 """
@@ -356,6 +362,89 @@ def _release(
     return tdef
 
 
+@nb.njit(cache=True, nogil=True)
+def _potentials(
+    n: int,
+    m: int,
+    rp: np.ndarray,
+    col: np.ndarray,
+    cst: np.ndarray,
+    unm: np.ndarray,
+    caps: np.ndarray,
+    slot_ptr: np.ndarray,
+    slot_child: np.ndarray,
+    amentor: np.ndarray,
+    acost: np.ndarray,
+    out: np.ndarray,
+    pi: np.ndarray,
+) -> bool:
+    """Shortest distances on the residual graph from a virtual root joined
+    to every node at cost 0 (queue-based Bellman-Ford), into ``pi``: then
+    ``c + pi[u] - pi[v] >= 0`` on every residual arc.  False if some node
+    improves more often than there are nodes: a negative cycle, i.e. the
+    flow was not optimal."""
+    t = n + m
+    nn = n + m + 1
+    inq = np.ones(nn, dtype=np.bool_)
+    queue = np.arange(nn, dtype=np.int64)
+    times = np.zeros(nn, dtype=np.int64)
+    head = 0
+    count = nn
+    pi[:] = 0
+    while count > 0:
+        u = queue[head]
+        head = head + 1 if head + 1 < nn else 0
+        count -= 1
+        inq[u] = False
+        du = pi[u]
+        # the residual arcs out of u: (head node, cost), relaxed below
+        if u < n:
+            k = rp[u + 1] - rp[u] + 1
+        elif u < t:
+            k = slot_ptr[u - n + 1] - slot_ptr[u - n] + 1
+        else:
+            k = n + m
+        for e in range(k):
+            v = -1
+            c = 0
+            if u < n:
+                if e < k - 1:
+                    a = rp[u] + e
+                    if col[a] != amentor[u]:
+                        v = n + col[a]
+                        c = cst[a]
+                elif amentor[u] != -1:
+                    v = t
+                    c = unm[u]
+            elif u < t:
+                j = u - n
+                if e < k - 1:
+                    w = slot_child[slot_ptr[j] + e]
+                    if w >= 0:
+                        v = w
+                        c = -acost[w]
+                elif out[j] < caps[j]:
+                    v = t
+            elif e < n:
+                if amentor[e] == -1:
+                    v = e
+                    c = -unm[e]
+            elif out[e - n] > 0:
+                v = e
+            if v < 0 or du + c >= pi[v]:
+                continue
+            pi[v] = du + c
+            if not inq[v]:
+                times[v] += 1
+                if times[v] > nn:
+                    return False
+                inq[v] = True
+                tail = head + count
+                queue[tail - nn if tail >= nn else tail] = v
+                count += 1
+    return True
+
+
 class IncrementalAssignment:
     """Min-cost assignment of rows to capacitated columns, re-solved as arcs
     are added.
@@ -394,6 +483,7 @@ class IncrementalAssignment:
         self._cols: list[np.ndarray] = []
         self._costs: list[np.ndarray] = []
         self._started = False
+        self._seen = 0  # arcs [0, _seen) were in the model at the last solve
         self.ci = np.empty(0, dtype=np.int64)
         self.mj = np.empty(0, dtype=np.int64)
         self.cost = np.empty(0, dtype=np.int64)
@@ -408,14 +498,23 @@ class IncrementalAssignment:
         self.pi[:] = 0
         self.tdef = 0
 
-    def load_solution(self, assigned: np.ndarray, pi: np.ndarray) -> None:
+    def load_solution(self, assigned: np.ndarray, pi: np.ndarray | None = None) -> None:
         """Take over an optimal flow on every arc added so far: ``assigned``
         gives each row's column (-1: unmatched) and ``pi`` potentials with
         every residual reduced cost >= 0 (e.g. from
-        :func:`matching.solve.potentials`)."""
+        :func:`matching.solve.potentials`); without ``pi`` they are computed
+        here (shortest paths on the residual graph, compiled).
+
+        Raises
+        ------
+        ValueError
+            If ``pi`` is not given and the flow is not optimal on these arcs
+            (its residual graph has a negative cycle).
+        """
         self._merge_pending()
         self._reset()
         self._started = True
+        self._seen = self.ci.size
         on = np.flatnonzero(assigned >= 0)
         cols = assigned[on]
         keys = self.ci * max(self.m, 1) + self.mj
@@ -431,18 +530,32 @@ class IncrementalAssignment:
         sc = cols[by_col]
         rank = np.arange(sc.size) - np.searchsorted(sc, sc)
         self.slot_child[self.slot_ptr[sc] + rank] = on[by_col]
+        if pi is None:
+            rp, col, cst = self._by_row()
+            if not _potentials(
+                self.n, self.m, rp, col, cst, self.unm, self.caps, self.slot_ptr,
+                self.slot_child, self.amentor, self.acost, self.out, self.pi,
+            ):  # fmt: skip
+                self._reset()
+                raise ValueError("the flow given is not optimal on the arcs added")
+            pi = self.pi
         self.pi[:] = pi - pi[self.n + self.m]
 
-    def _merge_pending(self) -> int:
-        """Append the arcs added since the last solve to the arc list;
-        returns where they start in it."""
-        start = self.ci.size
+    def _merge_pending(self) -> None:
+        """Append the arcs added since the last call to the arc list."""
         if self._rows:
             self.ci = np.concatenate([self.ci, *self._rows])
             self.mj = np.concatenate([self.mj, *self._cols])
             self.cost = np.concatenate([self.cost, *self._costs])
             self._rows, self._cols, self._costs = [], [], []
-        return start
+
+    def _by_row(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The arcs as compressed rows: row pointers, columns, costs."""
+        order = np.argsort(self.ci, kind="stable")
+        col = np.ascontiguousarray(self.mj[order])
+        cst = np.ascontiguousarray(self.cost[order])
+        rp = np.searchsorted(self.ci[order], np.arange(self.n + 1)).astype(np.int64)
+        return rp, col, cst
 
     def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every arc added so far: rows, columns, costs (in the order added)."""
@@ -457,14 +570,25 @@ class IncrementalAssignment:
         self._cols.append(mj)
         self._costs.append(cost)
 
+    def disturbed(self) -> int:
+        """How many rows the arcs added since the last solve would take off
+        their current arc (a negative reduced cost): the rows the next
+        :meth:`solve` re-routes one by one (every row before the first)."""
+        if not self._started:
+            return self.n
+        self._merge_pending()
+        return int(self._disturbed_rows(self._seen).size)
+
+    def _disturbed_rows(self, new: int) -> np.ndarray:
+        ci, mj, cost = self.ci[new:], self.mj[new:], self.cost[new:]
+        return np.unique(ci[cost + self.pi[ci] - self.pi[self.n + mj] < 0])
+
     def solve(self) -> None:
         """Optimal flow on every arc added so far (potentials in :attr:`pi`)."""
         n, m = self.n, self.m
-        new = self._merge_pending()
-        order = np.argsort(self.ci, kind="stable")
-        col = np.ascontiguousarray(self.mj[order])
-        cst = np.ascontiguousarray(self.cost[order])
-        rp = np.searchsorted(self.ci[order], np.arange(n + 1)).astype(np.int64)
+        self._merge_pending()
+        new, self._seen = self._seen, self.ci.size
+        rp, col, cst = self._by_row()
         # the model and the flow, as _greedy and _route take them
         model = (n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child)
         flow = (self.amentor, self.acost, self.load, self.out, self.pi)
@@ -472,8 +596,7 @@ class IncrementalAssignment:
             self._started = True
             self.tdef = n - _greedy(*model, *flow)
         else:
-            ci, mj, cost = self.ci[new:], self.mj[new:], self.cost[new:]
-            rows = np.unique(ci[cost + self.pi[ci] - self.pi[n + mj] < 0])
+            rows = self._disturbed_rows(new)
             if rows.size:
                 self.tdef = _release(
                     n, m, rows, rp, col, cst, self.unm, self.slot_ptr, self.slot_child,

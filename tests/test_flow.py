@@ -105,10 +105,11 @@ def test_max_pairs_price_matches_ortools(seed):
     assert f.objective() == int(cost[ref.arc_flow > 0].sum() + big[ref.unmatched].sum())
 
 
+@pytest.mark.parametrize("own_potentials", [False, True])
 @pytest.mark.parametrize("seed", range(40))
-def test_load_solution_then_warm_start(seed):
-    """Start from OR-Tools' flow and Bellman-Ford potentials, add arcs,
-    re-solve: the optimum over all arcs."""
+def test_load_solution_then_warm_start(seed, own_potentials):
+    """Start from OR-Tools' flow and Bellman-Ford potentials (or the flow's
+    own compiled ones), add arcs, re-solve: the optimum over all arcs."""
     rng, n, m, ci, mj, cost, caps, unm = _random(3000 + seed)
     first = rng.random(ci.size) < 0.5
     f = IncrementalAssignment(n, m, caps, unm)
@@ -120,7 +121,7 @@ def test_load_solution_then_warm_start(seed):
     assert sol.arc_flow is not None and d is not None
     assigned = np.full(n, -1, dtype=np.int64)
     assigned[a[sol.arc_flow > 0]] = b[sol.arc_flow > 0]
-    f.load_solution(assigned, d)
+    f.load_solution(assigned, None if own_potentials else d)
     assert f.residual_ok()
     f.add_arcs(ci[~first], mj[~first], cost[~first])
     f.solve()
@@ -138,3 +139,48 @@ def test_deterministic_and_no_arcs():
     f.add_arcs(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     f.solve()
     assert f.unmatched.all() and f.objective() == 6 and f.residual_ok()
+
+
+@pytest.mark.parametrize(
+    ("assigned", "caps"),
+    [
+        ([1, 0], [1, 1]),  # crossed: swapping saves 18
+        ([0, -1], [1, 1]),  # row 1 unmatched beside a free column it could take
+        ([1, 1], [1, 2]),  # row 0 on its dear column while column 0 has room
+    ],
+)
+def test_load_solution_refuses_a_flow_that_is_not_optimal(assigned, caps):
+    """Without potentials given, a flow that a negative cycle improves is
+    refused (no potentials exist), and the flow is left empty, not half set."""
+    n, m = 2, 2
+    ci, mj = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    cost = np.array([1, 10, 10, 1])
+    f = IncrementalAssignment(n, m, np.array(caps), np.array([50, 50]))
+    f.add_arcs(ci, mj, cost)
+    with pytest.raises(ValueError, match="not optimal"):
+        f.load_solution(np.array(assigned))
+    assert (f.amentor == -2).all() and (f.load == 0).all() and (f.pi == 0).all()
+    f.solve()  # still usable: solves from scratch
+    assert f.residual_ok() and f.objective() == 2
+    f.load_solution(np.array([0, 1]))  # the optimum is taken
+    assert f.residual_ok() and f.objective() == 2
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_disturbed_counts_the_rows_the_new_arcs_would_release(seed):
+    rng, n, m, ci, mj, cost, caps, unm = _random(9000 + seed)
+    first = rng.random(ci.size) < 0.5
+    f = IncrementalAssignment(n, m, caps, unm)
+    f.add_arcs(ci[first], mj[first], cost[first])
+    assert f.disturbed() == n  # nothing solved yet: every row is routed
+    f.solve()
+    assert f.disturbed() == 0  # no arc since the solve
+    a, b, c = ci[~first], mj[~first], cost[~first]
+    f.add_arcs(a, b, c)
+    want = np.unique(a[c + f.pi[a] - f.pi[n + b] < 0]).size
+    assert f.disturbed() == want
+    f.solve()
+    assert f.disturbed() == 0 and f.residual_ok()
+    assigned = np.where(f.amentor >= 0, f.amentor, -1)
+    f.load_solution(assigned)
+    assert f.disturbed() == 0 and f.residual_ok()

@@ -174,13 +174,17 @@ def _crowded(case: tuple[int, int, float, int]) -> tuple:
     return district(n, k, seed=seed, area_km2=area), MatchConfig(max_distance_km=3.0)
 
 
-@pytest.mark.parametrize(("tag_split", "hot_scan"), [(False, True), (True, False), (False, False)])
+@pytest.mark.parametrize(
+    ("tag_split", "hot_scan", "fresh_share"),
+    [(False, True, 0.5), (True, False, 0.5), (False, False, 0.5), (False, True, 0.0)],
+)
 @pytest.mark.parametrize("case", _CROWDED)
 def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
     monkeypatch: pytest.MonkeyPatch,
     case: tuple[int, int, float, int],
     tag_split: bool,
     hot_scan: bool,
+    fresh_share: float,
 ) -> None:
     # scarce mentors: the first model leaves children unmatched that the
     # optimum pairs, so "hot" children get incomplete (nearest-only) lists
@@ -188,6 +192,8 @@ def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
     # lists come from the grid scan or from the k-d tree search
     monkeypatch.setattr(M, "_TAG_SPLIT_MIN", 0 if tag_split else 10**9)
     monkeypatch.setattr(M, "_HOT_SCAN_PAIRS", 10**12 if hot_scan else 0)
+    # 0.0: every round after the first is solved afresh and taken over
+    monkeypatch.setattr(M, "_FRESH_SHARE", fresh_share)
     (kids, mentors), config = _crowded(case)
     sparse = match(kids, mentors, config)
     dense = match(kids, mentors, config, method="dense")
