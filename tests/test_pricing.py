@@ -236,3 +236,41 @@ def test_no_settling_round_once_every_mentor_place_is_taken(seed: int) -> None:
     assert sparse.metrics["n_pairs"] == sparse.metrics["mentor_capacity"]
     assert solver["settling_rounds"] == 0
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+
+
+@pytest.mark.parametrize("seed", [51, 52])
+def test_pairs_in_reach_by_grid_equal_the_kd_tree_search(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    p = _problem(700, 300, seed, max_distance_km=2.5)
+    p.limit[::7] = 1.0  # some mentors with a shorter limit of their own
+    kids = np.arange(0, p.n, 3)
+    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 0)
+    gi, gj, gk = p.in_reach(kids)
+    ki, kj, kk = p.within(kids, p.radius)
+    assert gi.size == ki.size > 0
+    g = np.lexsort((gj, gi))
+    k = np.lexsort((kj, ki))
+    assert np.array_equal(gi[g], ki[k]) and np.array_equal(gj[g], kj[k])
+    np.testing.assert_allclose(gk[g], kk[k], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"max_distance_km": 3.0},
+        {"max_distance_km": 3.0, "same_street": True, "k_nearest": 5},
+    ],
+)
+def test_unmatched_reasons_are_the_same_by_grid_and_by_kd_tree(
+    monkeypatch: pytest.MonkeyPatch, cfg: dict
+) -> None:
+    (kids, mentors), _ = _crowded(_CROWDED[0])
+    config = MatchConfig(**cfg)
+    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 0)
+    by_grid = match(kids, mentors, config).unmatched
+    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 10**18)
+    by_tree = match(kids, mentors, config).unmatched
+    assert len(by_grid) > 0
+    assert set(by_grid["reason"]) >= {"mentors_taken"}
+    pd.testing.assert_frame_equal(by_grid, by_tree)
