@@ -27,6 +27,7 @@ k-d tree search.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -38,6 +39,8 @@ __all__ = ["Grid"]
 # no grid where the projection overstates distances by more than this
 _MAX_KAPPA = 1.25
 _MAX_CELLS = 4_000_000
+# children, at least, for a scan on more than one thread
+_SPLIT_MIN = 2_000
 
 
 @nb.njit(cache=True, nogil=True)
@@ -256,11 +259,14 @@ class Grid:
         slack: float,
         bucket: np.ndarray | None = None,
         keep_k: int = 0,
+        threads: int = 2,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair (child in ``kids``, mentor) within the child's
         ``reach`` km and the mentor's ``limit`` that satisfies the bound in
         the module docstring; with ``keep_k``, only each child's ``keep_k``
-        nearest such mentors of each ``bucket`` (an integer per mentor)."""
+        nearest such mentors of each ``bucket`` (an integer per mentor).
+        Runs on ``threads`` threads from :data:`_SPLIT_MIN` children on; the
+        list is the same."""
         # mentors by cell, skill set and top (highest first); one segment
         # per (cell, skill set)
         order = np.lexsort((-top, mskill, self.cell))
@@ -269,8 +275,7 @@ class Grid:
         seg_ptr = np.r_[starts, order.size].astype(np.int64)
         seg_cell = self.cell[order[starts]]
         cell_seg = np.searchsorted(seg_cell, np.arange(self.nx * self.ny + 1)).astype(np.int64)
-        return _scan(
-            np.ascontiguousarray(kids, dtype=np.int64),
+        rest = (
             reach, base, bonus_hi,
             self.cx, self.cy, vc, kneed, kbits,
             cell_seg, seg_ptr, mskill[order[starts]], order.astype(np.int64), top, vm,
@@ -279,6 +284,16 @@ class Grid:
             need_km, int_km, max_shared, slack, EARTH_RADIUS_KM,
             np.zeros(1, np.int64) if bucket is None else bucket, keep_k,
         )  # fmt: skip
+        kids = np.ascontiguousarray(kids, dtype=np.int64)
+        if kids.size < _SPLIT_MIN or threads < 2:
+            return _scan(kids, *rest)
+        # the kernel releases the GIL: consecutive slices of the children on
+        # threads, joined in order (the same list as one pass)
+        parts = np.array_split(kids, threads)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            outs = list(pool.map(lambda part: _scan(part, *rest), parts))
+        xi, xj, xk = (np.concatenate([o[k] for o in outs]) for k in range(3))
+        return xi, xj, xk
 
     def mentors_in_reach(self, km: float) -> float:
         """About how many mentors lie within ``km`` of a child (uniform density

@@ -96,3 +96,38 @@ def test_no_grid_where_the_projection_would_distort():
     lat_eq = np.array([0.0, 0.1])
     assert Grid.build(lat_eq, lon_wide, lat_eq, lon_wide, 0.5) is None  # antimeridian
     assert Grid.build(np.empty(0), np.empty(0), lat, lon, 0.5) is None
+
+
+@pytest.mark.parametrize("keep_k", [0, 2])
+@pytest.mark.parametrize("seed", range(6))
+def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, seed, keep_k):
+    import matching._scan as S
+
+    _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
+    cfg = MatchConfig(max_distance_km=5.0)
+    reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    kids = np.arange(clat.size)
+    args = (kids, reach, base, np.full(clat.size, 2.0), top)
+    terms = {
+        "vc": unit_vectors(clat, clon),
+        "vm": unit_vectors(mlat, mlon),
+        "kneed": need,
+        "kbits": codes.child,
+        "mskill": skill,
+        "mbits": codes.mentor,
+        "limit": limit,
+        "need_km": cfg.uncovered_need_km,
+        "int_km": cfg.shared_interest_km,
+        "max_shared": cfg.max_shared_interests,
+        "slack": 0.002,
+        "bucket": skill.astype(np.int64),
+        "keep_k": keep_k,
+    }
+    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
+    one = grid.scan(*args, **terms, threads=1)
+    for threads in (2, 3):
+        many = grid.scan(*args, **terms, threads=threads)
+        for a, b in zip(one, many, strict=True):
+            assert np.array_equal(a, b)
+    assert one[0].size > 0
