@@ -820,7 +820,12 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # start, no difference at 10,000 and 20,000).
         fresh = settled and settled == rnd - 1
         if fresh or flow.disturbed() > _FRESH_SHARE * n:
-            flow.load_solution(_fresh_solve(p, *flow.arcs()))
+            try:
+                flow.load_solution(_fresh_solve(p, *flow.arcs()))
+            except ValueError:
+                # not optimal on the model's arcs (which would be a solver
+                # bug): the flow was left empty and solves it from scratch
+                flow.solve()
         else:
             flow.solve()
         d = flow.pi.copy()  # the cache below keeps it; the flow moves on
