@@ -818,3 +818,48 @@ def tiers_markdown(summary: dict[str, Any]) -> str:
             f"| {row.get('initial_model_arcs') or '-'} | {s(ph.get('all_arcs'))} | {s(solve)} |"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# how fast the machine is right now (a shared virtual machine's speed drifts)
+
+
+def speed_probe() -> dict[str, float]:
+    """Seconds for two fixed workloads: a pure-Python loop (10 M additions)
+    and a numpy sort of 4 M random int64.  Recorded at the start and the end
+    of a benchmark session: a machine that got slower in between shows here,
+    whatever the code under test does."""
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**62, 4_000_000)
+    np.sort(keys)  # first-touch page faults out of the timing
+    t0 = time.perf_counter()
+    total = 0
+    for k in range(10_000_000):
+        total += k
+    t1 = time.perf_counter()
+    np.sort(keys)
+    t2 = time.perf_counter()
+    return {"python_loop_s": round(t1 - t0, 3), "numpy_sort_s": round(t2 - t1, 3)}
+
+
+def cpu_jiffies() -> list[int] | None:
+    """The machine-wide CPU counters of ``/proc/stat`` (user, nice, system,
+    idle, iowait, irq, softirq, steal), or None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            first = fh.readline().split()
+    except OSError:
+        return None
+    if not first or first[0] != "cpu" or len(first) < 9:
+        return None
+    return [int(x) for x in first[1:9]]
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Share of CPU time the hypervisor gave to other guests between two
+    :func:`cpu_jiffies` readings ("steal")."""
+    if before is None or after is None:
+        return None
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    busy = sum(delta)
+    return round(delta[7] / busy, 4) if busy > 0 else None

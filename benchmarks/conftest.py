@@ -17,7 +17,14 @@ from importlib import metadata
 from typing import Any
 
 import pytest
-from bench_support import Instance, summarize, summarize_tiers
+from bench_support import (
+    Instance,
+    cpu_jiffies,
+    speed_probe,
+    steal_share,
+    summarize,
+    summarize_tiers,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +36,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "tier20k: scaling tier, large district 20,000 x 16,000")
     config.addinivalue_line("markers", "tier200k: scaling tier, city 200,000 x 160,000")
     config.addinivalue_line("markers", "tier1m: scaling tier, province 1,000,000 x 800,000")
+
+
+_SESSION: dict[str, Any] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # the machine's speed before anything runs (see bench_support.speed_probe)
+    _SESSION["jiffies"] = cpu_jiffies()
+    _SESSION["probe"] = speed_probe()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,6 +100,10 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["mem_total_gib"] = free[1].split()[1] if len(free) > 1 else ""
     machine_info["python"] = platform.python_version()
     machine_info["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    # the same fixed workloads at the start and at the end of the session,
+    # and the share of CPU time stolen by other guests in between
+    machine_info["speed_probe"] = {"start": _SESSION.get("probe"), "end": speed_probe()}
+    machine_info["cpu_steal_share"] = steal_share(_SESSION.get("jiffies"), cpu_jiffies())
     machine_info["packages"] = {
         name: _version(name)
         for name in (
