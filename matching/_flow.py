@@ -501,9 +501,9 @@ class IncrementalAssignment:
     def load_solution(self, assigned: np.ndarray, pi: np.ndarray | None = None) -> None:
         """Take over an optimal flow on every arc added so far: ``assigned``
         gives each row's column (-1: unmatched) and ``pi`` potentials with
-        every residual reduced cost >= 0 (e.g. from
-        :func:`matching.solve.potentials`); without ``pi`` they are computed
-        here (shortest paths on the residual graph, compiled).
+        every residual reduced cost >= 0; without ``pi`` (the usual case)
+        they are computed here (shortest paths on the residual graph,
+        compiled).
 
         Raises
         ------

@@ -11,8 +11,9 @@ see :func:`integer_costs` for the scaling rule, its precision and the overflow
 guard.
 
 Internal helpers used by :func:`matching.match` live here too: the flow model
-in circulation form (:func:`circulation`) and the node potentials
-(:func:`potentials`) that prove an arc left out of a model cannot improve it.
+in circulation form (:func:`circulation`) and its maximum-pairs variant
+(:func:`max_pairs_circulation`).  The node potentials that prove an arc left
+out of a model cannot improve it come from :mod:`matching._flow`.
 """
 
 from __future__ import annotations
@@ -502,79 +503,3 @@ def circulation(
         unmatched[urows] = f.flows(np.arange(k, k + urows.size, dtype=np.int64)) > 0
     load = np.bincount(cols[x > 0], minlength=m).astype(np.int64)
     return Circulation(x, unmatched, load)
-
-
-def potentials(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    icost: np.ndarray,
-    sol: Circulation,
-    n: int,
-    m: int,
-    caps: np.ndarray,
-    iu: np.ndarray,
-    has_u: np.ndarray,
-    *,
-    max_rounds: int | None = None,
-    start: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """Node potentials proving the circulation optimal on its own arcs.
-
-    Bellman-Ford on the residual graph from a virtual root joined to every
-    node at cost 0, vectorised per round.  The distances ``d`` satisfy
-    ``d[v] <= d[u] + c`` for every residual arc ``u -> v``; an arc left out
-    of the model, from row ``i`` to column ``j`` at cost ``c``, could improve
-    the solution only if ``c + d[i] - d[n + j] < 0``.  Returns None if the
-    rounds run out (the caller then solves on every arc).
-    """
-    assert sol.arc_flow is not None
-    x = sol.arc_flow
-    snk = n + m
-    on = x > 0
-    rr = np.arange(n, dtype=np.int64)
-    cc = np.arange(n, n + m, dtype=np.int64)
-    ur = has_u & ~sol.unmatched  # unmatched arc unused: forward residual
-    uu = has_u & sol.unmatched  # used: backward residual
-    free = sol.load < caps
-    used = sol.load > 0
-    src = np.concatenate(
-        [
-            rows[~on],
-            cols[on] + n,
-            rr[ur],
-            np.full(int(uu.sum()), snk),
-            cc[free],
-            np.full(int(used.sum()), snk),
-        ]
-    ).astype(np.int64)
-    dst = np.concatenate(
-        [
-            cols[~on] + n,
-            rows[on],
-            np.full(int(ur.sum()), snk),
-            rr[uu],
-            np.full(int(free.sum()), snk),
-            cc[used],
-        ]
-    ).astype(np.int64)
-    w = np.concatenate(
-        [icost[~on], -icost[on], iu[ur], -iu[uu], np.zeros(int(free.sum() + used.sum()), np.int64)]
-    ).astype(np.int64)
-    order = np.argsort(dst, kind="stable")
-    src, dst, w = src[order], dst[order], w[order]
-    heads, starts = np.unique(dst, return_index=True)
-    # Any start converges (there is no negative cycle at an optimum) to
-    # potentials that satisfy every residual arc; a previous round's
-    # potentials are usually a few relaxations away.
-    d = np.zeros(n + m + 1, dtype=np.int64) if start is None else start.copy()
-    limit = max_rounds if max_rounds is not None else n + m + 2
-    if src.size == 0:
-        return d
-    for _ in range(limit):
-        best = np.minimum.reduceat(d[src] + w, starts)
-        cur = d[heads]
-        better = best < cur
-        if not better.any():
-            return d
-        d[heads[better]] = best[better]
-    return None
