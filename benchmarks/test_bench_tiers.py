@@ -18,6 +18,9 @@ Methods, each timed end to end from the rosters it needs:
   ``matching.match(children, mentors, cfg)`` for a district;
   ``matching.province.match_province(children, mentors, cfg)`` for a city or a
   province (districts independent, serially in one process);
+- ``library_processes`` (city and province only): the same call with
+  ``executor=ProcessExecutor(n_workers=2)`` (districts on two worker processes,
+  one search thread each), checked pair for pair against ``library``;
 - ``greedy``: nearest available mentor, children by priority then id, district
   by district (``bench_support.greedy_nearest_fast``, which never lists every arc; at the
   2k tier checked pair for pair against ``test_bench_greedy.greedy_nearest``);
@@ -228,6 +231,7 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
         ci, _, _ = MATCH_MODULE._all_arcs(p)
         assert arcs == ci.size, "the counted arcs are the arcs the library allows"
     skipped = _dense_skips(tier, request.config)
+    run.cache["library_median_s"] = benchmark.stats.stats.median
     _record(
         benchmark,
         run,
@@ -237,14 +241,50 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
         n_mentors_active=int(m.get("n_mentors_active", len(run.mentors))),
         mentor_capacity=int(m.get("mentor_capacity", int(run.mentors["capacity"].sum()))),
         priority_pairing_rate=m.get("priority_pairing_rate"),
-        solver={
-            k: v for k, v in m.get("solver", {}).items() if isinstance(v, int | float | str)
-        },
+        solver={k: v for k, v in m.get("solver", {}).items() if isinstance(v, int | float | str)},
         baselines_skipped=skipped,
         **q,
         **mem,
     )
     assert q["n_pairs"] > 0
+
+
+def test_library_processes(benchmark: Any, tier: str) -> None:
+    """A city or a province with its districts on two worker processes."""
+    from matching.executors import ProcessExecutor
+    from matching.province import match_province
+
+    run = _run(tier)
+    if run.spec.generator == "district":
+        pytest.skip("a district is one match: nothing to spread over processes")
+    benchmark.group = f"tier {tier}"
+    ex = ProcessExecutor(n_workers=2)
+    result = benchmark.pedantic(
+        match_province,
+        args=(run.children, run.mentors, run.config),
+        kwargs={"executor": ex},
+        rounds=run.spec.rounds,
+        iterations=1,
+    )
+    serial = run.library()
+    assert result.ok and serial.ok
+    pd.testing.assert_frame_equal(result.pairs, serial.pairs)
+    pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+    assert result.metrics == serial.metrics
+    median = benchmark.stats.stats.median
+    serial_s = run.cache.get("library_median_s")
+    _record(
+        benchmark,
+        run,
+        "library_processes",
+        target_s=TARGET_S[tier],
+        executor=repr(ex),
+        serial_median_s=serial_s,
+        serial_over_processes=None if serial_s is None else round(serial_s / median, 3),
+        same_pairs_as_serial=True,
+        objective_units=int(result.metrics["objective_units"]),
+        memory="not measured (worker processes; the serial run's peak is per process)",
+    )
 
 
 # ---------------------------------------------------------------------------

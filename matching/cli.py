@@ -5,7 +5,8 @@ Usage::
     matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
-    matching province --root DIR --children FILE --mentors FILE [--workers N | --scheduler ADDR]
+    matching province --root DIR --children FILE --mentors FILE
+                      [--processes N | --workers N | --scheduler ADDR]
     matching --version
 
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
@@ -375,8 +376,9 @@ def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run the nightly job of every district of a province (in parallel)",
         description="Split province rosters by district and run the nightly job of each district\n"
-        "against ROOT/<district>/state.db (plan in ROOT/<district>/plan/), serially or on\n"
-        "Dask.  A district whose input is broken fails alone; the others are committed.\n"
+        "against ROOT/<district>/state.db (plan in ROOT/<district>/plan/), serially, on local\n"
+        "worker processes or on Dask.  A district whose input is broken fails alone; the\n"
+        "others are committed.\n"
         "Exit code 1 names the failed district(s).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -395,6 +397,10 @@ def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--skip-price-of-stability", action="store_true", help="skip the from-scratch solve"
     )
     where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--processes", metavar="N", type=_count, default=0,
+        help="run on N worker processes of this machine, no Dask needed (default: 0 = serial)",
+    )  # fmt: skip
     where.add_argument(
         "--workers", metavar="N", type=_count, default=0,
         help="run on a local Dask cluster of N worker processes (default: 0 = serial)",
@@ -421,7 +427,7 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 def _cmd_province(args: argparse.Namespace) -> int:
     import datetime as _dt
 
-    from .executors import DaskExecutor, Executor, SerialExecutor
+    from .executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
     from .province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
@@ -432,6 +438,8 @@ def _cmd_province(args: argparse.Namespace) -> int:
         executor = DaskExecutor(scheduler_address=args.scheduler)
     elif args.workers:
         executor = DaskExecutor(n_workers=args.workers)
+    elif args.processes:
+        executor = ProcessExecutor(n_workers=args.processes)
     try:
         report = run_province_nightly(
             args.root, args.children, args.mentors, events, date=date, executor=executor,

@@ -91,6 +91,8 @@ _GRID_REACH_PAIRS = 1_000_000
 _HOT_SCAN_PAIRS = 4_000_000
 # children, at least, for the searches by interest tag (see _suspects)
 _TAG_SPLIT_MIN = 10_000
+# threads for the searches of one match (k-d tree queries, grid scans); a
+# worker of matching.executors.ProcessExecutor sets its own
 _SEARCH_THREADS = 2
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
@@ -433,6 +435,7 @@ class _Problem:
                     int_km=0.0,
                     max_shared=0,
                     slack=0.0,
+                    threads=_SEARCH_THREADS,
                 )
         return self.within(child_idx, self.radius)
 
@@ -717,6 +720,7 @@ def _suspects_grid(
         "int_km": cfg.shared_interest_km,
         "max_shared": cfg.max_shared_interests,
         "slack": slack,
+        "threads": _SEARCH_THREADS,
     }
     bonus_f = bonus_hi.astype(np.float64)
     cool = np.arange(n) if hot is None else np.flatnonzero(~hot)

@@ -12,7 +12,7 @@ import pytest
 
 from matching import ConfigError, InputError, MatchConfig, RosterError, match
 from matching.cli import main
-from matching.executors import DaskExecutor, Executor, Outcome, SerialExecutor
+from matching.executors import DaskExecutor, Executor, Outcome, ProcessExecutor, SerialExecutor
 from matching.geo import pairs_within
 from matching.province import candidate_components, match_province, run_province_nightly
 from matching.report import write_csv
@@ -45,6 +45,20 @@ def _inverse(x: int) -> float:
     return 10 / x
 
 
+def _search_threads(_: object) -> int:
+    import importlib
+
+    return importlib.import_module("matching.match")._SEARCH_THREADS
+
+
+def _die(x: int) -> int:
+    import os
+
+    if x == 0:
+        os._exit(3)  # the worker process dies, as when killed for memory
+    return x
+
+
 def _break_child(kids: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
     bad = kids.copy()
     row = int(np.flatnonzero(bad["district"].to_numpy() == name)[3])
@@ -56,11 +70,16 @@ def _break_child(kids: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
 # executors
 
 
-@pytest.mark.parametrize("kind", ["serial", "dask"])
+@pytest.mark.parametrize("kind", ["serial", "dask", "processes", "spawn"])
 def test_executor_keeps_order_and_captures_errors_per_item(
     kind: str, dask_ex: DaskExecutor
 ) -> None:
-    ex: Executor = SerialExecutor() if kind == "serial" else dask_ex
+    ex: Executor = {
+        "serial": SerialExecutor(),
+        "dask": dask_ex,
+        "processes": ProcessExecutor(n_workers=2),
+        "spawn": ProcessExecutor(n_workers=2, start_method="spawn"),
+    }[kind]
     out = ex.map(_inverse, [5, 0, 2, 0, 1])
     assert [o.ok for o in out] == [True, False, True, False, True]
     assert [o.value for o in out] == [2.0, None, 5.0, None, 10.0]
@@ -77,6 +96,30 @@ def test_dask_executor_rejects_bad_parameters() -> None:
         DaskExecutor(client=object(), scheduler_address="tcp://127.0.0.1:1")
 
 
+def test_process_executor_parameters_and_workers() -> None:
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ConfigError, match="'n_workers' parameter of ProcessExecutor"):
+            ProcessExecutor(n_workers=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'threads_per_worker' parameter of ProcessExecutor"):
+        ProcessExecutor(threads_per_worker=0)
+    with pytest.raises(ConfigError, match="'start_method' parameter of ProcessExecutor"):
+        ProcessExecutor(start_method="teleport")
+    ex = ProcessExecutor()
+    assert ex.n_workers >= 1 and ex.threads_per_worker == 1
+    assert ex.start_method == ("fork" if sys.platform.startswith("linux") else "spawn")
+    # each worker's matches use the threads it was given; this process keeps its own
+    out = ProcessExecutor(n_workers=2, threads_per_worker=3).map(_search_threads, [0, 1, 2])
+    assert [o.value for o in out] == [3, 3, 3]
+    assert _search_threads(None) == 2
+
+
+def test_a_dead_worker_fails_its_calls_not_the_finished_ones() -> None:
+    out = ProcessExecutor(n_workers=1).map(_die, [1, 2, 0, 4])
+    assert [o.value for o in out[:2]] == [1, 2]
+    assert [o.ok for o in out] == [True, True, False, False]
+    assert out[2].error_type == "BrokenProcessPool"
+
+
 def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import now raises ImportError
     with pytest.raises(ImportError, match=r"mentor-matching\[dask\]"):
@@ -87,10 +130,12 @@ def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 # independent districts
 
 
-def test_dask_equals_serial_pair_for_pair(province, dask_ex) -> None:
+@pytest.mark.parametrize("kind", ["dask", "processes"])
+def test_dask_and_processes_equal_serial_pair_for_pair(province, dask_ex, kind: str) -> None:
     kids, moms = province
     serial = match_province(kids, moms)
-    dist = match_province(kids, moms, executor=dask_ex)
+    ex = dask_ex if kind == "dask" else ProcessExecutor(n_workers=2)
+    dist = match_province(kids, moms, executor=ex)
     pd.testing.assert_frame_equal(serial.pairs, dist.pairs)
     pd.testing.assert_frame_equal(serial.unmatched, dist.unmatched)
     pd.testing.assert_frame_equal(serial.districts, dist.districts)
@@ -271,8 +316,8 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
         [{"kind": "mentor_leave", "child_id": "", "mentor_id": mentor, "actor": "", "note": ""}]
     ).to_csv(events / f"{names[1]}.csv", index=False)
     night3 = [*argv[:-2], "2026-03-03", "--skip-price-of-stability", "--events-dir", str(events)]
-    assert main(night3) == 0
-    capsys.readouterr()
+    assert main([*night3, "--processes", "2"]) == 0  # worker processes, no Dask
+    assert f"{names[1]}: ok" in capsys.readouterr().out
     with StateStore.open(root / names[1] / "state.db", readonly=True) as store:
         assert mentor not in set(store.load().pairs["mentor_id"])
         assert len(store.runs()) == 3
@@ -283,6 +328,7 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     )
     assert main(["province", "--root", str(root)]) == 2  # usage: rosters missing
     assert main([*argv, "--workers", "2", "--scheduler", "tcp://x:1"]) == 2  # exclusive
+    assert main([*argv, "--processes", "2", "--workers", "2"]) == 2
 
 
 @pytest.mark.parametrize("name", ["matching.province", "matching.executors"])
