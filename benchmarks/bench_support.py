@@ -723,6 +723,11 @@ def summarize_tiers(benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
             ):
                 row[key] = info.get(key)
             row["target_met"] = t_lib < info["target_s"]
+            procs = methods.get("library_processes")
+            if procs is not None:  # the same districts on two worker processes
+                t_procs = row["median_s"]["library_processes"]
+                row["processes_target_met"] = t_procs < info["target_s"]
+                row["serial_over_processes"] = t_lib / t_procs
             row["ratio_time_over_library"] = {
                 k: row["median_s"][k] / t_lib for k in _TIER_METHODS[1:] if k in methods
             }

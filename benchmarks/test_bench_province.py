@@ -1,4 +1,4 @@
-"""A province, serially and on a Dask LocalCluster (issue 6).
+"""A province, serially, on worker processes and on a Dask LocalCluster (issue 6).
 
 Instance (built once per tier, not timed): ``city(n_districts, children, mentors, seed=4)``
 with ``MatchConfig(max_distance_km=5.0)``; districts are independent (the default of
@@ -14,7 +14,14 @@ Tiers (``quick`` / ``full`` markers of ``conftest.py``):
 Benchmarks (``benchmark.pedantic``, ``iterations=1``):
 
 1. ``test_province_serial``: ``match_province(..., executor=SerialExecutor())``.
-2. ``test_province_dask``: the same call with ``DaskExecutor(n_workers=2, processes=True)``
+2. ``test_province_processes``: the same call with ``ProcessExecutor(n_workers=2)`` (the
+   standard library's process pool, forked workers, one search thread each; the pool starts
+   inside the timed call).  ``extra_info`` holds ``ratio_serial_over_processes`` (when the
+   serial benchmark ran first), the largest worker's peak resident memory
+   (``worker_peak_rss_mib``: ``RUSAGE_CHILDREN``, the largest child process reaped so far,
+   which are the pool's workers when this runs before the Dask benchmark) and asserts that
+   the pairs equal the serial result pair for pair.
+3. ``test_province_dask``: the same call with ``DaskExecutor(n_workers=2, processes=True)``
    (a ``LocalCluster`` of two worker processes, one thread each).  The cluster is started
    and the library imported on each worker before timing (start-up and imports are in
    ``extra_info["cluster_start_s"]``); the time
@@ -43,7 +50,7 @@ import pandas as pd
 import pytest
 
 from matching import MatchConfig
-from matching.executors import DaskExecutor, SerialExecutor
+from matching.executors import DaskExecutor, ProcessExecutor, SerialExecutor
 from matching.province import ProvinceResult, match_province
 from matching.synth import city
 
@@ -113,6 +120,40 @@ def test_province_serial(benchmark: Any, tier: str) -> None:
     benchmark.extra_info["driver_peak_rss_mib"] = _mib(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     )
+
+
+@TIER_PARAMS
+def test_province_processes(benchmark: Any, tier: str) -> None:
+    kids, moms = _rosters(tier)
+    cfg = MatchConfig(max_distance_km=5.0)
+    ex = ProcessExecutor(n_workers=N_WORKERS)
+    times: list[float] = []
+
+    def run() -> ProvinceResult:
+        t0 = time.perf_counter()
+        out = match_province(kids, moms, cfg, executor=ex)
+        times.append(time.perf_counter() - t0)
+        return out
+
+    result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
+    assert result.ok
+    info = _info(tier, "processes", result)
+    times.sort()
+    median = times[len(times) // 2]
+    info.update(
+        n_workers=N_WORKERS,
+        executor=repr(ex),
+        worker_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
+        driver_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+    )
+    if tier in _SERIAL:
+        serial_s, serial = _SERIAL[tier]
+        info["serial_median_s"] = round(serial_s, 3)
+        info["processes_median_s"] = round(median, 3)
+        info["ratio_serial_over_processes"] = round(serial_s / median, 3)
+        pd.testing.assert_frame_equal(result.pairs, serial.pairs)  # pair for pair
+        pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+    benchmark.extra_info.update(info)
 
 
 @TIER_PARAMS
