@@ -51,6 +51,7 @@ _METHOD_STYLE = {
     "dense_scipy": ("C3", "^"),
     "dense_ortools_lsa": ("C1", "v"),
     "library method='dense' (OR-Tools flow)": ("C4", "D"),
+    "library_processes": ("C9", "P"),
 }
 
 
@@ -97,7 +98,7 @@ def plot(series: dict[str, dict[int, float]], out: Path) -> Path:
         xs = [n for n, _ in points]
         ys = [t for _, t in points]
         color, marker = _METHOD_STYLE.get(label, ("C7", "."))
-        ax.plot(xs, ys, marker=marker, color=color, label=label, linewidth=1.5)
+        ax.plot(xs, ys, marker=marker, color=color, label=label, linewidth=1.5, zorder=6)
     for i, (name, (n, t)) in enumerate(TARGETS.items()):
         ax.scatter(
             [n],
@@ -105,6 +106,7 @@ def plot(series: dict[str, dict[int, float]], out: Path) -> Path:
             marker="*",
             s=160,
             color="black",
+            alpha=0.6,
             zorder=5,
             label="target (issue 4)" if i == 0 else None,
         )
