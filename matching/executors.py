@@ -10,8 +10,8 @@ never loses the rest of a province.
   this process.
 - :class:`ProcessExecutor` runs them on worker processes of this machine
   (the standard library's process pool; no extra dependency): on 2 cores a
-  city of ten 20,000-child districts takes about two thirds of the serial
-  time (``benchmarks/README.md``).
+  city of ten 20,000-child districts takes about 0.6 of the serial time
+  (``benchmarks/README.md``).
 - :class:`DaskExecutor` runs them on a Dask cluster: an existing
   ``distributed.Client``, a scheduler address (a real cluster), or a
   ``LocalCluster`` it starts and closes itself.  Needs the ``dask`` extra

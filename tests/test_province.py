@@ -113,6 +113,22 @@ def test_process_executor_parameters_and_workers() -> None:
     assert _search_threads(None) == 2
 
 
+def test_one_search_thread_gives_the_same_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    # large enough for the threaded grid scans (2,000 children and more) and the
+    # per-tag searches; a ProcessExecutor worker runs with one thread
+    import importlib
+
+    from matching.synth import district
+
+    kids, moms = district(2500, 2000, seed=5)
+    two = match(kids, moms)
+    monkeypatch.setattr(importlib.import_module("matching.match"), "_SEARCH_THREADS", 1)
+    one = match(kids, moms)
+    pd.testing.assert_frame_equal(one.pairs, two.pairs)
+    pd.testing.assert_frame_equal(one.unmatched, two.unmatched)
+    assert one.metrics["objective_units"] == two.metrics["objective_units"]
+
+
 def test_a_dead_worker_fails_its_calls_not_the_finished_ones() -> None:
     out = ProcessExecutor(n_workers=1).map(_die, [1, 2, 0, 4])
     assert [o.value for o in out[:2]] == [1, 2]
