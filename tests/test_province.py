@@ -199,6 +199,12 @@ def test_cross_boundary_equals_one_match_over_the_province(province, dask_ex) ->
     serial = match_province(kids, moms, FINE, cross_boundary=True, n_tasks=1)
     pd.testing.assert_frame_equal(serial.pairs, cross.pairs)
     assert serial.metrics["n_tasks"] == 1 and cross.metrics["n_tasks"] > 1
+    # and on worker processes of this machine
+    procs = match_province(
+        kids, moms, FINE, cross_boundary=True, executor=ProcessExecutor(n_workers=2)
+    )
+    pd.testing.assert_frame_equal(procs.pairs, cross.pairs)
+    pd.testing.assert_frame_equal(procs.unmatched, cross.unmatched)
 
 
 @pytest.mark.parametrize("cell_km", [0.25, 1.0, 3.0])
