@@ -100,33 +100,10 @@ def _info(tier: str, case: str, result: ProvinceResult) -> dict[str, Any]:
     }
 
 
-@TIER_PARAMS
-def test_province_serial(benchmark: Any, tier: str) -> None:
+def _timed(benchmark: Any, tier: str, ex: Any) -> tuple[ProvinceResult, float]:
+    """Time ``match_province`` on ``ex``: the last result and the median seconds."""
     kids, moms = _rosters(tier)
     cfg = MatchConfig(max_distance_km=5.0)
-    times: list[float] = []
-
-    def run() -> ProvinceResult:
-        start = time.perf_counter()
-        out = match_province(kids, moms, cfg, executor=SerialExecutor())
-        times.append(time.perf_counter() - start)
-        return out
-
-    result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
-    assert result.ok
-    times.sort()
-    _SERIAL[tier] = (times[len(times) // 2], result)
-    benchmark.extra_info.update(_info(tier, "serial", result))
-    benchmark.extra_info["driver_peak_rss_mib"] = _mib(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    )
-
-
-@TIER_PARAMS
-def test_province_processes(benchmark: Any, tier: str) -> None:
-    kids, moms = _rosters(tier)
-    cfg = MatchConfig(max_distance_km=5.0)
-    ex = ProcessExecutor(n_workers=N_WORKERS)
     times: list[float] = []
 
     def run() -> ProvinceResult:
@@ -137,62 +114,64 @@ def test_province_processes(benchmark: Any, tier: str) -> None:
 
     result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
     assert result.ok
-    info = _info(tier, "processes", result)
     times.sort()
-    median = times[len(times) // 2]
+    return result, times[len(times) // 2]
+
+
+def _against_serial(info: dict[str, Any], tier: str, case: str, median: float, result: Any) -> None:
+    """The ratio to the serial run of this session, and its pairs, pair for pair."""
+    if tier in _SERIAL:
+        serial_s, serial = _SERIAL[tier]
+        info["serial_median_s"] = round(serial_s, 3)
+        info[f"{case}_median_s"] = round(median, 3)
+        info[f"ratio_serial_over_{case}"] = round(serial_s / median, 3)
+        pd.testing.assert_frame_equal(result.pairs, serial.pairs)
+        pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+
+
+@TIER_PARAMS
+def test_province_serial(benchmark: Any, tier: str) -> None:
+    result, median = _timed(benchmark, tier, SerialExecutor())
+    _SERIAL[tier] = (median, result)
+    benchmark.extra_info.update(_info(tier, "serial", result))
+    benchmark.extra_info["driver_peak_rss_mib"] = _mib(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+
+
+@TIER_PARAMS
+def test_province_processes(benchmark: Any, tier: str) -> None:
+    ex = ProcessExecutor(n_workers=N_WORKERS)
+    result, median = _timed(benchmark, tier, ex)
+    info = _info(tier, "processes", result)
     info.update(
         n_workers=N_WORKERS,
         executor=repr(ex),
         worker_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
         driver_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
     )
-    if tier in _SERIAL:
-        serial_s, serial = _SERIAL[tier]
-        info["serial_median_s"] = round(serial_s, 3)
-        info["processes_median_s"] = round(median, 3)
-        info["ratio_serial_over_processes"] = round(serial_s / median, 3)
-        pd.testing.assert_frame_equal(result.pairs, serial.pairs)  # pair for pair
-        pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+    _against_serial(info, tier, "processes", median, result)
     benchmark.extra_info.update(info)
 
 
 @TIER_PARAMS
 def test_province_dask(benchmark: Any, tier: str) -> None:
-    kids, moms = _rosters(tier)
-    cfg = MatchConfig(max_distance_km=5.0)
     start = time.perf_counter()
     ex = DaskExecutor(n_workers=N_WORKERS, threads_per_worker=1, processes=True)
     ex.client.wait_for_workers(N_WORKERS)
     ex.client.run(exec, "import matching.province")  # imports (OR-Tools, pandas) not timed
     cluster_start = time.perf_counter() - start
-    times: list[float] = []
     try:
-
-        def run() -> ProvinceResult:
-            t0 = time.perf_counter()
-            out = match_province(kids, moms, cfg, executor=ex)
-            times.append(time.perf_counter() - t0)
-            return out
-
-        result = benchmark.pedantic(run, rounds=ROUNDS[tier], iterations=1)
+        result, median = _timed(benchmark, tier, ex)
         peaks = ex.worker_peak_memory()
     finally:
         ex.close()
-    assert result.ok
     info = _info(tier, "dask", result)
-    times.sort()
-    median = times[len(times) // 2]
     info.update(
         n_workers=N_WORKERS,
         cluster_start_s=round(cluster_start, 3),
         worker_peak_rss_mib=sorted(_mib(v) for v in peaks.values()),
         driver_peak_rss_mib=_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
     )
-    if tier in _SERIAL:
-        serial_s, serial = _SERIAL[tier]
-        info["serial_median_s"] = round(serial_s, 3)
-        info["dask_median_s"] = round(median, 3)
-        info["ratio_serial_over_dask"] = round(serial_s / median, 3)
-        pd.testing.assert_frame_equal(result.pairs, serial.pairs)  # pair for pair
-        pd.testing.assert_frame_equal(result.unmatched, serial.unmatched)
+    _against_serial(info, tier, "dask", median, result)
     benchmark.extra_info.update(info)
