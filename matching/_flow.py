@@ -40,6 +40,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._arrays import unique_ints
+
 __all__ = ["IncrementalAssignment"]
 
 _INF = np.int64(2**62)
@@ -445,6 +447,29 @@ def _potentials(
     return True
 
 
+@nb.njit(cache=True, nogil=True)
+def _contains(
+    keys: np.ndarray, row_ptr: np.ndarray, m: int, ci: np.ndarray, mj: np.ndarray
+) -> np.ndarray:
+    """Whether each arc ``(ci, mj)`` is among ``keys`` (``row * m + col``,
+    sorted; ``row_ptr`` the start of each row's run): a binary search
+    within the row's few arcs, not over all of them."""
+    out = np.zeros(ci.size, dtype=np.bool_)
+    for e in range(ci.size):
+        i = ci[e]
+        key = i * m + mj[e]
+        lo = row_ptr[i]
+        hi = row_ptr[i + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if keys[mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[e] = lo < row_ptr[i + 1] and keys[lo] == key
+    return out
+
+
 class IncrementalAssignment:
     """Min-cost assignment of rows to capacitated columns, re-solved as arcs
     are added.
@@ -487,6 +512,7 @@ class IncrementalAssignment:
         self.ci = np.empty(0, dtype=np.int64)
         self.mj = np.empty(0, dtype=np.int64)
         self.cost = np.empty(0, dtype=np.int64)
+        self._keys = np.empty(0, dtype=np.int64)  # row * m + col of every arc, sorted
 
     def _reset(self) -> None:
         self._started = False
@@ -544,6 +570,11 @@ class IncrementalAssignment:
     def _merge_pending(self) -> None:
         """Append the arcs added since the last call to the arc list."""
         if self._rows:
+            new = np.concatenate(
+                [r * max(self.m, 1) + c for r, c in zip(self._rows, self._cols, strict=True)]
+            )
+            # two sorted runs: the stable sort merges them in linear time
+            self._keys = np.sort(np.r_[self._keys, np.sort(new)], kind="stable")
             self.ci = np.concatenate([self.ci, *self._rows])
             self.mj = np.concatenate([self.mj, *self._cols])
             self.cost = np.concatenate([self.cost, *self._costs])
@@ -561,6 +592,15 @@ class IncrementalAssignment:
         """Every arc added so far: rows, columns, costs (in the order added)."""
         self._merge_pending()
         return self.ci, self.mj, self.cost
+
+    def contains(self, ci: np.ndarray, mj: np.ndarray) -> np.ndarray:
+        """Which arcs ``(ci[k], mj[k])`` are in the model (a boolean mask)."""
+        self._merge_pending()
+        ci = np.ascontiguousarray(ci, dtype=np.int64)
+        mj = np.ascontiguousarray(mj, dtype=np.int64)
+        m = max(self.m, 1)
+        row_ptr = np.searchsorted(self._keys, np.arange(self.n + 1, dtype=np.int64) * m)
+        return _contains(self._keys, row_ptr.astype(np.int64), m, ci, mj)
 
     def add_arcs(self, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray) -> None:
         ci = np.asarray(ci, dtype=np.int64)
@@ -581,7 +621,7 @@ class IncrementalAssignment:
 
     def _disturbed_rows(self, new: int) -> np.ndarray:
         ci, mj, cost = self.ci[new:], self.mj[new:], self.cost[new:]
-        return np.unique(ci[cost + self.pi[ci] - self.pi[self.n + mj] < 0])
+        return unique_ints(ci[cost + self.pi[ci] - self.pi[self.n + mj] < 0])
 
     def solve(self) -> None:
         """Optimal flow on every arc added so far (potentials in :attr:`pi`)."""

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ._arrays import unique_ints
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
@@ -540,7 +541,7 @@ class _Problem:
             parts_m.append(self.bkeys % self.m)
         ci = np.concatenate(parts_c)
         mj = np.concatenate(parts_m)
-        key = np.unique(ci * self.m + mj)
+        key = unique_ints(ci * self.m + mj)
         ci, mj = key // self.m, key % self.m
         km = great_circle_km(self.clat[ci], self.clon[ci], self.mlat[mj], self.mlon[mj])
         keep = km <= self.limit[mj]
@@ -763,14 +764,6 @@ def _fresh_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -
     return assigned
 
 
-def _outside(ci: np.ndarray, mj: np.ndarray, xi: np.ndarray, xj: np.ndarray, m: int) -> np.ndarray:
-    """Which arcs ``(xi, xj)`` are not yet in the model ``(ci, mj)``."""
-    model_keys = np.sort(ci * m + mj)
-    keys = xi * m + xj
-    pos = np.minimum(np.searchsorted(model_keys, keys), model_keys.size - 1)
-    return model_keys[pos] != keys
-
-
 def _grow(
     flow: IncrementalAssignment, xi: np.ndarray, xj: np.ndarray, xarc: np.ndarray, red: np.ndarray
 ) -> None:
@@ -852,7 +845,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             settled += 1
             hot = unmatched | (d[:n] <= d[n + m] - p.big // 2)
             xi, xj, xk = suspects(d, 0.0, hot=hot)
-            out = _outside(*flow.arcs()[:2], xi, xj, m)
+            out = ~flow.contains(xi, xj)
             xi, xj, xk = xi[out], xj[out], xk[out]
             xarc = p.arc_cost(xi, xj, xk)
             red = xarc + d[xi] - d[n + xj]
@@ -878,7 +871,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # only arcs below the margin matter; of those, the ones already in
         # the model are set to the margin (their reduced cost says nothing)
         near = np.flatnonzero(xarc + d[xi] - d[n + xj] < _MARGIN_UNITS)
-        near = near[_outside(*flow.arcs()[:2], xi[near], xj[near], m)]
+        near = near[~flow.contains(xi[near], xj[near])]
         xi, xj, xk, xarc = xi[near], xj[near], xk[near], xarc[near]
         red = xarc + d[xi] - d[n + xj]
         if not (red < 0).any():

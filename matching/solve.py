@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from ._arrays import unique_ints
 from .errors import InfeasibleError, InputError
 
 __all__ = ["integer_costs", "solve_assignment", "solve_sparse_assignment"]
@@ -311,7 +312,7 @@ def solve_sparse_assignment(
     r = r.astype(np.int64)
     cc = cc.astype(np.int64)
     key = r * max(m, 1) + cc
-    if np.unique(key).size != key.size:
+    if unique_ints(key).size != key.size:
         raise InputError("The 'rows' and 'cols' parameters repeat an arc (duplicated pair).")
     caps = _check_capacities(capacities, m)
     u = _check_unmatched(unmatched_cost, n)

@@ -212,3 +212,17 @@ def test_disturbed_counts_the_rows_the_new_arcs_would_release(seed):
     assigned = np.where(f.amentor >= 0, f.amentor, -1)
     f.load_solution(assigned)
     assert f.disturbed() == 0 and f.residual_ok()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_contains_answers_membership_of_arcs_added_in_chunks(seed: int) -> None:
+    rng, n, m, ci, mj, cost, caps, unm = _random(seed)
+    f = IncrementalAssignment(n, m, caps, unm)
+    added = np.zeros((n, m), dtype=bool)
+    for part in np.array_split(rng.permutation(ci.size), 3):
+        f.add_arcs(ci[part], mj[part], cost[part])  # pending until the query merges them
+        added[ci[part], mj[part]] = True
+        qi = rng.integers(0, n, 200)
+        qj = rng.integers(0, m, 200)
+        np.testing.assert_array_equal(f.contains(qi, qj), added[qi, qj])
+    assert f.contains(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (0,)
