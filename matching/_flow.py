@@ -41,6 +41,7 @@ import numba as nb
 import numpy as np
 
 from ._arrays import unique_ints
+from ._scan import _in_model
 
 __all__ = ["IncrementalAssignment"]
 
@@ -449,24 +450,12 @@ def _potentials(
 
 @nb.njit(cache=True, nogil=True)
 def _contains(
-    keys: np.ndarray, row_ptr: np.ndarray, m: int, ci: np.ndarray, mj: np.ndarray
+    keys: np.ndarray, row_ptr: np.ndarray, stride: int, ci: np.ndarray, mj: np.ndarray
 ) -> np.ndarray:
-    """Whether each arc ``(ci, mj)`` is among ``keys`` (``row * m + col``,
-    sorted; ``row_ptr`` the start of each row's run): a binary search
-    within the row's few arcs, not over all of them."""
+    """Whether each arc ``(ci, mj)`` is among ``keys`` (see :meth:`key_index`)."""
     out = np.zeros(ci.size, dtype=np.bool_)
     for e in range(ci.size):
-        i = ci[e]
-        key = i * m + mj[e]
-        lo = row_ptr[i]
-        hi = row_ptr[i + 1]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if keys[mid] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[e] = lo < row_ptr[i + 1] and keys[lo] == key
+        out[e] = _in_model(keys, row_ptr, stride, ci[e], mj[e])
     return out
 
 
@@ -595,12 +584,17 @@ class IncrementalAssignment:
 
     def contains(self, ci: np.ndarray, mj: np.ndarray) -> np.ndarray:
         """Which arcs ``(ci[k], mj[k])`` are in the model (a boolean mask)."""
-        self._merge_pending()
         ci = np.ascontiguousarray(ci, dtype=np.int64)
         mj = np.ascontiguousarray(mj, dtype=np.int64)
-        m = max(self.m, 1)
-        row_ptr = np.searchsorted(self._keys, np.arange(self.n + 1, dtype=np.int64) * m)
-        return _contains(self._keys, row_ptr.astype(np.int64), m, ci, mj)
+        return _contains(*self.key_index(), ci, mj)
+
+    def key_index(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every arc's key ``row * stride + col`` (sorted), each row's start
+        in them (n + 1 entries), and ``stride``."""
+        self._merge_pending()
+        stride = max(self.m, 1)
+        row_ptr = np.searchsorted(self._keys, np.arange(self.n + 1, dtype=np.int64) * stride)
+        return self._keys, row_ptr.astype(np.int64), stride
 
     def add_arcs(self, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray) -> None:
         ci = np.asarray(ci, dtype=np.int64)

@@ -85,8 +85,25 @@ def _scan(
     radius_earth: float,
     bucket: np.ndarray,
     keep_k: int,
+    best_k: int,
+    mkeys: np.ndarray,
+    mrow: np.ndarray,
+    stride: int,
+    drop: np.ndarray,
+    kst: np.ndarray,
+    mst: np.ndarray,
+    kgd: np.ndarray,
+    mgd: np.ndarray,
+    fkeys: np.ndarray,
+    frow: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cap = 1024
+    # best_k > 0: each child's best_k pairs with the most room under the
+    # bound (the lowest reduced cost), pairs in the model (mkeys) left out;
+    # drop[i] gets the room of the best_k-th (-inf while fewer pass)
+    hr = np.empty(max(best_k, 1), dtype=np.float64)
+    hj = np.empty(max(best_k, 1), dtype=np.int64)
+    hkm = np.empty(max(best_k, 1), dtype=np.float64)
     oi = np.empty(cap, dtype=np.int64)
     oj = np.empty(cap, dtype=np.int64)
     ok = np.empty(cap, dtype=np.float64)
@@ -95,6 +112,8 @@ def _scan(
     for q in range(kids.size):
         i = kids[q]
         r = reach[i]
+        if best_k > 0:
+            drop[i] = -np.inf
         if r < 0.0:
             continue
         rr = r * kappa * (1.0 + 1e-6) + 1e-6
@@ -106,6 +125,8 @@ def _scan(
         ya, yb = max(ya, 0), min(yb, ny - 1)
         lift = bonus_hi[i] + slack - base[i]
         first = cnt
+        fill = 0
+        lim = 0.0  # a pair needs more room than this
         for gx in range(xa, xb + 1):
             lo = x0 + gx * h
             dx = max(0.0, lo - cx[i], cx[i] - (lo + h))
@@ -124,20 +145,35 @@ def _scan(
                     lift_g = lift - need_km * unc
                     for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
                         j = seg_mentor[a]
-                        if top[j] + lift_g < floor_km:
+                        if top[j] + lift_g - floor_km < lim:
                             break  # sorted by top, highest first
                         d0 = vc[i, 0] - vm[j, 0]
                         d1 = vc[i, 1] - vm[j, 1]
                         d2 = vc[i, 2] - vm[j, 2]
                         chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
                         km = 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
-                        if km > limit[j] or km > r or km > top[j] + lift_g:
+                        if km > limit[j] or km > r or km > top[j] + lift_g - lim:
                             continue
                         shared = 0
                         for w in range(words):
                             shared += _popcount(kbits[i, w] & mbits[j, w])
                         bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
                         if km > bound * (1.0 + 1e-9) + 1e-9:
+                            continue
+                        if best_k > 0:
+                            room = bound - km
+                            if fill == best_k and room <= lim:
+                                continue
+                            if _in_model(mkeys, mrow, stride, i, j):
+                                continue
+                            if kst.size and kst[i] != mst[j]:
+                                continue  # the rules, where given
+                            if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                                continue
+                            if _in_model(fkeys, frow, stride, i, j):
+                                continue
+                            lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
+                            fill = min(fill + 1, best_k)
                             continue
                         if cnt == cap:
                             cap *= 2
@@ -154,7 +190,77 @@ def _scan(
                         cnt += 1
         if keep_k > 0 and cnt - first > keep_k:
             cnt = _nearest_per_bucket(oj, ok, first, cnt, bucket, keep_k)
+        if best_k > 0:
+            if fill == best_k:
+                drop[i] = hr[0]
+            if cnt + fill > cap:
+                cap = 2 * (cnt + fill)
+                ni = np.empty(cap, dtype=np.int64)
+                nj = np.empty(cap, dtype=np.int64)
+                nk = np.empty(cap, dtype=np.float64)
+                ni[:cnt] = oi[:cnt]
+                nj[:cnt] = oj[:cnt]
+                nk[:cnt] = ok[:cnt]
+                oi, oj, ok = ni, nj, nk
+            for e in range(fill):
+                oi[cnt] = i
+                oj[cnt] = hj[e]
+                ok[cnt] = hkm[e]
+                cnt += 1
     return oi[:cnt].copy(), oj[:cnt].copy(), ok[:cnt].copy()
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _in_model(mkeys: np.ndarray, mrow: np.ndarray, stride: int, i: int, j: int) -> bool:
+    """Whether arc (i, j) is among ``mkeys`` (``i * stride + j``, sorted;
+    ``mrow`` each row's start): a binary search within row i's run."""
+    if mrow.size == 0:
+        return False
+    key = i * stride + j
+    lo = mrow[i]
+    hi = mrow[i + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if mkeys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < mrow[i + 1] and mkeys[lo] == key
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _offer(
+    hr: np.ndarray,
+    hj: np.ndarray,
+    hkm: np.ndarray,
+    fill: int,
+    k: int,
+    room: float,
+    j: int,
+    km: float,
+) -> float:
+    """Keep the k largest rooms in ``hr[:k]``, smallest first (a sorted
+    list; ties keep the earlier pair); returns the room a pair must now
+    exceed (0 until the list is full)."""
+    if fill == k:
+        c = 0  # drop the smallest, shift the rest down while smaller
+        while c + 1 < k and hr[c + 1] < room:
+            hr[c] = hr[c + 1]
+            hj[c] = hj[c + 1]
+            hkm[c] = hkm[c + 1]
+            c += 1
+    else:
+        c = fill  # insert, shifting larger ones up
+        while c > 0 and hr[c - 1] > room:
+            hr[c] = hr[c - 1]
+            hj[c] = hj[c - 1]
+            hkm[c] = hkm[c - 1]
+            c -= 1
+        fill += 1
+    hr[c] = room
+    hj[c] = j
+    hkm[c] = km
+    return hr[0] if fill == k else 0.0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -259,12 +365,30 @@ class Grid:
         slack: float,
         bucket: np.ndarray | None = None,
         keep_k: int = 0,
+        best_k: int = 0,
+        model: tuple[np.ndarray, np.ndarray, int] | None = None,
+        drop: np.ndarray | None = None,
+        rules: tuple[np.ndarray, ...] | None = None,
         threads: int = 2,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair (child in ``kids``, mentor) within the child's
         ``reach`` km and the mentor's ``limit`` that satisfies the bound in
         the module docstring; with ``keep_k``, only each child's ``keep_k``
         nearest such mentors of each ``bucket`` (an integer per mentor).
+
+        With ``best_k``, only each child's ``best_k`` pairs with the most
+        room under the bound (``bound - km``, the most negative reduced
+        cost), leaving out the pairs of ``model`` (sorted keys
+        ``child * stride + mentor``, each child's start in them, and
+        ``stride``); ``drop[i]`` (an array of the children's length) is set
+        to the room of child i's ``best_k``-th pair, which no pair left out
+        exceeds, or to -inf where fewer pass.  Pairs the bound cuts off
+        early are never measured, so this is much cheaper than the list.
+        ``rules`` leaves out, there, the pairs the hard rules exclude:
+        street codes of children and mentors (empty: no rule), gender codes
+        (0 matches any; empty: no rule), and forbidden pairs as sorted keys
+        with each child's start (the model's ``stride``).
+
         Runs on ``threads`` threads from :data:`_SPLIT_MIN` children on; the
         list is the same."""
         # mentors by cell, skill set and top (highest first); one segment
@@ -282,8 +406,13 @@ class Grid:
             mskill, mbits, limit,
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
             need_km, int_km, max_shared, slack, EARTH_RADIUS_KM,
-            np.zeros(1, np.int64) if bucket is None else bucket, keep_k,
+            np.zeros(1, np.int64) if bucket is None else bucket, keep_k, best_k,
+            *(model if model is not None else (np.empty(0, np.int64), np.empty(0, np.int64), 1)),
+            drop if drop is not None else np.empty(0, np.float64),
+            *(rules if rules is not None else (np.empty(0, np.int64),) * 6),
         )  # fmt: skip
+        if best_k > 0 and (drop is None or drop.size < reach.size):
+            raise ValueError("best_k needs a 'drop' array as long as 'reach'")
         kids = np.ascontiguousarray(kids, dtype=np.int64)
         if kids.size < _SPLIT_MIN or threads < 2:
             return _scan(kids, *rest)

@@ -123,7 +123,12 @@ def test_priced_path_equals_dense_on_dense_districts(
     assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
 
 
-def test_the_suspect_list_is_reused_while_the_potentials_barely_move() -> None:
+def test_the_suspect_list_is_reused_while_the_potentials_barely_move(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the complete lists (no grid, or a child that may hide more than its
+    # best few) are kept between rounds; here every search lists them all
+    monkeypatch.setattr(M, "_BEST_K", 0)
     reused = []
     for seed in (11, 12, 13, 14):
         kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
@@ -131,6 +136,48 @@ def test_the_suspect_list_is_reused_while_the_potentials_barely_move() -> None:
         assert solver["proven"] is True
         reused.append(solver["suspect_searches"] < solver["rounds"])
     assert any(reused)
+
+
+@pytest.mark.parametrize(
+    ("seed", "cfg"),
+    [
+        (11, {"max_distance_km": 5.0}),
+        (12, {"max_distance_km": 3.0, "objective": "min_cost", "unmatched_km": 4.0}),
+        (13, {"max_distance_km": 4.0, "same_street": True, "priority_km": 30.0}),
+        (14, {"max_distance_km": 5.0, "uncovered_need_km": 6.0, "shared_interest_km": 2.0}),
+    ],
+)
+@pytest.mark.parametrize(("best_k", "hide"), [(1, False), (2, True), (8, False)])
+def test_each_childs_best_suspects_prove_the_dense_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, cfg: dict, best_k: int, hide: bool
+) -> None:
+    # once the number of pairs is settled, each search lists only each
+    # child's best few suspects; where a child may hide more (forced here
+    # with ``hide``: every child reports a left-out pair that could price
+    # negative) the complete list decides the proof
+    monkeypatch.setattr(M, "_BEST_K", best_k)
+    searches: list[str] = []
+    search = M._suspects_grid
+
+    def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
+        out = search(*args, **kw)
+        best = kw.get("best")
+        if best is not None and hide:
+            best[1][:] = np.inf
+        searches.append("best" if best else "hot" if kw.get("hot") is not None else "all")
+        return out
+
+    monkeypatch.setattr(M, "_suspects_grid", spy)
+    kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
+    config = MatchConfig(**cfg)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    assert sparse.metrics["solver"]["proven"] is True
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+    assert "best" in searches
+    if hide:
+        assert "all" in searches
 
 
 def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> None:

@@ -131,3 +131,72 @@ def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, see
         for a, b in zip(one, many, strict=True):
             assert np.array_equal(a, b)
     assert one[0].size > 0
+
+
+@pytest.mark.parametrize("rules", [False, True])
+@pytest.mark.parametrize("best_k", [1, 3, 8])
+@pytest.mark.parametrize("seed", range(12))
+def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(seed, best_k, rules):
+    rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
+    cfg = MatchConfig(max_distance_km=5.0)
+    n, m = clat.size, mlat.size
+    slack = 0.002
+    n_tags = np.bitwise_count(codes.child).sum(axis=1).astype(np.int64)
+    bonus_hi = (cfg.shared_interest_km * np.minimum(n_tags, cfg.max_shared_interests)).astype(
+        np.float64
+    )
+    reach = np.minimum(float(top.max()) - base + bonus_hi + slack, limit.max())
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    terms = {
+        "vc": unit_vectors(clat, clon),
+        "vm": unit_vectors(mlat, mlon),
+        "kneed": need,
+        "kbits": codes.child,
+        "mskill": skill,
+        "mbits": codes.mentor,
+        "limit": limit,
+        "need_km": cfg.uncovered_need_km,
+        "int_km": cfg.shared_interest_km,
+        "max_shared": cfg.max_shared_interests,
+        "slack": slack,
+    }
+    kids = np.arange(n)
+    args = (kids, reach, base, bonus_hi, top)
+    ai, aj, ak = grid.scan(*args, **terms)  # every pair that passes the bound
+    # a third of them are in the model already
+    in_model = rng.random(ai.size) < 1 / 3
+    keys = np.sort(ai[in_model] * m + aj[in_model])
+    row_ptr = np.searchsorted(keys, np.arange(n + 1) * m).astype(np.int64)
+    drop = np.full(n, 7.0)
+    extra = {}
+    if rules:  # streets, genders (0: any) and forbidden pairs leave pairs out
+        kst, mst = rng.integers(0, 3, n), rng.integers(0, 3, m)
+        kgd, mgd = rng.integers(0, 3, n), rng.integers(0, 3, m)
+        banned = rng.random(ai.size) < 0.2
+        fkeys = np.sort(ai[banned] * m + aj[banned])
+        frow = np.searchsorted(fkeys, np.arange(n + 1) * m).astype(np.int64)
+        extra["rules"] = (kst, mst, kgd, mgd, fkeys, frow)
+        gender_ok = (kgd[ai] == 0) | (mgd[aj] == 0) | (kgd[ai] == mgd[aj])
+        in_model |= (kst[ai] != mst[aj]) | ~gender_ok | banned  # left out, as the model is
+    xi, xj, xk = grid.scan(
+        *args, **terms, best_k=best_k, model=(keys, row_ptr, m), drop=drop, **extra
+    )
+    terms_all = pair_costs(ai, aj, ak, need, skill, codes, cfg)
+    room = top[aj] - base[ai] - terms_all.need_km - terms_all.interest_km + slack - ak
+    listed = {(int(i), int(j)): float(r) for i, j, r in zip(ai, aj, room, strict=True)}
+    got = list(zip(xi.tolist(), xj.tolist(), strict=True))
+    assert len(set(got)) == len(got)
+    assert all(pair in listed for pair in got)
+    left_out = set(zip(ai[in_model].tolist(), aj[in_model].tolist(), strict=True))
+    assert not any(pair in left_out for pair in got)
+    np.testing.assert_allclose(xk, [ak[(ai == i) & (aj == j)][0] for i, j in got])
+    for i in range(n):
+        outside = np.sort(room[(ai == i) & ~in_model])
+        kept = np.sort([listed[(c, j)] for c, j in got if c == i])
+        want = outside[::-1][:best_k][::-1]
+        np.testing.assert_allclose(kept, want, atol=1e-9)
+        if outside.size >= best_k:
+            assert drop[i] == pytest.approx(want[0], abs=1e-9)
+            assert outside[: outside.size - best_k].max(initial=-np.inf) <= drop[i] + 1e-9
+        else:
+            assert drop[i] == -np.inf
