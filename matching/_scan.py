@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -286,6 +287,75 @@ def _nearest_per_bucket(
     return w
 
 
+@nb.njit(cache=True, nogil=True)
+def _reach_counts(
+    kids: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    vc: np.ndarray,
+    vm: np.ndarray,
+    limit: np.ndarray,
+    radius: float,
+    cell_ptr: np.ndarray,
+    by_cell: np.ndarray,
+    x0: float,
+    y0: float,
+    h: float,
+    nx: int,
+    ny: int,
+    kappa: float,
+    radius_earth: float,
+    spare: np.ndarray,
+    kst: np.ndarray,
+    mst: np.ndarray,
+    kgd: np.ndarray,
+    mgd: np.ndarray,
+    fkeys: np.ndarray,
+    frow: np.ndarray,
+    stride: int,
+) -> np.ndarray:
+    """Per child: mentors in reach (within ``radius`` and their own
+    ``limit``), of those how many each rule excludes (forbidden pair, other
+    street, other gender), how many no rule excludes, and how many of those
+    have room (``spare``)."""
+    out = np.zeros((kids.size, 6), dtype=np.int64)
+    rr = radius * kappa * (1.0 + 1e-6) + 1e-6
+    for q in range(kids.size):
+        i = kids[q]
+        xa = max(math.floor((cx[i] - rr - x0) / h), 0)
+        xb = min(math.floor((cx[i] + rr - x0) / h), nx - 1)
+        ya = max(math.floor((cy[i] - rr - y0) / h), 0)
+        yb = min(math.floor((cy[i] + rr - y0) / h), ny - 1)
+        for gx in range(xa, xb + 1):
+            for gy in range(ya, yb + 1):
+                c = gx * ny + gy
+                for a in range(cell_ptr[c], cell_ptr[c + 1]):
+                    j = by_cell[a]
+                    d0 = vc[i, 0] - vm[j, 0]
+                    d1 = vc[i, 1] - vm[j, 1]
+                    d2 = vc[i, 2] - vm[j, 2]
+                    chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+                    km = 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+                    if km > limit[j] or km > radius:
+                        continue
+                    out[q, 0] += 1
+                    bad = False
+                    if _in_model(fkeys, frow, stride, i, j):
+                        out[q, 1] += 1
+                        bad = True
+                    if kst.size and kst[i] != mst[j]:
+                        out[q, 2] += 1
+                        bad = True
+                    if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                        out[q, 3] += 1
+                        bad = True
+                    if not bad:
+                        out[q, 4] += 1
+                        if spare[j]:
+                            out[q, 5] += 1
+    return out
+
+
 class Grid:
     """Mentors in square cells of a local planar projection (see module)."""
 
@@ -423,6 +493,40 @@ class Grid:
             outs = list(pool.map(lambda part: _scan(part, *rest), parts))
         xi, xj, xk = (np.concatenate([o[k] for o in outs]) for k in range(3))
         return xi, xj, xk
+
+    def reach_counts(
+        self,
+        kids: np.ndarray,
+        radius: float,
+        *,
+        vc: np.ndarray,
+        vm: np.ndarray,
+        limit: np.ndarray,
+        spare: np.ndarray,
+        rules: tuple[np.ndarray, ...],
+        stride: int,
+        threads: int = 2,
+    ) -> np.ndarray:
+        """For each child in ``kids``, counts over the mentors within
+        ``radius`` km and their own ``limit`` (one row per child): in reach,
+        excluded as a forbidden pair, by street, by gender (``rules`` as in
+        :meth:`scan`), allowed, and allowed with room (``spare``).  Nothing
+        is listed, so this stays cheap where thousands of children each have
+        thousands of mentors in reach."""
+        order = np.argsort(self.cell, kind="stable").astype(np.int64)
+        cell_ptr = np.searchsorted(self.cell[order], np.arange(self.nx * self.ny + 1))
+        rest: tuple[Any, ...] = (
+            self.cx, self.cy, vc, vm, limit, float(radius),
+            cell_ptr.astype(np.int64), order,
+            self.x0, self.y0, self.h, self.nx, self.ny, self.kappa, EARTH_RADIUS_KM,
+            np.ascontiguousarray(spare, dtype=np.bool_), *rules, stride,
+        )  # fmt: skip
+        kids = np.ascontiguousarray(kids, dtype=np.int64)
+        if kids.size < _SPLIT_MIN or threads < 2:
+            return _reach_counts(kids, *rest)
+        parts = np.array_split(kids, threads)  # the kernel releases the GIL
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return np.concatenate(list(pool.map(lambda part: _reach_counts(part, *rest), parts)))
 
     def mentors_in_reach(self, km: float) -> float:
         """About how many mentors lie within ``km`` of a child (uniform density

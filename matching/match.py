@@ -485,13 +485,14 @@ class _Problem:
         """For each active rule, which arcs it excludes."""
         cfg = self.cfg
         hits: dict[str, np.ndarray] = {}
+        kst, mst, kgd, mgd, _, _ = self.rule_codes()  # integer codes: no string compares
         if self.fkeys.size:
             hits["forbidden_pairs"] = np.isin(ci * max(self.m, 1) + mj, self.fkeys)
         if cfg.same_street:
-            hits["same_street"] = self.cstreet[ci] != self.mstreet[mj]
+            hits["same_street"] = kst[ci] != mst[mj]
         if cfg.same_gender:
-            a, b = self.cgender[ci], self.mgender[mj]
-            hits["same_gender"] = (a != "") & (b != "") & (a != b)
+            a, b = kgd[ci], mgd[mj]  # 0: not given
+            hits["same_gender"] = (a != 0) & (b != 0) & (a != b)
         return hits
 
     def rule_codes(self) -> tuple[np.ndarray, ...]:
@@ -1035,6 +1036,27 @@ def _unmatched_frame(p: _Problem, unmatched: np.ndarray, load: np.ndarray) -> pd
     """Why each unmatched child is unmatched, from every mentor within reach."""
     cfg, n = p.cfg, p.n
     idx = np.flatnonzero(unmatched)
+    grid = p.planar_grid() if cfg.k_nearest is None and idx.size and p.radius > 0 else None
+    if grid is not None:
+        # counted in one compiled pass, nothing listed (thousands of
+        # unmatched children can have tens of millions of pairs in reach)
+        counts = grid.reach_counts(
+            idx, p.radius, vc=p.vc, vm=p.vm, limit=p.limit, spare=load < p.caps,
+            rules=p.rule_codes(), stride=max(p.m, 1), threads=_SEARCH_THREADS,
+        )  # fmt: skip
+        n_reach = np.zeros(n, dtype=np.int64)
+        n_reach[idx] = counts[:, 0]
+        excluded = {}
+        none = np.empty(0, dtype=np.int64)
+        column = {"forbidden_pairs": 1, "same_street": 2, "same_gender": 3}
+        for rule in p.rule_hits(none, none):  # the active rules, in the listing's order
+            excluded[rule] = np.zeros(n, dtype=np.int64)
+            excluded[rule][idx] = counts[:, column[rule]]
+        allowed = np.zeros(n, dtype=np.int64)
+        allowed[idx] = counts[:, 4]
+        has_spare = np.zeros(n, dtype=bool)
+        has_spare[idx] = counts[:, 5] > 0
+        return _unmatched_table(p, idx, n_reach, excluded, allowed, has_spare)
     ci, mj, km = p.in_reach(idx)
     n_reach = np.bincount(ci, minlength=n)
     hits = p.rule_hits(ci, mj)
@@ -1053,6 +1075,19 @@ def _unmatched_frame(p: _Problem, unmatched: np.ndarray, load: np.ndarray) -> pd
             ci, mj = ci[keep], mj[keep]
     spare = load < p.caps
     has_spare = np.bincount(ci[spare[mj]], minlength=n) > 0
+    return _unmatched_table(p, idx, n_reach, excluded, allowed, has_spare)
+
+
+def _unmatched_table(
+    p: _Problem,
+    idx: np.ndarray,
+    n_reach: np.ndarray,
+    excluded: dict[str, np.ndarray],
+    allowed: np.ndarray,
+    has_spare: np.ndarray,
+) -> pd.DataFrame:
+    """The unmatched frame from per-child counts (indexed by child)."""
+    cfg = p.cfg
     reasons, details = [], []
     for i in idx:
         if n_reach[i] == 0:

@@ -341,3 +341,48 @@ def test_a_fresh_solve_that_is_not_optimal_is_refused_and_solved_again(
     assert calls and sparse.metrics["solver"]["proven"] is True
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
     assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {},
+        {"same_street": True},
+        {"same_gender": True},
+        {"same_street": True, "same_gender": True, "forbid": 40},
+    ],
+)
+def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
+    monkeypatch: pytest.MonkeyPatch, rules: dict
+) -> None:
+    # the counts of the unmatched frame (in reach, per rule, allowed, with
+    # room) by the compiled pass equal those from listing every pair
+    rules = dict(rules)
+    forbid = rules.pop("forbid", 0)
+    p = _problem(600, 400, 31, max_distance_km=2.5, **rules)
+    rng = np.random.default_rng(5)
+    if forbid:
+        ci, mj, _ = p.within(np.arange(p.n), p.radius)
+        pick = rng.choice(ci.size, forbid, replace=False)
+        pairs = [(p.kids["id"][ci[k]], p.mentors["id"][mj[k]]) for k in pick]
+        p = _problem(600, 400, 31, max_distance_km=2.5, forbidden_pairs=pairs, **rules)
+        assert p.fkeys.size == forbid
+    unmatched = rng.random(p.n) < 0.4
+    load = p.caps.copy()  # every mentor full but three
+    load[rng.choice(p.m, 3, replace=False)] = 0
+    counted = M._unmatched_frame(p, unmatched, load)
+    monkeypatch.setattr(p, "planar_grid", lambda: None)  # listing, k-d tree
+    listed = M._unmatched_frame(p, unmatched, load)
+    assert len(counted) == int(unmatched.sum())
+    assert set(counted["reason"]) >= {"mentors_taken", "cheaper_unmatched"}
+    if rules or forbid:  # the rules excluded some pairs
+        assert (counted["mentors_allowed"] < counted["mentors_in_reach"]).any()
+    pd.testing.assert_frame_equal(counted, listed)
+    # the same counts on one thread and on three
+    grid = M._Problem.planar_grid(p)
+    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
+    idx = np.flatnonzero(unmatched)
+    terms = {"vc": p.vc, "vm": p.vm, "limit": p.limit, "spare": load < p.caps}
+    terms |= {"rules": p.rule_codes(), "stride": p.m}
+    one = grid.reach_counts(idx, p.radius, **terms, threads=1)
+    assert np.array_equal(one, grid.reach_counts(idx, p.radius, **terms, threads=3))
