@@ -29,8 +29,12 @@ kept between rounds and re-optimised around the new arcs
 (:mod:`matching._flow`); OR-Tools solves the rounds where that would be
 slow.  While the model still pairs more children each round, the children
 whose potentials carry the unmatched price get only their nearest few arcs
-per search (those rounds prove nothing); the proof is always a complete
-search.  Costs are solved in
+per search (those rounds prove nothing).  Once the count is settled, the
+grid scan keeps each child's few suspects with the lowest reduced cost and
+bounds the reduced cost of every pair it leaves out; the proof then needs
+no kept suspect below zero and no child whose left-out pairs could be
+(otherwise that round lists every suspect), so it is still complete.
+Costs are solved in
 integer units of ``resolution_km`` (1 m by default); the total is optimal for
 the rounded costs, i.e. within half a unit per pair of the real-valued
 optimum.
