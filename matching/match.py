@@ -827,7 +827,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     flow = IncrementalAssignment(n, m, p.caps, p.unm)
     flow.add_arcs(ci, mj, p.arc_cost(ci, mj, km))
     checked = searches = 0
-    cache: tuple[np.ndarray, ...] | None = None
+    cache: tuple[Any, ...] | None = None  # see the search below
     prev_unmatched = n + 1
     settled = 0
     grid = p.planar_grid()
@@ -897,61 +897,53 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # (and per mentor) anyway, and the bound, tightened as a child's
         # best list fills, skips most of the pairs a complete list would
         # measure (at 20,000 children the round after the settling round
-        # listed 1.6-8.1 M suspects to add about 100,000).  The proof is the
-        # same: no kept suspect prices negative, and no child left out a
-        # pair that could (``drop``, below); otherwise the complete list
-        # (and its cache, below) decides the round.
-        if grid is not None and _BEST_K > 0:
-            drop = np.full(n, -np.inf)
-            xi, xj, xk = _suspects_grid(
-                p, grid, d, _SUSPECT_EXTRA_KM, best=(flow.key_index(), drop)
-            )
-            checked += int(xi.size)
-            searches += 1
-            xarc = p.arc_cost(xi, xj, xk)
+        # listed 1.6-8.1 M suspects to add about 100,000).  A pair a child
+        # left out has no more room under the bound than drop[i] (-inf: it
+        # left none out); the proof needs no kept suspect below zero and no
+        # child that may hide one, else the complete list decides.
+        #
+        # Either list, made under potentials d0 with every bound widened by
+        # E, stays usable under d while no bound grows by more than E (the
+        # bound of arc (i, j) moves by res * ((d - d0)[j] - (d - d0)[i])):
+        # it is kept between rounds until then.
+        complete = grid is None or _BEST_K <= 0
+        while True:
+            drift = 0.0
+            if cache is not None:
+                d0 = cache[4]
+                drift = p.res * float((d[n : n + m] - d0[n : n + m]).max() - (d[:n] - d0[:n]).min())
+                if drift > _SUSPECT_EXTRA_KM:
+                    cache, drift = None, 0.0
+            if cache is None:
+                drop: np.ndarray | None = None
+                if complete:
+                    xi, xj, xk = suspects(d, _SUSPECT_EXTRA_KM)
+                else:
+                    assert grid is not None
+                    drop = np.full(n, -np.inf)
+                    best = (flow.key_index(), drop)
+                    xi, xj, xk = _suspects_grid(p, grid, d, _SUSPECT_EXTRA_KM, best=best)
+                cache = (xi, xj, xk, p.arc_cost(xi, xj, xk), d, drop)
+                checked += int(xi.size)
+                searches += 1
+            xi, xj, xk, xarc, _, drop = cache
+            # only arcs below the margin matter; of those, the ones already
+            # in the model are set to the margin (their reduced cost says
+            # nothing)
+            near = np.flatnonzero(xarc + d[xi] - d[n + xj] < _MARGIN_UNITS)
+            near = near[~flow.contains(xi[near], xj[near])]
+            xi, xj, xk, xarc = xi[near], xj[near], xk[near], xarc[near]
             red = xarc + d[xi] - d[n + xj]
-            neg = bool((red < 0).any())
-            # a pair left out of a child's best few has no more room than
-            # drop[i]; below this it cannot price negative (rounding: half
-            # a unit, plus half a unit against float error)
-            if neg or not (drop > _SUSPECT_EXTRA_KM + p.res).any():
-                if not neg:
-                    stats.update(
-                        rounds=rnd,
-                        model_arcs=int(flow.arcs()[0].size),
-                        checked_arcs=checked,
-                        suspect_searches=searches,
-                        settling_rounds=settled,
-                        grid_search=True,
-                        proven=True,
-                    )
-                    paired = np.flatnonzero(~unmatched)
-                    return paired, flow.amentor[paired], unmatched
-                _grow(flow, xi, xj, xarc, red)
-                continue
-            cache = None  # some child may hide more: the complete list decides
-        # The suspects listed under potentials d0 with radii widened by E
-        # stay complete under d while no bound grows by more than E: the
-        # bound of arc (i, j) moves by res * ((d - d0)[j] - (d - d0)[i]).
-        if cache is not None:
-            d0 = cache[-1]
-            drift = p.res * float((d[n : n + m] - d0[n : n + m]).max() - (d[:n] - d0[:n]).min())
-            if drift > _SUSPECT_EXTRA_KM:
+            if (red < 0).any():
+                break
+            # rounding: a negative pair has half a unit more room than the
+            # bound's slack; half a unit more against float error
+            if drop is not None and (drop + drift > _SUSPECT_EXTRA_KM + p.res).any():
+                # some child may hide a negative pair: its best list under
+                # these potentials, or if that was it, the complete list
+                complete = drift == 0.0
                 cache = None
-        if cache is None:
-            xi, xj, xk = suspects(d, _SUSPECT_EXTRA_KM)
-            xarc = p.arc_cost(xi, xj, xk)
-            cache = (xi, xj, xk, xarc, d)
-            checked += int(xi.size)
-            searches += 1
-        xi, xj, xk, xarc, _ = cache
-        # only arcs below the margin matter; of those, the ones already in
-        # the model are set to the margin (their reduced cost says nothing)
-        near = np.flatnonzero(xarc + d[xi] - d[n + xj] < _MARGIN_UNITS)
-        near = near[~flow.contains(xi[near], xj[near])]
-        xi, xj, xk, xarc = xi[near], xj[near], xk[near], xarc[near]
-        red = xarc + d[xi] - d[n + xj]
-        if not (red < 0).any():
+                continue
             stats.update(
                 rounds=rnd,
                 model_arcs=int(flow.arcs()[0].size),
