@@ -386,3 +386,21 @@ def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
     terms |= {"rules": p.rule_codes(), "stride": p.m}
     one = grid.reach_counts(idx, p.radius, **terms, threads=1)
     assert np.array_equal(one, grid.reach_counts(idx, p.radius, **terms, threads=3))
+
+
+def test_best_suspects_leave_out_forbidden_pairs_and_other_genders_as_the_dense_path_does() -> None:
+    # the rules are applied inside the best-suspects scan; the optimum must
+    # still equal the dense one, with none of the forbidden pairs
+    kids, mentors = district(900, 700, seed=17, area_km2=60.0)
+    free = match(kids, mentors, MatchConfig(max_distance_km=4.0))
+    chosen = free.pairs.iloc[::30]
+    forbidden = tuple(zip(chosen["child_id"], chosen["mentor_id"], strict=True))
+    config = MatchConfig(max_distance_km=4.0, same_gender=True, forbidden_pairs=forbidden)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    assert sparse.metrics["solver"]["proven"] is True
+    assert sparse.metrics["solver"]["rounds"] >= 2
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+    made = set(zip(sparse.pairs["child_id"], sparse.pairs["mentor_id"], strict=True))
+    assert len(forbidden) >= 20 and not made & set(forbidden)
