@@ -98,9 +98,9 @@ def test_no_grid_where_the_projection_would_distort():
     assert Grid.build(np.empty(0), np.empty(0), lat, lon, 0.5) is None
 
 
-@pytest.mark.parametrize("keep_k", [0, 2])
+@pytest.mark.parametrize(("keep_k", "best_k"), [(0, 0), (2, 0), (0, 3)])
 @pytest.mark.parametrize("seed", range(6))
-def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, seed, keep_k):
+def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, seed, keep_k, best_k):
     import matching._scan as S
 
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
@@ -125,12 +125,28 @@ def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, see
         "keep_k": keep_k,
     }
     monkeypatch.setattr(S, "_SPLIT_MIN", 1)
-    one = grid.scan(*args, **terms, threads=1)
+    n, m = clat.size, mlat.size
+    drops = []
+
+    def run(threads: int) -> tuple[np.ndarray, ...]:
+        if not best_k:
+            return grid.scan(*args, **terms, threads=threads)
+        # half of each child's first pairs are in the model already
+        keys = np.arange(0, n * m, 2, dtype=np.int64)
+        model = (keys, np.searchsorted(keys, np.arange(n + 1) * m).astype(np.int64), m)
+        drops.append(np.zeros(n))
+        return grid.scan(
+            *args, **terms, best_k=best_k, model=model, drop=drops[-1], threads=threads
+        )
+
+    one = run(1)
     for threads in (2, 3):
-        many = grid.scan(*args, **terms, threads=threads)
+        many = run(threads)
         for a, b in zip(one, many, strict=True):
             assert np.array_equal(a, b)
     assert one[0].size > 0
+    for later in drops[1:]:
+        assert np.array_equal(drops[0], later)
 
 
 @pytest.mark.parametrize("rules", [False, True])
