@@ -148,6 +148,12 @@ def _scan(
                         j = seg_mentor[a]
                         if top[j] + lift_g - floor_km < lim:
                             break  # sorted by top, highest first
+                        # the street and gender rules, where given, before
+                        # anything is measured
+                        if kst.size and kst[i] != mst[j]:
+                            continue
+                        if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                            continue
                         d0 = vc[i, 0] - vm[j, 0]
                         d1 = vc[i, 1] - vm[j, 1]
                         d2 = vc[i, 2] - vm[j, 2]
@@ -161,17 +167,13 @@ def _scan(
                         bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
                         if km > bound * (1.0 + 1e-9) + 1e-9:
                             continue
+                        if _in_model(fkeys, frow, stride, i, j):
+                            continue  # a forbidden pair, where given
                         if best_k > 0:
                             room = bound - km
                             if fill == best_k and room <= lim:
                                 continue
                             if _in_model(mkeys, mrow, stride, i, j):
-                                continue
-                            if kst.size and kst[i] != mst[j]:
-                                continue  # the rules, where given
-                            if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
-                                continue
-                            if _in_model(fkeys, frow, stride, i, j):
                                 continue
                             lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
                             fill = min(fill + 1, best_k)
@@ -450,14 +452,15 @@ class Grid:
         room under the bound (``bound - km``, the most negative reduced
         cost), leaving out the pairs of ``model`` (sorted keys
         ``child * stride + mentor``, each child's start in them, and
-        ``stride``); ``drop[i]`` (an array of the children's length) is set
-        to the room of child i's ``best_k``-th pair, which no pair left out
-        exceeds, or to -inf where fewer pass.  Pairs the bound cuts off
+        ``stride``, the number of mentors or 1 if none); ``drop[i]`` (an
+        array of the children's length) is set to the room of child i's
+        ``best_k``-th pair, which no pair left out exceeds, or to -inf where
+        fewer pass.  Pairs the bound cuts off
         early are never measured, so this is much cheaper than the list.
-        ``rules`` leaves out, there, the pairs the hard rules exclude:
+        ``rules`` leaves out the pairs the hard rules exclude:
         street codes of children and mentors (empty: no rule), gender codes
         (0 matches any; empty: no rule), and forbidden pairs as sorted keys
-        with each child's start (the model's ``stride``).
+        with each child's start (keys with the same ``stride``).
 
         Runs on ``threads`` threads from :data:`_SPLIT_MIN` children on; the
         list is the same."""
@@ -477,7 +480,7 @@ class Grid:
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
             need_km, int_km, max_shared, slack, EARTH_RADIUS_KM,
             np.zeros(1, np.int64) if bucket is None else bucket, keep_k, best_k,
-            *(model if model is not None else (np.empty(0, np.int64), np.empty(0, np.int64), 1)),
+            *(model or (np.empty(0, np.int64), np.empty(0, np.int64), max(limit.size, 1))),
             drop if drop is not None else np.empty(0, np.float64),
             *(rules if rules is not None else (np.empty(0, np.int64),) * 6),
         )  # fmt: skip

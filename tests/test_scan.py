@@ -193,7 +193,12 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(see
         frow = np.searchsorted(fkeys, np.arange(n + 1) * m).astype(np.int64)
         extra["rules"] = (kst, mst, kgd, mgd, fkeys, frow)
         gender_ok = (kgd[ai] == 0) | (mgd[aj] == 0) | (kgd[ai] == mgd[aj])
-        in_model |= (kst[ai] != mst[aj]) | ~gender_ok | banned  # left out, as the model is
+        excluded = (kst[ai] != mst[aj]) | ~gender_ok | banned
+        # the complete list with the rules: every pair but the excluded ones
+        li, lj, _ = grid.scan(*args, **terms, rules=extra["rules"])
+        want = set(zip(ai[~excluded].tolist(), aj[~excluded].tolist(), strict=True))
+        assert set(zip(li.tolist(), lj.tolist(), strict=True)) == want and li.size == len(want)
+        in_model |= excluded  # left out, as the model is
     xi, xj, xk = grid.scan(
         *args, **terms, best_k=best_k, model=(keys, row_ptr, m), drop=drop, **extra
     )
