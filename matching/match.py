@@ -756,13 +756,14 @@ def _suspects_grid(
         "int_km": cfg.shared_interest_km,
         "max_shared": cfg.max_shared_interests,
         "slack": slack,
+        "rules": p.rule_codes(),  # disallowed pairs are never measured
         "threads": _SEARCH_THREADS,
     }
     bonus_f = bonus_hi.astype(np.float64)
     cool = np.arange(n) if hot is None else np.flatnonzero(~hot)
     if best is not None:
         model, drop = best
-        terms.update(best_k=_BEST_K, model=model, drop=drop, rules=p.rule_codes())
+        terms.update(best_k=_BEST_K, model=model, drop=drop)
     xi, xj, xk = grid.scan(cool, reach, base, bonus_f, top, **terms)
     if hot is None or not hot.any():
         return p.allowed(xi, xj, xk)
