@@ -28,6 +28,8 @@ Methods, each timed end to end from the rosters it needs:
   ``scipy.optimize.linear_sum_assignment``), 2k tier only (20k with ``--dense-20k``);
 - ``dense_ortools_lsa``: ``bench_support.ortools_lsa_dense`` (padded square
   matrix + OR-Tools ``SimpleLinearSumAssignment``), same tiers;
+- ``library_rules`` (district tiers): the default path with ``same_street`` and
+  ``same_gender`` switched on (pairs checked against both rules);
 - ``candidate_graph``: the library's own graph build (rosters -> ``_Problem``
   with its k-d tree -> initial nearest-neighbour arcs with their integer costs),
   so that solving = library - candidate graph.
@@ -302,6 +304,49 @@ def candidate_graph(children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchCon
     arc = p.arc_cost(ci, mj, km)
     t2 = time.perf_counter()
     return {"arcs": int(arc.size), "problem": t1 - t0, "initial_arcs": t2 - t1}
+
+
+def test_library_rules(benchmark: Any, tier: str) -> None:
+    """The default path with both hard rules a federation may switch on
+    (same street, same gender): most children of the synthetic rosters then
+    have few allowed mentors and many stay unmatched, the case the rules
+    make slow (unmatched children's potentials let every mentor in reach
+    pass the suspect bound)."""
+    run = _run(tier)
+    if run.spec.generator != "district":
+        pytest.skip("measured on the district tiers (one match each)")
+    benchmark.group = f"tier {tier}"
+    km = run.config.max_distance_km
+    cfg = MatchConfig(max_distance_km=km, same_street=True, same_gender=True)
+    result = benchmark.pedantic(
+        MATCH_MODULE.match,
+        args=(run.children, run.mentors, cfg),
+        rounds=run.spec.rounds,
+        iterations=1,
+    )
+    pairs = result.pairs
+    kids = run.children.set_index("id")
+    mentors = run.mentors.set_index("id")
+    # every pair keeps both rules
+    assert (pairs["child_street"].to_numpy() == pairs["mentor_street"].to_numpy()).all()
+    kg = kids.loc[pairs["child_id"], "gender"].fillna("").to_numpy()
+    mg = mentors.loc[pairs["mentor_id"], "gender"].fillna("").to_numpy()
+    assert ((kg == "") | (mg == "") | (kg == mg)).all()
+    m = result.metrics
+    assert m["solver"].get("proven") is True
+    default_s = run.cache.get("library_median_s")
+    _record(
+        benchmark,
+        run,
+        "library_rules",
+        rules=["same_street", "same_gender"],
+        n_pairs=int(m["n_pairs"]),
+        n_unmatched=len(result.unmatched),
+        objective_units=int(m["objective_units"]),
+        solver={k: v for k, v in m["solver"].items() if isinstance(v, int | float | str)},
+        default_library_median_s=default_s,
+        rules_over_default=(benchmark.stats.stats.median / default_s) if default_s else None,
+    )
 
 
 def test_candidate_graph(benchmark: Any, tier: str) -> None:
