@@ -53,6 +53,32 @@ def _popcount(x: np.uint64) -> int:
     return c
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _km(vc: np.ndarray, vm: np.ndarray, i: int, j: int, radius_earth: float) -> float:
+    """Great-circle km between child i and mentor j (unit vectors)."""
+    d0 = vc[i, 0] - vm[j, 0]
+    d1 = vc[i, 1] - vm[j, 1]
+    d2 = vc[i, 2] - vm[j, 2]
+    chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    return 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+
+
+@nb.njit(cache=True, nogil=True)
+def _enlarge(
+    oi: np.ndarray, oj: np.ndarray, ok: np.ndarray, cnt: int, more: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The output lists with room for ``more`` after their first ``cnt``
+    (at least twice as long)."""
+    cap = max(2 * oi.size, cnt + more)
+    ni = np.empty(cap, dtype=np.int64)
+    nj = np.empty(cap, dtype=np.int64)
+    nk = np.empty(cap, dtype=np.float64)
+    ni[:cnt] = oi[:cnt]
+    nj[:cnt] = oj[:cnt]
+    nk[:cnt] = ok[:cnt]
+    return ni, nj, nk
+
+
 @nb.njit(cache=True, nogil=True)
 def _scan(
     kids: np.ndarray,
@@ -154,11 +180,7 @@ def _scan(
                             continue
                         if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
                             continue
-                        d0 = vc[i, 0] - vm[j, 0]
-                        d1 = vc[i, 1] - vm[j, 1]
-                        d2 = vc[i, 2] - vm[j, 2]
-                        chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-                        km = 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+                        km = _km(vc, vm, i, j, radius_earth)
                         if km > limit[j] or km > r or km > top[j] + lift_g - lim:
                             continue
                         shared = 0
@@ -178,15 +200,8 @@ def _scan(
                             lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
                             fill = min(fill + 1, best_k)
                             continue
-                        if cnt == cap:
-                            cap *= 2
-                            ni = np.empty(cap, dtype=np.int64)
-                            nj = np.empty(cap, dtype=np.int64)
-                            nk = np.empty(cap, dtype=np.float64)
-                            ni[:cnt] = oi[:cnt]
-                            nj[:cnt] = oj[:cnt]
-                            nk[:cnt] = ok[:cnt]
-                            oi, oj, ok = ni, nj, nk
+                        if cnt == oi.size:
+                            oi, oj, ok = _enlarge(oi, oj, ok, cnt, 1)
                         oi[cnt] = i
                         oj[cnt] = j
                         ok[cnt] = km
@@ -196,15 +211,8 @@ def _scan(
         if best_k > 0:
             if fill == best_k:
                 drop[i] = hr[0]
-            if cnt + fill > cap:
-                cap = 2 * (cnt + fill)
-                ni = np.empty(cap, dtype=np.int64)
-                nj = np.empty(cap, dtype=np.int64)
-                nk = np.empty(cap, dtype=np.float64)
-                ni[:cnt] = oi[:cnt]
-                nj[:cnt] = oj[:cnt]
-                nk[:cnt] = ok[:cnt]
-                oi, oj, ok = ni, nj, nk
+            if cnt + fill > oi.size:
+                oi, oj, ok = _enlarge(oi, oj, ok, cnt, fill)
             for e in range(fill):
                 oi[cnt] = i
                 oj[cnt] = hj[e]
@@ -333,11 +341,7 @@ def _reach_counts(
                 c = gx * ny + gy
                 for a in range(cell_ptr[c], cell_ptr[c + 1]):
                     j = by_cell[a]
-                    d0 = vc[i, 0] - vm[j, 0]
-                    d1 = vc[i, 1] - vm[j, 1]
-                    d2 = vc[i, 2] - vm[j, 2]
-                    chord = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-                    km = 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+                    km = _km(vc, vm, i, j, radius_earth)
                     if km > limit[j] or km > radius:
                         continue
                     out[q, 0] += 1

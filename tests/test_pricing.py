@@ -93,15 +93,16 @@ def test_smallest_per_group_keeps_the_k_smallest_of_each_group_earliest_first(
     assert S.smallest_per_group(group[:0], value[:0], k).size == 0
 
 
-@pytest.mark.parametrize(
-    ("seed", "cfg"),
-    [
-        (11, {"max_distance_km": 5.0}),
-        (12, {"max_distance_km": 3.0, "objective": "min_cost", "unmatched_km": 4.0}),
-        (13, {"max_distance_km": 4.0, "same_street": True, "priority_km": 30.0}),
-        (14, {"max_distance_km": 5.0, "uncovered_need_km": 6.0, "shared_interest_km": 2.0}),
-    ],
-)
+# dense districts (900 x 700 on 60 km2) and configurations for the priced path
+_DENSE_DISTRICTS = [
+    (11, {"max_distance_km": 5.0}),
+    (12, {"max_distance_km": 3.0, "objective": "min_cost", "unmatched_km": 4.0}),
+    (13, {"max_distance_km": 4.0, "same_street": True, "priority_km": 30.0}),
+    (14, {"max_distance_km": 5.0, "uncovered_need_km": 6.0, "shared_interest_km": 2.0}),
+]
+
+
+@pytest.mark.parametrize(("seed", "cfg"), _DENSE_DISTRICTS)
 @pytest.mark.parametrize("grid", [True, False])
 def test_priced_path_equals_dense_on_dense_districts(
     monkeypatch: pytest.MonkeyPatch, seed: int, cfg: dict, grid: bool
@@ -138,15 +139,7 @@ def test_the_suspect_list_is_reused_while_the_potentials_barely_move(
     assert any(reused)
 
 
-@pytest.mark.parametrize(
-    ("seed", "cfg"),
-    [
-        (11, {"max_distance_km": 5.0}),
-        (12, {"max_distance_km": 3.0, "objective": "min_cost", "unmatched_km": 4.0}),
-        (13, {"max_distance_km": 4.0, "same_street": True, "priority_km": 30.0}),
-        (14, {"max_distance_km": 5.0, "uncovered_need_km": 6.0, "shared_interest_km": 2.0}),
-    ],
-)
+@pytest.mark.parametrize(("seed", "cfg"), _DENSE_DISTRICTS)
 @pytest.mark.parametrize(("best_k", "hide"), [(1, False), (2, True), (8, False)])
 def test_each_childs_best_suspects_prove_the_dense_optimum(
     monkeypatch: pytest.MonkeyPatch, seed: int, cfg: dict, best_k: int, hide: bool

@@ -36,6 +36,23 @@ def _instance(seed: int, lat0: float, span_deg: float, tags: list[str] = TAGS):
     return rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base
 
 
+def _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, slack) -> dict:
+    """The keyword arguments of Grid.scan for an instance of _instance."""
+    return {
+        "vc": unit_vectors(clat, clon),
+        "vm": unit_vectors(mlat, mlon),
+        "kneed": need,
+        "kbits": codes.child,
+        "mskill": skill,
+        "mbits": codes.mentor,
+        "limit": limit,
+        "need_km": cfg.uncovered_need_km,
+        "int_km": cfg.shared_interest_km,
+        "max_shared": cfg.max_shared_interests,
+        "slack": slack,
+    }
+
+
 @pytest.mark.parametrize("seed", range(40))
 @pytest.mark.parametrize(
     ("lat0", "span_deg", "tags"),
@@ -109,21 +126,8 @@ def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, see
     grid = Grid.build(clat, clon, mlat, mlon, 0.7)
     kids = np.arange(clat.size)
     args = (kids, reach, base, np.full(clat.size, 2.0), top)
-    terms = {
-        "vc": unit_vectors(clat, clon),
-        "vm": unit_vectors(mlat, mlon),
-        "kneed": need,
-        "kbits": codes.child,
-        "mskill": skill,
-        "mbits": codes.mentor,
-        "limit": limit,
-        "need_km": cfg.uncovered_need_km,
-        "int_km": cfg.shared_interest_km,
-        "max_shared": cfg.max_shared_interests,
-        "slack": 0.002,
-        "bucket": skill.astype(np.int64),
-        "keep_k": keep_k,
-    }
+    terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, 0.002)
+    terms |= {"bucket": skill.astype(np.int64), "keep_k": keep_k}
     monkeypatch.setattr(S, "_SPLIT_MIN", 1)
     n, m = clat.size, mlat.size
     drops = []
@@ -163,19 +167,7 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(see
     )
     reach = np.minimum(float(top.max()) - base + bonus_hi + slack, limit.max())
     grid = Grid.build(clat, clon, mlat, mlon, 0.7)
-    terms = {
-        "vc": unit_vectors(clat, clon),
-        "vm": unit_vectors(mlat, mlon),
-        "kneed": need,
-        "kbits": codes.child,
-        "mskill": skill,
-        "mbits": codes.mentor,
-        "limit": limit,
-        "need_km": cfg.uncovered_need_km,
-        "int_km": cfg.shared_interest_km,
-        "max_shared": cfg.max_shared_interests,
-        "slack": slack,
-    }
+    terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, slack)
     kids = np.arange(n)
     args = (kids, reach, base, bonus_hi, top)
     ai, aj, ak = grid.scan(*args, **terms)  # every pair that passes the bound
