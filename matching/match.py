@@ -26,14 +26,15 @@ potentials bound (:func:`_suspects`), so the proof searches those radii
 instead of listing every allowed pair; arcs that fail join the model and it
 is solved again (:func:`_priced_lazy`).  The model's flow and potentials are
 kept between rounds and re-optimised around the new arcs
-(:mod:`matching._flow`); OR-Tools solves the rounds where that would be
-slow.  While the model still pairs more children each round, the children
-whose potentials carry the unmatched price get only their nearest few arcs
-per search (those rounds prove nothing).  Once the count is settled, the
-grid scan keeps each child's few suspects with the lowest reduced cost and
-bounds the reduced cost of every pair it leaves out; the proof then needs
-no kept suspect below zero and no child whose left-out pairs could be
-(otherwise that round lists every suspect), so it is still complete.
+(:mod:`matching._flow`); an exact auction (:mod:`matching._auction`) solves
+afresh the rounds where that would be slow.  While the model still pairs
+more children each round, the children whose potentials carry the unmatched
+price get only their nearest few arcs per search (those rounds prove
+nothing).  Once the count is settled, the grid scan keeps each child's few
+suspects with the lowest reduced cost and bounds the reduced cost of every
+pair it leaves out; the proof then needs no kept suspect below zero and no
+child whose left-out pairs could be (otherwise that round lists every
+suspect), so it is still complete.
 Costs are solved in
 integer units of ``resolution_km`` (1 m by default); the total is optimal for
 the rounded costs, i.e. within half a unit per pair of the real-valued
@@ -111,10 +112,12 @@ _PRICING_K = 8
 _PRICING_KM = 16
 _SUSPECT_EXTRA_KM = 0.3
 # a round whose new arcs take more than this share of the children off their
-# arcs is solved afresh (OR-Tools), not re-routed child by child
+# arcs is solved afresh (the auction), not re-routed child by child
 # (measured at 20,000 children: 15,931 rows re-routed in 2.4-3.7 s against
-# 1.0-1.3 s afresh; at 2,000, 608 rows warm in a few ms)
-_FRESH_SHARE = 0.5
+# 1.0-1.3 s afresh by OR-Tools; at 2,000, 608 rows warm in a few ms; with
+# the auction, 0.4-0.6 s afresh, seeds 1-3 took 17.9 s in all at 0.2,
+# 17.8 s at 0.1 and 19.3 s at 0.5, the best of two runs each)
+_FRESH_SHARE = 0.2
 # each child's this many suspects with the lowest reduced cost per search
 # once the number of pairs is settled (see _priced_lazy; 8 and 16 measured
 # at 20,000 children, six seeds: more fresh solves and slower re-routing)
@@ -813,10 +816,23 @@ def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -
     return circulation(ci, mj, arc, p.n, p.m, p.caps, p.unm, np.ones(p.n, dtype=bool))
 
 
-def _fresh_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> np.ndarray:
-    """Solve the model from scratch (OR-Tools): each child's mentor (-1:
-    unmatched).  The flow that takes it over proves it with its own
-    potentials (:meth:`matching._flow.IncrementalAssignment.load_solution`)."""
+def _fresh_solve(
+    p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray, *, auction: bool = True
+) -> np.ndarray:
+    """Solve the model from scratch: each child's mentor (-1: unmatched).
+
+    By the auction (:mod:`matching._auction`; measured at 20,000 children:
+    0.42-0.60 s against OR-Tools' 0.90-1.19 s on the same three models),
+    or by OR-Tools where the auction's scaled costs would not fit in int64
+    or ``auction`` is False.  The flow that takes it over proves it with its
+    own potentials (:meth:`matching._flow.IncrementalAssignment.load_solution`).
+    """
+    if auction:
+        from ._auction import auction_assign
+
+        got = auction_assign(p.n, p.m, p.caps, p.unm, ci, mj, arc)
+        if got is not None:
+            return got[0]
     sol = _model_solve(p, ci, mj, arc)
     assert sol.arc_flow is not None  # every child has its unmatched arc
     on = sol.arc_flow > 0
@@ -869,7 +885,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # settling round: its arcs join children left unmatched to crowded
         # mentors, and re-routing those one child at a time searches the
         # whole crowded area per child (measured: 2.6 s against 0.8 s at
-        # 10,000 children), so that round is solved afresh by OR-Tools
+        # 10,000 children), so that round is solved afresh by the auction
         # (which settles the number of pairs globally), and the flow takes
         # over from there with potentials of its own.  So is a round whose
         # new arcs would take most children off their arcs, and the first
@@ -881,9 +897,13 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             try:
                 flow.load_solution(_fresh_solve(p, *flow.arcs()))
             except ValueError:
-                # not optimal on the model's arcs (which would be a solver
-                # bug): the flow was left empty and solves it from scratch
-                flow.solve()
+                # not optimal on the model's arcs (which would be a bug in
+                # the auction): OR-Tools, and if that fails too, the flow
+                # (left empty) solves it from scratch
+                try:
+                    flow.load_solution(_fresh_solve(p, *flow.arcs(), auction=False))
+                except ValueError:
+                    flow.solve()
         else:
             flow.solve()
         d = flow.pi.copy()  # the cache below keeps it; the flow moves on

@@ -1,0 +1,169 @@
+"""The auction behind the pricing loop's fresh solves (matching._auction).
+
+Checked against independent oracles: scipy's ``linear_sum_assignment`` on
+the expanded matrix (tests/oracle.py), brute force on tiny cases, OR-Library
+assign100 (optimum 305) and OR-Tools' maximum flow with minimum cost; and
+every result must be taken by the flow's own proof of optimality
+(``IncrementalAssignment.load_solution`` refuses a flow that is not
+optimal).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from oracle import brute_force_optimum, scipy_optimum
+from test_flow import _dense, _random
+from test_solve import load_orlib, orlib_path
+
+from matching import MatchConfig, match
+from matching._auction import auction_assign
+from matching._flow import IncrementalAssignment
+from matching.solve import max_pairs_circulation
+from matching.synth import district
+
+M = importlib.import_module("matching.match")
+
+
+def _total(assigned, n, m, ci, mj, cost, caps, unm):
+    """The assignment's cost, after checking it is feasible."""
+    assert assigned.shape == (n,)
+    on = np.flatnonzero(assigned >= 0)
+    assert (np.bincount(assigned[on], minlength=m) <= caps).all()
+    arcs = dict(zip(zip(ci.tolist(), mj.tolist(), strict=True), cost.tolist(), strict=True))
+    return sum(arcs[(int(i), int(assigned[i]))] for i in on) + int(unm[assigned < 0].sum())
+
+
+def _proven(assigned, n, m, ci, mj, cost, caps, unm):
+    f = IncrementalAssignment(n, m, caps, unm)
+    f.add_arcs(ci, mj, cost)
+    f.load_solution(assigned)  # raises if not optimal
+    assert f.residual_ok()
+
+
+@pytest.mark.parametrize("seed", range(120))
+@pytest.mark.parametrize("stop_units", [0.0, 0.5, 8.0])
+def test_matches_scipy_oracle(seed, stop_units):
+    _, n, m, ci, mj, cost, caps, unm = _random(seed)
+    got = auction_assign(n, m, caps, unm, ci, mj, cost, stop_units=stop_units)
+    assert got is not None
+    assigned, stats = got
+    total = _total(assigned, n, m, ci, mj, cost, caps, unm)
+    assert total == scipy_optimum(_dense(n, m, ci, mj, cost), caps, unm)
+    _proven(assigned, n, m, ci, mj, cost, caps, unm)
+    assert stats["runs"] == 1  # the unmatched costs differ: no moderate stand-in
+
+
+@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("theta", [2, 4, 7])
+def test_tiny_brute_force(seed, theta):
+    _, n, m, ci, mj, cost, caps, unm = _random(1000 + seed, max_side=5)
+    assigned, _ = auction_assign(n, m, caps, unm, ci, mj, cost, theta=theta)
+    total = _total(assigned, n, m, ci, mj, cost, caps, unm)
+    assert total == brute_force_optimum(_dense(n, m, ci, mj, cost), caps, unm)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_pairs_first_matches_ortools(seed):
+    """A uniform unmatched price above any sum of arc costs (how match runs
+    objective="max_pairs"): the same optimum as OR-Tools' maximum flow with
+    minimum cost."""
+    _, n, m, ci, mj, cost, caps, _ = _random(2000 + seed)
+    cost = cost - cost.min()
+    big = np.full(n, (min(n, int(caps.sum())) + 1) * (int(cost.max()) + 1), dtype=np.int64)
+    assigned, _ = auction_assign(n, m, caps, big, ci, mj, cost)
+    ref = max_pairs_circulation(ci, mj, cost, n, m, caps)
+    assert ref.arc_flow is not None
+    assert int((assigned >= 0).sum()) == int((~ref.unmatched).sum())
+    total = _total(assigned, n, m, ci, mj, cost, caps, big)
+    assert total == int(cost[ref.arc_flow > 0].sum() + big[ref.unmatched].sum())
+    _proven(assigned, n, m, ci, mj, cost, caps, big)
+
+
+def test_pairs_first_grows_the_stand_in():
+    """The moderate stand-in for a huge uniform unmatched cost (2 * max arc
+    cost + 2) leaves row 0 unmatched here, while pairing it too means moving
+    every row along the chain (11 arcs of cost 10): the augmenting check
+    must catch that and raise the stand-in until all 11 rows are paired."""
+    k, t = 10, 10
+    ci = [0]
+    mj = [0]
+    cost = [t]
+    for i in range(1, k + 1):
+        ci += [i, i]
+        mj += [i - 1, i]
+        cost += [0, t]
+    ci, mj, cost = (np.array(x, dtype=np.int64) for x in (ci, mj, cost))
+    n, m = k + 1, k + 1
+    caps = np.ones(m, dtype=np.int64)
+    big = np.full(n, 10**9, dtype=np.int64)
+    assigned, stats = auction_assign(n, m, caps, big, ci, mj, cost)
+    assert (assigned >= 0).all()
+    assert _total(assigned, n, m, ci, mj, cost, caps, big) == (k + 1) * t
+    assert stats["runs"] >= 2
+    _proven(assigned, n, m, ci, mj, cost, caps, big)
+
+
+def test_assign100():
+    """OR-Library assign100 (optimum 305), every row to be assigned."""
+    cost_matrix = load_orlib(orlib_path())
+    n = cost_matrix.shape[0]
+    ci, mj = np.divmod(np.arange(n * n), n)
+    cost = cost_matrix.ravel().astype(np.int64)
+    big = np.full(n, 10**6, dtype=np.int64)
+    assigned, _ = auction_assign(n, n, np.ones(n, np.int64), big, ci, mj, cost)
+    assert (assigned >= 0).all()
+    assert _total(assigned, n, n, ci, mj, cost, np.ones(n, np.int64), big) == 305
+
+
+def test_edges_and_overflow():
+    """No rows; rows without arcs; mentors of capacity 0; and costs whose
+    scaled values would not fit (None: the caller solves another way)."""
+    empty = np.empty(0, dtype=np.int64)
+    assigned, _ = auction_assign(0, 2, np.ones(2, np.int64), empty, empty, empty, empty)
+    assert assigned.size == 0
+    unm = np.array([5, 7, 9], dtype=np.int64)
+    caps = np.array([0, 1], dtype=np.int64)
+    ci, mj, cost = np.array([0, 1]), np.array([0, 1]), np.array([1, 2])
+    assigned, _ = auction_assign(3, 2, caps, unm, ci, mj, cost)
+    assert assigned.tolist() == [-1, 1, -1]
+    huge = np.array([2**58, 1, 1], dtype=np.int64)
+    assert auction_assign(3, 2, caps, huge, ci, mj, cost) is None
+
+
+def test_match_falls_back_when_the_auction_is_wrong(monkeypatch):
+    """A wrong answer from the auction is refused by the flow's proof and
+    OR-Tools takes over: the result is the same optimum."""
+    kids, mentors = district(1500, 1200, seed=4)
+    cfg = MatchConfig()
+    expected = match(kids, mentors, cfg)
+    calls = []
+
+    def wrong(n, m, caps, unm, ci, mj, cost, **kw):
+        calls.append(n)
+        return np.full(n, -1, dtype=np.int64), {}
+
+    monkeypatch.setattr("matching._auction.auction_assign", wrong)
+    got = match(kids, mentors, cfg)
+    assert calls  # the pricing loop asked the auction at least once
+    assert got.metrics["objective_units"] == expected.metrics["objective_units"]
+    # (equal optima may pair differently: the objective decides)
+    assert got.metrics["n_pairs"] == expected.metrics["n_pairs"]
+
+
+def test_auction_is_used_and_agrees_with_ortools(monkeypatch):
+    """The same district matched with the auction and with OR-Tools for
+    the fresh solves: the same optimum; and the auction's run repeats
+    pair for pair."""
+    kids, mentors = district(1500, 1200, seed=5)
+    cfg = MatchConfig()
+    with_auction = match(kids, mentors, cfg)
+    original = M._fresh_solve
+    monkeypatch.setattr(M, "_fresh_solve", lambda *a, **kw: original(*a, auction=False))
+    with_ortools = match(kids, mentors, cfg)
+    assert with_auction.metrics["objective_units"] == with_ortools.metrics["objective_units"]
+    assert with_auction.metrics["n_pairs"] == with_ortools.metrics["n_pairs"]
+    monkeypatch.setattr(M, "_fresh_solve", original)
+    assert match(kids, mentors, cfg).pairs.equals(with_auction.pairs)
