@@ -215,7 +215,7 @@ def _auction(
 
 
 @nb.njit(cache=True, nogil=True)
-def _augmentable(
+def _reach(
     n: int,
     m: int,
     rp: np.ndarray,
@@ -225,11 +225,13 @@ def _augmentable(
     caps: np.ndarray,
     slot_rows: np.ndarray,
     slot_ptr: np.ndarray,
+    seen_r: np.ndarray,
+    seen_c: np.ndarray,
 ) -> bool:
-    """Whether an unmatched row reaches a column with room by alternating
-    arcs (any arc row -> column, then a row the column holds)."""
-    seen_c = np.zeros(m, dtype=np.bool_)
-    seen_r = np.zeros(n, dtype=np.bool_)
+    """Rows and columns the unmatched rows reach by alternating arcs (any
+    arc row -> column, then a row the column holds), into ``seen_r`` and
+    ``seen_c``; True as soon as a column with room is reached (an
+    augmenting path)."""
     stack = np.empty(n, dtype=np.int64)
     top = 0
     for i in range(n):
@@ -315,10 +317,12 @@ def _finish(
     price: np.ndarray,
     aobj: np.ndarray,
     scale: int,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Exact slots for the rows from an auction stopped at eps below one
     unit: prices, lowest at zero, rounded down to units; rows no longer on
-    their cheapest option are freed and routed by shortest paths."""
+    their cheapest option are freed and routed by shortest paths.  Returns
+    each row's slot (-1: unmatched), potentials proving it (rows, slots,
+    the sink last, at zero) and the number of rows routed."""
     n_slots = price.size - n
     pr = (price[:n_slots] - price.min()) // scale
     aslot = np.where(aobj < n_slots, aobj, -1).astype(np.int64)
@@ -347,7 +351,7 @@ def _finish(
         )  # fmt: skip
         if left != 0:  # pragma: no cover - the sink is always reachable
             raise RuntimeError("no augmenting path (internal error)")
-    return aslot, int(free.size)
+    return aslot, pi - pi[-1], int(free.size)
 
 
 def auction_assign(
@@ -361,7 +365,7 @@ def auction_assign(
     *,
     theta: int = 4,
     stop_units: float = 0.5,
-) -> tuple[np.ndarray, dict[str, int]] | None:
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]] | None:
     """Min-cost assignment: each row on one of its arcs ``(ci, mj, cost)``
     (no pair twice) or unmatched at cost ``unm``; column ``j`` takes at
     most ``caps[j]`` rows.
@@ -376,18 +380,23 @@ def auction_assign(
 
     Returns
     -------
-    (assigned, stats) or None
-        Each row's column (-1: unmatched), and counters (``bids``,
-        ``phases``, ``runs`` of the auction, rows ``routed`` by shortest
-        paths).  None if the scaled costs would not fit in int64 with room
-        to spare (the caller solves another way).
+    (assigned, pi, stats) or None
+        Each row's column (-1: unmatched); potentials for it in the layout
+        of :class:`matching._flow.IncrementalAssignment` (rows, columns,
+        the sink at zero), which should prove it optimal (the caller
+        checks: :meth:`~matching._flow.IncrementalAssignment.residual_ok`);
+        and counters (``bids``, ``phases``, ``runs`` of the auction, rows
+        ``routed`` by shortest paths).  None if the scaled costs would not
+        fit in int64 with room to spare (the caller solves another way).
     """
     caps = np.ascontiguousarray(caps, dtype=np.int64)
     unm = np.ascontiguousarray(unm, dtype=np.int64)
     if n == 0:
-        return np.empty(0, dtype=np.int64), {"bids": 0, "phases": 0, "runs": 0, "routed": 0}
+        stats0 = {"bids": 0, "phases": 0, "runs": 0, "routed": 0}
+        return np.empty(0, dtype=np.int64), np.zeros(m + 1, dtype=np.int64), stats0
+    cost = np.asarray(cost, np.int64)
     rp, scol, scst, slot_ptr = _slot_arcs(
-        np.asarray(ci, np.int64), np.asarray(mj, np.int64), np.asarray(cost, np.int64), caps, n
+        np.asarray(ci, np.int64), np.asarray(mj, np.int64), cost, caps, n
     )
     n_slots = int(slot_ptr[-1])
     scale = n + n_slots + 1
@@ -420,7 +429,7 @@ def auction_assign(
         )  # fmt: skip
         stats["phases"] += max(len(eps_seq), 1)
         stats["runs"] += 1
-        aslot, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale)
+        aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale)
         stats["routed"] += routed
         assigned = np.full(n, -1, dtype=np.int64)
         on = aslot >= 0
@@ -430,8 +439,23 @@ def auction_assign(
         load = np.bincount(assigned[on], minlength=m).astype(np.int64)
         slot_rows = np.full(n_slots, -1, dtype=np.int64)
         slot_rows[aslot[on]] = np.flatnonzero(on)
-        if not _augmentable(n, m, rp, col_c, assigned, load, caps, slot_rows, slot_ptr):
+        seen_r = np.zeros(n, dtype=np.bool_)
+        seen_c = np.zeros(m, dtype=np.bool_)
+        if not _reach(n, m, rp, col_c, assigned, load, caps, slot_rows, slot_ptr, seen_r, seen_c):
+            # potentials for the real unmatched cost: what the unmatched
+            # rows reach moves down by the difference (every residual arc
+            # out of it ends at the sink, and gains that much room)
+            delta = int(unm[0]) - lam
+            pi[:n][seen_r] -= delta
+            pi[n : n + n_slots][seen_c[slot_col]] -= delta
             break
         lam = min(4 * lam, int(unm[0]))
     stats["bids"] = int(work[0])
-    return assigned, stats
+    # one potential per column: its slots' lowest (the slots of a column
+    # with a row on it are equal; see the tests); a column without slots
+    # gets one below every arc into it
+    pcol = np.full(m, int(pi[:n].min()) + min(int(cost.min()) if cost.size else 0, 0) - 1)
+    has = caps > 0
+    if has.any():
+        pcol[has] = np.minimum.reduceat(pi[n : n + n_slots], slot_ptr[:-1][has])
+    return assigned, np.r_[pi[:n], pcol, 0].astype(np.int64), stats

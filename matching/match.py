@@ -818,27 +818,49 @@ def _model_solve(p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -
 
 def _fresh_solve(
     p: _Problem, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray, *, auction: bool = True
-) -> np.ndarray:
-    """Solve the model from scratch: each child's mentor (-1: unmatched).
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Solve the model from scratch: each child's mentor (-1: unmatched),
+    and potentials that should prove it (None: the flow finds its own).
 
     By the auction (:mod:`matching._auction`; measured at 20,000 children:
     0.42-0.60 s against OR-Tools' 0.90-1.19 s on the same three models),
     or by OR-Tools where the auction's scaled costs would not fit in int64
-    or ``auction`` is False.  The flow that takes it over proves it with its
-    own potentials (:meth:`matching._flow.IncrementalAssignment.load_solution`).
+    or ``auction`` is False.  The flow that takes it over checks the proof
+    (see :func:`_take_fresh`).
     """
     if auction:
         from ._auction import auction_assign
 
         got = auction_assign(p.n, p.m, p.caps, p.unm, ci, mj, arc)
         if got is not None:
-            return got[0]
+            return got[0], got[1]
     sol = _model_solve(p, ci, mj, arc)
     assert sol.arc_flow is not None  # every child has its unmatched arc
     on = sol.arc_flow > 0
     assigned = np.full(p.n, -1, dtype=np.int64)
     assigned[ci[on]] = mj[on]
-    return assigned
+    return assigned, None
+
+
+def _take_fresh(p: _Problem, flow: IncrementalAssignment) -> None:
+    """Solve the flow's model afresh and hand the result to the flow with a
+    checked proof of optimality: the solver's potentials if they pass
+    :meth:`~matching._flow.IncrementalAssignment.residual_ok`, else the
+    flow's own (Bellman-Ford, which refuses a flow that is not optimal).
+    A refused answer from the auction goes to OR-Tools, and one from
+    OR-Tools (which would be a solver bug) to the flow's own solve."""
+    for auction in (True, False):
+        assigned, pi = _fresh_solve(p, *flow.arcs(), auction=auction)
+        if pi is not None:
+            flow.load_solution(assigned, pi)
+            if flow.residual_ok():
+                return
+        try:
+            flow.load_solution(assigned)
+            return
+        except ValueError:
+            continue
+    flow.solve()  # the flow was left empty: from scratch
 
 
 def _grow(
@@ -894,16 +916,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # start, no difference at 10,000 and 20,000).
         fresh = settled and settled == rnd - 1
         if fresh or flow.disturbed() > _FRESH_SHARE * n:
-            try:
-                flow.load_solution(_fresh_solve(p, *flow.arcs()))
-            except ValueError:
-                # not optimal on the model's arcs (which would be a bug in
-                # the auction): OR-Tools, and if that fails too, the flow
-                # (left empty) solves it from scratch
-                try:
-                    flow.load_solution(_fresh_solve(p, *flow.arcs(), auction=False))
-                except ValueError:
-                    flow.solve()
+            _take_fresh(p, flow)
         else:
             flow.solve()
         d = flow.pi.copy()  # the cache below keeps it; the flow moves on

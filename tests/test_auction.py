@@ -36,10 +36,14 @@ def _total(assigned, n, m, ci, mj, cost, caps, unm):
     return sum(arcs[(int(i), int(assigned[i]))] for i in on) + int(unm[assigned < 0].sum())
 
 
-def _proven(assigned, n, m, ci, mj, cost, caps, unm):
+def _proven(assigned, pi, n, m, ci, mj, cost, caps, unm):
+    """The potentials returned prove the assignment optimal, and so does
+    the flow's own Bellman-Ford (which raises if it is not)."""
     f = IncrementalAssignment(n, m, caps, unm)
     f.add_arcs(ci, mj, cost)
-    f.load_solution(assigned)  # raises if not optimal
+    f.load_solution(assigned, pi)
+    assert f.residual_ok()
+    f.load_solution(assigned)
     assert f.residual_ok()
 
 
@@ -49,10 +53,10 @@ def test_matches_scipy_oracle(seed, stop_units):
     _, n, m, ci, mj, cost, caps, unm = _random(seed)
     got = auction_assign(n, m, caps, unm, ci, mj, cost, stop_units=stop_units)
     assert got is not None
-    assigned, stats = got
+    assigned, pi, stats = got
     total = _total(assigned, n, m, ci, mj, cost, caps, unm)
     assert total == scipy_optimum(_dense(n, m, ci, mj, cost), caps, unm)
-    _proven(assigned, n, m, ci, mj, cost, caps, unm)
+    _proven(assigned, pi, n, m, ci, mj, cost, caps, unm)
     assert stats["runs"] == 1  # the unmatched costs differ: no moderate stand-in
 
 
@@ -60,8 +64,9 @@ def test_matches_scipy_oracle(seed, stop_units):
 @pytest.mark.parametrize("theta", [2, 4, 7])
 def test_tiny_brute_force(seed, theta):
     _, n, m, ci, mj, cost, caps, unm = _random(1000 + seed, max_side=5)
-    assigned, _ = auction_assign(n, m, caps, unm, ci, mj, cost, theta=theta)
+    assigned, pi, _ = auction_assign(n, m, caps, unm, ci, mj, cost, theta=theta)
     total = _total(assigned, n, m, ci, mj, cost, caps, unm)
+    _proven(assigned, pi, n, m, ci, mj, cost, caps, unm)
     assert total == brute_force_optimum(_dense(n, m, ci, mj, cost), caps, unm)
 
 
@@ -73,13 +78,13 @@ def test_pairs_first_matches_ortools(seed):
     _, n, m, ci, mj, cost, caps, _ = _random(2000 + seed)
     cost = cost - cost.min()
     big = np.full(n, (min(n, int(caps.sum())) + 1) * (int(cost.max()) + 1), dtype=np.int64)
-    assigned, _ = auction_assign(n, m, caps, big, ci, mj, cost)
+    assigned, pi, _ = auction_assign(n, m, caps, big, ci, mj, cost)
     ref = max_pairs_circulation(ci, mj, cost, n, m, caps)
     assert ref.arc_flow is not None
     assert int((assigned >= 0).sum()) == int((~ref.unmatched).sum())
     total = _total(assigned, n, m, ci, mj, cost, caps, big)
     assert total == int(cost[ref.arc_flow > 0].sum() + big[ref.unmatched].sum())
-    _proven(assigned, n, m, ci, mj, cost, caps, big)
+    _proven(assigned, pi, n, m, ci, mj, cost, caps, big)
 
 
 def test_pairs_first_grows_the_stand_in():
@@ -99,11 +104,11 @@ def test_pairs_first_grows_the_stand_in():
     n, m = k + 1, k + 1
     caps = np.ones(m, dtype=np.int64)
     big = np.full(n, 10**9, dtype=np.int64)
-    assigned, stats = auction_assign(n, m, caps, big, ci, mj, cost)
+    assigned, pi, stats = auction_assign(n, m, caps, big, ci, mj, cost)
     assert (assigned >= 0).all()
     assert _total(assigned, n, m, ci, mj, cost, caps, big) == (k + 1) * t
     assert stats["runs"] >= 2
-    _proven(assigned, n, m, ci, mj, cost, caps, big)
+    _proven(assigned, pi, n, m, ci, mj, cost, caps, big)
 
 
 def test_assign100():
@@ -113,22 +118,24 @@ def test_assign100():
     ci, mj = np.divmod(np.arange(n * n), n)
     cost = cost_matrix.ravel().astype(np.int64)
     big = np.full(n, 10**6, dtype=np.int64)
-    assigned, _ = auction_assign(n, n, np.ones(n, np.int64), big, ci, mj, cost)
+    assigned, pi, _ = auction_assign(n, n, np.ones(n, np.int64), big, ci, mj, cost)
     assert (assigned >= 0).all()
     assert _total(assigned, n, n, ci, mj, cost, np.ones(n, np.int64), big) == 305
+    _proven(assigned, pi, n, n, ci, mj, cost, np.ones(n, np.int64), big)
 
 
 def test_edges_and_overflow():
     """No rows; rows without arcs; mentors of capacity 0; and costs whose
     scaled values would not fit (None: the caller solves another way)."""
     empty = np.empty(0, dtype=np.int64)
-    assigned, _ = auction_assign(0, 2, np.ones(2, np.int64), empty, empty, empty, empty)
+    assigned, _, _ = auction_assign(0, 2, np.ones(2, np.int64), empty, empty, empty, empty)
     assert assigned.size == 0
     unm = np.array([5, 7, 9], dtype=np.int64)
     caps = np.array([0, 1], dtype=np.int64)
     ci, mj, cost = np.array([0, 1]), np.array([0, 1]), np.array([1, 2])
-    assigned, _ = auction_assign(3, 2, caps, unm, ci, mj, cost)
+    assigned, pi, _ = auction_assign(3, 2, caps, unm, ci, mj, cost)
     assert assigned.tolist() == [-1, 1, -1]
+    _proven(assigned, pi, 3, 2, ci, mj, cost, caps, unm)
     huge = np.array([2**58, 1, 1], dtype=np.int64)
     assert auction_assign(3, 2, caps, huge, ci, mj, cost) is None
 
@@ -143,7 +150,7 @@ def test_match_falls_back_when_the_auction_is_wrong(monkeypatch):
 
     def wrong(n, m, caps, unm, ci, mj, cost, **kw):
         calls.append(n)
-        return np.full(n, -1, dtype=np.int64), {}
+        return np.full(n, -1, dtype=np.int64), np.zeros(n + m + 1, dtype=np.int64), {}
 
     monkeypatch.setattr("matching._auction.auction_assign", wrong)
     got = match(kids, mentors, cfg)

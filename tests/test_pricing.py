@@ -324,9 +324,9 @@ def test_a_fresh_solve_that_is_not_optimal_is_refused_and_solved_again(
     # alike) and solves the model itself
     calls = []
 
-    def worse(p: M._Problem, *arcs: np.ndarray, auction: bool = True) -> np.ndarray:
+    def worse(p: M._Problem, *arcs: np.ndarray, auction: bool = True) -> tuple[np.ndarray, None]:
         calls.append(auction)
-        return np.full(p.n, -1, dtype=np.int64)
+        return np.full(p.n, -1, dtype=np.int64), None
 
     (kids, mentors), config = _crowded(_CROWDED[0])
     dense = match(kids, mentors, config, method="dense")
