@@ -723,11 +723,11 @@ def summarize_tiers(benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
             ):
                 row[key] = info.get(key)
             row["target_met"] = t_lib < info["target_s"]
-            procs = methods.get("library_processes")
-            if procs is not None:  # the same districts on two worker processes
-                t_procs = row["median_s"]["library_processes"]
-                row["processes_target_met"] = t_procs < info["target_s"]
-                row["serial_over_processes"] = t_lib / t_procs
+            for kind in ("processes", "threads"):  # the same districts on two workers
+                if f"library_{kind}" in methods:
+                    t_kind = row["median_s"][f"library_{kind}"]
+                    row[f"{kind}_target_met"] = t_kind < info["target_s"]
+                    row[f"serial_over_{kind}"] = t_lib / t_kind
             row["ratio_time_over_library"] = {
                 k: row["median_s"][k] / t_lib for k in _TIER_METHODS[1:] if k in methods
             }

@@ -52,6 +52,7 @@ _METHOD_STYLE = {
     "dense_ortools_lsa": ("C1", "v"),
     "library method='dense' (OR-Tools flow)": ("C4", "D"),
     "library_processes": ("C9", "P"),
+    "library_threads": ("C8", "*"),
     "library_rules": ("C6", "x"),
 }
 

@@ -21,6 +21,9 @@ Methods, each timed end to end from the rosters it needs:
 - ``library_processes`` (city and province only): the same call with
   ``executor=ProcessExecutor(n_workers=2)`` (districts on two worker processes,
   one search thread each), checked pair for pair against ``library``;
+- ``library_threads`` (city and province only): the same with
+  ``executor=ThreadExecutor(n_workers=2)`` (districts on two threads of one
+  process, two search threads each), checked the same way;
 - ``greedy``: nearest available mentor, children by priority then id, district
   by district (``bench_support.greedy_nearest_fast``, which never lists every arc; at the
   2k tier checked pair for pair against ``test_bench_greedy.greedy_nearest``);
@@ -251,16 +254,17 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
     assert q["n_pairs"] > 0
 
 
-def test_library_processes(benchmark: Any, tier: str) -> None:
-    """A city or a province with its districts on two worker processes."""
-    from matching.executors import ProcessExecutor
+def _library_on(benchmark: Any, tier: str, kind: str) -> None:
+    """A city or a province with its districts on two workers (``kind``:
+    "processes" or "threads"), checked pair for pair against the serial run."""
+    from matching.executors import ProcessExecutor, ThreadExecutor
     from matching.province import match_province
 
     run = _run(tier)
     if run.spec.generator == "district":
-        pytest.skip("a district is one match: nothing to spread over processes")
+        pytest.skip(f"a district is one match: nothing to spread over {kind}")
     benchmark.group = f"tier {tier}"
-    ex = ProcessExecutor(n_workers=2)
+    ex = ProcessExecutor(n_workers=2) if kind == "processes" else ThreadExecutor(n_workers=2)
     result = benchmark.pedantic(
         match_province,
         args=(run.children, run.mentors, run.config),
@@ -278,15 +282,30 @@ def test_library_processes(benchmark: Any, tier: str) -> None:
     _record(
         benchmark,
         run,
-        "library_processes",
+        f"library_{kind}",
         target_s=TARGET_S[tier],
         executor=repr(ex),
         serial_median_s=serial_s,
-        serial_over_processes=None if serial_s is None else round(serial_s / median, 3),
+        **{f"serial_over_{kind}": None if serial_s is None else round(serial_s / median, 3)},
         same_pairs_as_serial=True,
         objective_units=int(result.metrics["objective_units"]),
-        memory="not measured (worker processes; the serial run's peak is per process)",
+        memory=(
+            "not measured (worker processes; the serial run's peak is per process)"
+            if kind == "processes"
+            else "not measured (the serial run's peak is this process's)"
+        ),
     )
+
+
+def test_library_processes(benchmark: Any, tier: str) -> None:
+    """A city or a province with its districts on two worker processes."""
+    _library_on(benchmark, tier, "processes")
+
+
+def test_library_threads(benchmark: Any, tier: str) -> None:
+    """A city or a province with its districts on two threads of this
+    process (the compiled kernels release the GIL)."""
+    _library_on(benchmark, tier, "threads")
 
 
 # ---------------------------------------------------------------------------

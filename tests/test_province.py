@@ -12,7 +12,14 @@ import pytest
 
 from matching import ConfigError, InputError, MatchConfig, RosterError, match
 from matching.cli import main
-from matching.executors import DaskExecutor, Executor, Outcome, ProcessExecutor, SerialExecutor
+from matching.executors import (
+    DaskExecutor,
+    Executor,
+    Outcome,
+    ProcessExecutor,
+    SerialExecutor,
+    ThreadExecutor,
+)
 from matching.geo import pairs_within
 from matching.province import candidate_components, match_province, run_province_nightly
 from matching.report import write_csv
@@ -70,12 +77,13 @@ def _break_child(kids: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
 # executors
 
 
-@pytest.mark.parametrize("kind", ["serial", "dask", "processes", "spawn"])
+@pytest.mark.parametrize("kind", ["serial", "threads", "dask", "processes", "spawn"])
 def test_executor_keeps_order_and_captures_errors_per_item(
     kind: str, dask_ex: DaskExecutor
 ) -> None:
     ex: Executor = {
         "serial": SerialExecutor(),
+        "threads": ThreadExecutor(n_workers=2),
         "dask": dask_ex,
         "processes": ProcessExecutor(n_workers=2),
         "spawn": ProcessExecutor(n_workers=2, start_method="spawn"),
@@ -94,6 +102,14 @@ def test_dask_executor_rejects_bad_parameters() -> None:
         DaskExecutor(n_workers=0)
     with pytest.raises(ConfigError, match="not both"):
         DaskExecutor(client=object(), scheduler_address="tcp://127.0.0.1:1")
+
+
+def test_thread_executor_parameters() -> None:
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ConfigError, match="'n_workers' parameter of ThreadExecutor"):
+            ThreadExecutor(n_workers=bad)  # type: ignore[arg-type]
+    assert ThreadExecutor().n_workers >= 1
+    assert repr(ThreadExecutor(n_workers=3)) == "ThreadExecutor(n_workers=3)"
 
 
 def test_process_executor_parameters_and_workers() -> None:
@@ -146,11 +162,15 @@ def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 # independent districts
 
 
-@pytest.mark.parametrize("kind", ["dask", "processes"])
+@pytest.mark.parametrize("kind", ["dask", "processes", "threads"])
 def test_dask_and_processes_equal_serial_pair_for_pair(province, dask_ex, kind: str) -> None:
     kids, moms = province
     serial = match_province(kids, moms)
-    ex = dask_ex if kind == "dask" else ProcessExecutor(n_workers=2)
+    ex = {
+        "dask": dask_ex,
+        "processes": ProcessExecutor(n_workers=2),
+        "threads": ThreadExecutor(n_workers=2),
+    }[kind]
     dist = match_province(kids, moms, executor=ex)
     pd.testing.assert_frame_equal(serial.pairs, dist.pairs)
     pd.testing.assert_frame_equal(serial.unmatched, dist.unmatched)
@@ -343,6 +363,12 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     with StateStore.open(root / names[1] / "state.db", readonly=True) as store:
         assert mentor not in set(store.load().pairs["mentor_id"])
         assert len(store.runs()) == 3
+    # another night on threads of this process
+    night4 = [*argv[:-2], "2026-03-04", "--skip-price-of-stability", "--threads", "2"]
+    assert main(night4) == 0
+    assert "0 failed" in capsys.readouterr().out
+    with StateStore.open(root / names[1] / "state.db", readonly=True) as store:
+        assert len(store.runs()) == 4
     pd.DataFrame(columns=["kind"]).to_csv(events / "无此区.csv", index=False)
     assert main(night3) == 1
     assert "events name district(s) with no rows and no state store: 无此区" in (
@@ -351,6 +377,7 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     assert main(["province", "--root", str(root)]) == 2  # usage: rosters missing
     assert main([*argv, "--workers", "2", "--scheduler", "tcp://x:1"]) == 2  # exclusive
     assert main([*argv, "--processes", "2", "--workers", "2"]) == 2
+    assert main([*argv, "--threads", "2", "--processes", "2"]) == 2
 
 
 @pytest.mark.parametrize("name", ["matching.province", "matching.executors"])
