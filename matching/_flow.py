@@ -26,10 +26,12 @@ then move by their distance, which keeps every reduced cost non-negative.
 Everything is integer, so results are exact and deterministic.
 
 :meth:`IncrementalAssignment.load_solution` takes over a flow solved
-elsewhere (OR-Tools, in the rounds where re-routing row by row would be
-slow) and finds its potentials itself: shortest distances on the residual
-graph by a queue-based Bellman-Ford, which also refuses a flow that is not
-optimal (a negative cycle).
+elsewhere (the auction of :mod:`matching._auction`, or OR-Tools, in the
+rounds where re-routing row by row would be slow), with the solver's
+potentials (checked by :meth:`IncrementalAssignment.residual_ok`) or
+potentials of its own: shortest distances on the residual graph by a
+queue-based Bellman-Ford, which also refuses a flow that is not optimal (a
+negative cycle).
 
 Compiled with numba (``cache=True``: the first call in a fresh install
 compiles for a few seconds, later processes load the cache).

@@ -6,7 +6,7 @@ Usage::
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
     matching province --root DIR --children FILE --mentors FILE
-                      [--processes N | --workers N | --scheduler ADDR]
+                      [--threads N | --processes N | --workers N | --scheduler ADDR]
     matching --version
 
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
