@@ -88,11 +88,11 @@ def _auction(
     eps_seq: np.ndarray,
     work: np.ndarray,
 ) -> None:
-    """Auction phases, one per ``eps`` in ``eps_seq`` (the last is 1).
-    Objects: slots ``0..n_slots-1``, then row ``i``'s private object
-    ``n_slots + i``.  ``holder[o]``: -1 nobody, a row, or ``n`` (an idle
-    person); ``aobj[i]``: the row's object or -1.  Costs ``cst``/``lu``
-    are scaled already.
+    """Auction phases, one per ``eps`` in ``eps_seq`` (decreasing; the last
+    is where the auction stops).  Objects: slots ``0..n_slots-1``, then row
+    ``i``'s private object ``n_slots + i``.  ``holder[o]``: -1 nobody, a
+    row, or ``n`` (an idle person); ``aobj[i]``: the row's object or -1.
+    Costs ``cst``/``lu`` are scaled already.
 
     Idle persons never outbid each other one object at a time: when the
     cheapest object is held by an idle person, a free idle person's bids
