@@ -100,6 +100,10 @@ _GRID_REACH_PAIRS = 1_000_000
 # 20k (60 M) 1.1 s against 1.7-1.9 s; 20k with same_street and same_gender
 # (8.7 M allowed of 111 M) 2.0 s against 0.4 s.
 _HOT_SCAN_PAIRS = 10_000_000
+# ... and in the settling round, where each hot child's best list is kept
+# (at 20,000 children the estimate is 60-76 M; seeds 1-3, best of two runs:
+# 14.2 s in all against 16.3 s with the k-d tree search)
+_HOT_BEST_PAIRS = 100_000_000
 # children, at least, for the searches by interest tag (see _suspects)
 _TAG_SPLIT_MIN = 10_000
 # threads for the searches of one match (k-d tree queries, grid scans); a
@@ -751,9 +755,12 @@ def _suspects_grid(
     best: tuple[tuple[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_suspects` in one compiled pass over a planar grid
-    (:mod:`matching._scan`) for every child that is not hot; hot children
-    (whose bound reaches nearly every mentor in range, so a scan would
-    measure them all) get the k-d tree search of :func:`_suspects`.
+    (:mod:`matching._scan`) for every child that is not hot.  Hot children
+    (whose bound reaches nearly every mentor in range, so a scan measures
+    them all) are scanned too while their pairs in reach stay under
+    :data:`_HOT_SCAN_PAIRS` (their best lists when ``best`` is given, else
+    their nearest few per skill set and potential tier); beyond that they
+    get the k-d tree search of :func:`_suspects`.
 
     ``best`` (the model's key index and a ``drop`` array, see
     :meth:`Grid.scan`): only each child's :data:`_BEST_K` suspects with the
@@ -794,7 +801,13 @@ def _suspects_grid(
     warm = np.flatnonzero(hot)
     # the scan checks the street and gender rules before it measures a
     # pair, so only the allowed share of the pairs in reach counts
-    if warm.size * grid.mentors_in_reach(p.radius) * p.allowed_share() <= _HOT_SCAN_PAIRS:
+    pairs = warm.size * grid.mentors_in_reach(p.radius) * p.allowed_share()
+    if best is not None and pairs <= _HOT_BEST_PAIRS:
+        # a best list asked for (the settling round): each hot child's best
+        # suspects too, all its pairs in reach measured
+        hot_arcs = grid.scan(warm, reach, base, bonus_f, top, **terms)
+        return _join_arcs([p.allowed(xi, xj, xk), p.allowed(*hot_arcs)])
+    if pairs <= _HOT_SCAN_PAIRS:
         # few enough pairs to measure them all: the scan keeps each hot
         # child's _HOT_K nearest suspects per (skill set, potential tier),
         # as the k-d tree search below does
