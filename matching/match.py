@@ -757,10 +757,11 @@ def _suspects_grid(
     """:func:`_suspects` in one compiled pass over a planar grid
     (:mod:`matching._scan`) for every child that is not hot.  Hot children
     (whose bound reaches nearly every mentor in range, so a scan measures
-    them all) are scanned too while their pairs in reach stay under
-    :data:`_HOT_SCAN_PAIRS` (their best lists when ``best`` is given, else
-    their nearest few per skill set and potential tier); beyond that they
-    get the k-d tree search of :func:`_suspects`.
+    them all) are scanned too while their estimated pairs in reach stay
+    under :data:`_HOT_BEST_PAIRS` when ``best`` is given (their best lists),
+    else under :data:`_HOT_SCAN_PAIRS` (their nearest few per skill set and
+    potential tier); beyond that they get the k-d tree search of
+    :func:`_suspects`.
 
     ``best`` (the model's key index and a ``drop`` array, see
     :meth:`Grid.scan`): only each child's :data:`_BEST_K` suspects with the
