@@ -318,9 +318,10 @@ def _finish(
     aobj: np.ndarray,
     scale: int,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Exact slots for the rows from an auction stopped at eps below one
-    unit: prices, lowest at zero, rounded down to units; rows no longer on
-    their cheapest option are freed and routed by shortest paths.  Returns
+    """Exact slots for the rows from an auction stopped early (by default
+    at half a cost unit): prices, lowest at zero, rounded down to units;
+    rows no longer on their cheapest option at those prices are freed and
+    routed by shortest paths (the coarser the stop, the more of them).  Returns
     each row's slot (-1: unmatched), potentials proving it (rows, slots,
     the sink last, at zero) and the number of rows routed."""
     n_slots = price.size - n
