@@ -74,6 +74,15 @@ def _heaps(
     return size, isize
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _enqueue(queue: np.ndarray, head: int, count: int, row: int) -> int:
+    """Append ``row`` to the ring ``queue`` (``count`` entries from
+    ``head``); returns the new count."""
+    tail = head + count
+    queue[tail - queue.size if tail >= queue.size else tail] = row
+    return count + 1
+
+
 @nb.njit(cache=True, nogil=True)
 def _auction(
     n: int,
@@ -173,9 +182,7 @@ def _auction(
                     free_idle += 1
                 elif h >= 0:
                     aobj[h] = -1
-                    tail = head + count
-                    queue[tail - n if tail >= n else tail] = h
-                    count += 1
+                    count = _enqueue(queue, head, count, h)
                 size = _push(hk, hv, size, price[o1], o1)
             else:
                 # an idle person: the cheapest object no idle person holds
@@ -202,9 +209,7 @@ def _auction(
                 free_idle -= 1
                 if h >= 0:
                     aobj[h] = -1
-                    tail = head + count
-                    queue[tail - n if tail >= n else tail] = h
-                    count += 1
+                    count = _enqueue(queue, head, count, h)
                 isize = _push(ik, iv, isize, price[o1], o1)
             if size + 1 >= cap or isize + 1 >= cap:
                 size, isize = _heaps(price, holder, idle, hk, hv, ik, iv)

@@ -330,11 +330,7 @@ class DaskExecutor:
         if client is not None and scheduler_address is not None:
             raise ConfigError("DaskExecutor takes a client or a scheduler_address, not both")
         for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"The {name!r} parameter of DaskExecutor must be an integer >= 1, "
-                    f"got {value!r} instead."
-                )
+            _check_workers("DaskExecutor", name, value)
         _import_distributed()
         self._client = client
         self._owns_client = client is None
