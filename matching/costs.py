@@ -66,21 +66,20 @@ class InterestCodes:
 
 
 def _bitsets(tag_lists: Sequence[tuple[str, ...]], index: dict[str, int], words: int) -> np.ndarray:
-    out = np.zeros((len(tag_lists), words), dtype=np.uint64)
-    cache: dict[tuple[str, ...], np.ndarray] = {}
-    for r, tags in enumerate(tag_lists):
-        if not tags:
-            continue
-        row = cache.get(tags)
-        if row is None:
-            row = np.zeros(words, dtype=np.uint64)
-            for t in tags:
-                k = index.get(t)
-                if k is not None:
-                    row[k // 64] |= np.uint64(1) << np.uint64(k % 64)
-            cache[tags] = row
-        out[r] = row
-    return out
+    # one hash per row, the bits once per distinct tag list (they repeat)
+    distinct: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter(
+        (distinct.setdefault(tags, len(distinct)) for tags in tag_lists),
+        dtype=np.int64,
+        count=len(tag_lists),
+    )
+    table = np.zeros((len(distinct), words), dtype=np.uint64)
+    for row, tags in enumerate(distinct):
+        for t in tags:
+            k = index.get(t)
+            if k is not None:
+                table[row, k // 64] |= np.uint64(1) << np.uint64(k % 64)
+    return table[codes] if codes.size else np.zeros((0, words), dtype=np.uint64)
 
 
 def pair_costs(

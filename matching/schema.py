@@ -449,6 +449,22 @@ def _parse_tags(value: Any) -> _Result:
 # column helpers
 
 
+def _bool_like(value: Any) -> bool:
+    """Whether ``value`` could stand for a bool merged into it by
+    ``pd.factorize`` (a bool, anything equal to 0 or 1, or a tuple holding
+    one)."""
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, str):
+        return False
+    if isinstance(value, tuple | frozenset):  # (True,) and (1,) merge too
+        return any(_bool_like(item) for item in value)
+    try:
+        return bool(value == 0 or value == 1)
+    except Exception:  # an odd type: look at every cell
+        return True
+
+
 def _apply(values: np.ndarray, parse: Callable[[Any], _Result]) -> tuple[np.ndarray, list]:
     """Parse every cell; return (object array of results, [(row, message), ...]).
 
@@ -462,6 +478,9 @@ def _apply(values: np.ndarray, parse: Callable[[Any], _Result]) -> tuple[np.ndar
     if (
         codes is not None
         and pd.api.types.infer_dtype(values, skipna=True) not in _BOOL_FREE
+        # a bool cell leaves a distinct value equal to 0 or 1: only then
+        # is every cell looked at
+        and any(_bool_like(u) for u in uniques)
         and any(isinstance(v, bool | np.bool_) for v in values)
     ):
         codes = None  # factorize merges True with 1 and 1.0: parse cell by cell
@@ -1006,24 +1025,36 @@ def needs_mask(needs: pd.Series) -> np.ndarray:
     >>> needs_mask(pd.Series([("life_care", "family_education"), ()])).tolist()
     [9, 0]
     """
-    cache: dict[Any, int] = {}
-    out = np.zeros(len(needs), dtype=np.uint8)
-    for row, codes in enumerate(needs):
-        try:
-            mask = cache.get(codes)
-        except TypeError:  # a list: not hashable, compute directly
-            mask = None
-        if mask is None:
-            mask = 0
-            if isinstance(codes, str) or not isinstance(codes, Sequence | set | frozenset):
-                raise InputError(f"needs_mask: row {row + 1} is not a tuple of need codes")
-            for code in codes:
-                if code not in _NEED_ORDER:
-                    raise InputError(f"needs_mask: unknown need code {_quote(code)}")
-                mask |= 1 << _NEED_ORDER[code]
-            try:
-                cache[codes] = mask
-            except TypeError:
-                pass
-        out[row] = mask
-    return out
+    # one hash per row, the bits once per distinct value (they repeat)
+    distinct: dict[Any, int] = {}
+    try:
+        codes = np.fromiter(
+            (distinct.setdefault(value, len(distinct)) for value in needs),
+            dtype=np.int64,
+            count=len(needs),
+        )
+    except TypeError:  # a list somewhere (not hashable): row by row
+        return np.fromiter(
+            (_need_bits(value, row) for row, value in enumerate(needs)),
+            dtype=np.uint8,
+            count=len(needs),
+        )
+    _, first = np.unique(codes, return_index=True)  # the row each value first appears in
+    table = np.fromiter(
+        (_need_bits(value, int(row)) for value, row in zip(distinct, first, strict=True)),
+        dtype=np.uint8,
+        count=len(distinct),
+    )
+    return table[codes] if codes.size else np.zeros(0, dtype=np.uint8)
+
+
+def _need_bits(codes: Any, row: int) -> int:
+    """The bit mask of one record's need codes (``row`` names it in errors)."""
+    if isinstance(codes, str) or not isinstance(codes, Sequence | set | frozenset):
+        raise InputError(f"needs_mask: row {row + 1} is not a tuple of need codes")
+    mask = 0
+    for code in codes:
+        if code not in _NEED_ORDER:
+            raise InputError(f"needs_mask: unknown need code {_quote(code)}")
+        mask |= 1 << _NEED_ORDER[code]
+    return mask

@@ -1145,6 +1145,21 @@ def test_needs_mask_empty_and_lists():
     assert needs_mask(pd.Series([["family_education", "life_care"]] * 3)).tolist() == [9, 9, 9]
 
 
+def test_needs_mask_repeated_values_and_mixed_cells():
+    # each distinct value is worked out once: the result is still per row
+    values = [("life_care",), (), ("family_education", "life_care"), ("life_care",), ()]
+    assert needs_mask(pd.Series(values * 3)).tolist() == [1, 0, 9, 1, 0] * 3
+    # a list cell (not hashable) among tuples: row by row, the same masks
+    mixed = pd.Series([("life_care",), ["family_education"], ("life_care",)], dtype=object)
+    assert needs_mask(mixed).tolist() == [1, 8, 1]
+
+
+def test_needs_mask_names_the_first_row_of_a_bad_value():
+    values = pd.Series([("life_care",), (), "life_care", ("life_care",), "life_care"])
+    with pytest.raises(InputError, match="row 3 is not a tuple"):
+        needs_mask(values)
+
+
 @pytest.mark.parametrize("bad", [("cooking",), "life_care", 3])
 def test_needs_mask_rejects_unvalidated(bad):
     with pytest.raises(InputError):
