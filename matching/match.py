@@ -61,7 +61,7 @@ from ._arrays import unique_ints
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
-from .geo import chord, great_circle_km, pairs_within_vectors, unit_vectors
+from .geo import chord, chord_to_km, pairs_within_vectors, unit_vectors
 from .schema import NEEDS, needs_mask, validate_children, validate_mentors
 from .solve import (
     Circulation,
@@ -109,6 +109,11 @@ _TAG_SPLIT_MIN = 10_000
 # threads for the searches of one match (k-d tree queries, grid scans); a
 # worker of matching.executors.ProcessExecutor sets its own
 _SEARCH_THREADS = 2
+# query points, at least, for a k-d tree query on _SEARCH_THREADS threads:
+# scipy starts new threads for every query, which costs more than it saves
+# on small ones (2,000 children's 15 queries by need set, 133 points each:
+# 10 ms on two threads against 5 ms on one)
+_QUERY_SPLIT_MIN = 1_000
 _MARGIN_UNITS = 300
 # Each child starts with its k nearest mentors, each mentor with its k nearest
 # children (by distance, then proven or extended by pricing).
@@ -278,6 +283,11 @@ def match(
     _check_forbidden(cfg, kids, all_mentors)
     problem = _Problem(kids, mentors_v, cfg, keep=_check_keep(keep, kids, mentors_v))
     return _solve_and_explain(problem, method, n_mentors_total=len(all_mentors))
+
+
+def _query_workers(points: int) -> int:
+    """Threads for a k-d tree query of this many points."""
+    return _SEARCH_THREADS if points >= _QUERY_SPLIT_MIN else 1
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -577,8 +587,8 @@ class _Problem:
         and each mentor's k nearest children."""
         vc, vm = self.vc, self.vm
         kc, km_ = min(k, self.m), min(k if k_mentor is None else k_mentor, self.n)
-        _, jm = self.mentor_tree.query(vc, k=kc, workers=_SEARCH_THREADS)
-        _, ic = cKDTree(vc).query(vm, k=km_, workers=_SEARCH_THREADS)
+        _, jm = self.mentor_tree.query(vc, k=kc, workers=_query_workers(self.n))
+        _, ic = cKDTree(vc).query(vm, k=km_, workers=_query_workers(self.m))
         jm = np.asarray(jm).reshape(self.n, kc)
         ic = np.asarray(ic).reshape(self.m, km_)
         parts_c = [np.repeat(np.arange(self.n), kc), ic.ravel()]
@@ -590,7 +600,7 @@ class _Problem:
             kq = min(k, cover.size)
             if kq == 0 or q == 0:
                 continue
-            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq, workers=_SEARCH_THREADS)
+            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq, workers=_query_workers(kids_q.size))
             jq = np.asarray(jq).reshape(kids_q.size, kq)
             parts_c.append(np.repeat(kids_q, kq))
             parts_m.append(cover[jq.ravel()])
@@ -601,9 +611,16 @@ class _Problem:
         mj = np.concatenate(parts_m)
         key = unique_ints(ci * self.m + mj)
         ci, mj = key // self.m, key % self.m
-        km = great_circle_km(self.clat[ci], self.clon[ci], self.mlat[mj], self.mlon[mj])
+        km = self.km(ci, mj)
         keep = km <= self.limit[mj]
         return self.allowed(ci[keep], mj[keep], km[keep])
+
+    def km(self, ci: np.ndarray, mj: np.ndarray) -> np.ndarray:
+        """Great-circle km of pairs (child ``ci[k]``, mentor ``mj[k]``): as
+        :func:`matching.geo.great_circle_km`, bit for bit, from the unit
+        vectors already computed (no trigonometry per pair)."""
+        d = self.vc[ci] - self.vm[mj]
+        return chord_to_km(np.sqrt(np.einsum("ij,ij->i", d, d)))
 
 
 def _all_arcs(p: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -700,7 +717,7 @@ def _suspects(
         jj = np.asarray(jj).reshape(kids.size, kk)
         ok = jj < tier.size
         hi, hj = np.repeat(kids, kk)[ok.ravel()], tier[jj[ok]]
-        hkm = great_circle_km(p.clat[hi], p.clon[hi], p.mlat[hj], p.mlon[hj])
+        hkm = p.km(hi, hj)
         fit = (hkm <= p.limit[hj]) & (hkm <= r[hi])
         return hi[fit], hj[fit], hkm[fit]
 
@@ -1061,7 +1078,7 @@ def _solve_and_explain(p: _Problem, method: str, *, n_mentors_total: int) -> Mat
         pc, pm, unmatched = _priced_lazy(p, stats)
     order = np.argsort(pc, kind="stable")
     pc, pm = pc[order], pm[order]
-    pkm = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
+    pkm = p.km(pc, pm)
     terms = pair_costs(pc, pm, pkm, p.need, p.skill, p.codes, cfg)
     icost = np.rint(terms.total_km / p.res).astype(np.int64)
     objective_units = int(icost.sum()) + int(p.iu[unmatched].sum())
@@ -1075,19 +1092,38 @@ def _solve_and_explain(p: _Problem, method: str, *, n_mentors_total: int) -> Mat
     return MatchResult(pairs=pairs, unmatched=unmatched_df, metrics=metrics, config=cfg)
 
 
-def _codes(mask: np.ndarray) -> list[tuple[str, ...]]:
-    table = [tuple(NEEDS[b] for b in range(len(NEEDS)) if v >> b & 1) for v in range(16)]
-    return [table[int(v)] for v in mask]
+def _codes(mask: np.ndarray) -> np.ndarray:
+    """The need codes of each bit mask, as an object array of tuples."""
+    table = np.empty(1 << len(NEEDS), dtype=object)
+    for v in range(table.size):
+        table[v] = tuple(NEEDS[b] for b in range(len(NEEDS)) if v >> b & 1)
+    return table[np.asarray(mask, dtype=np.intp)]
+
+
+def _shared_tags(codes: InterestCodes, pc: np.ndarray, pm: np.ndarray) -> np.ndarray:
+    """Each pair's shared interest tags (sorted), as an object array of
+    tuples: from the bitsets of common tags, which are sorted, so each
+    distinct pattern is spelled out once."""
+    both = codes.child[pc] & codes.mentor[pm]
+    out = np.empty(pc.size, dtype=object)
+    if not pc.size:
+        return out
+    patterns, inverse = np.unique(both, axis=0, return_inverse=True)
+    table = np.empty(len(patterns), dtype=object)
+    for row, words in enumerate(patterns):
+        table[row] = tuple(
+            codes.tags[64 * w + b]
+            for w, word in enumerate(words.tolist())
+            for b in range(64)
+            if word >> b & 1
+        )
+    out[:] = table[inverse.ravel()]
+    return out
 
 
 def _pairs_frame(p: _Problem, pc: np.ndarray, pm: np.ndarray, terms: CostTerms) -> pd.DataFrame:
     covered = p.need[pc] & ~terms.uncovered
-    ctags = p.kids["interests"].to_numpy(dtype=object)
-    mtags = p.mentors["interests"].to_numpy(dtype=object)
-    shared = [
-        tuple(sorted(set(ctags[a]) & set(mtags[b]))) if s else ()
-        for a, b, s in zip(pc, pm, terms.shared, strict=True)
-    ]
+    shared = _shared_tags(p.codes, pc, pm)
     return pd.DataFrame(
         {
             "child_id": p.kids["id"].to_numpy(dtype=object)[pc],
@@ -1206,6 +1242,11 @@ def _unmatched_table(
     )
 
 
+def _total_len(column: pd.Series) -> int:
+    """The summed lengths of a column of tuples."""
+    return int(sum(map(len, column.to_numpy(dtype=object))))
+
+
 def _rate(num: int, den: int) -> float:
     return float(num / den) if den else 0.0
 
@@ -1221,11 +1262,9 @@ def _metrics(
     n = len(kids)
     n_pairs = len(pairs)
     d = pairs["distance_km"].to_numpy(dtype=np.float64)
-    need_total = int(sum(len(t) for t in pairs["needs_covered"])) + int(
-        sum(len(t) for t in pairs["needs_uncovered"])
-    )
-    need_cov = int(sum(len(t) for t in pairs["needs_covered"]))
-    all_needs = int(sum(len(t) for t in kids["needs"]))
+    need_cov = _total_len(pairs["needs_covered"])
+    need_total = need_cov + _total_len(pairs["needs_uncovered"])
+    all_needs = _total_len(kids["needs"])
     by_street: dict[str, dict[str, Any]] = {}
     paired_ids = set(pairs["child_id"])
     streets = kids["street"].to_numpy(dtype=object)

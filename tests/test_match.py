@@ -309,6 +309,7 @@ def check_result(result: MatchResult, kids: pd.DataFrame, mentors: pd.DataFrame)
         assert shared <= set(kid["interests"])
         assert shared <= set(mentor["interests"])
         assert shared == set(kid["interests"]) & set(mentor["interests"])
+        assert list(row.shared_interests) == sorted(shared)
         assert row.interest_bonus_km == pytest.approx(
             -cfg.shared_interest_km * min(len(shared), cfg.max_shared_interests)
         )
@@ -1034,3 +1035,29 @@ def test_k_nearest_limits_each_child_to_its_nearest_mentors():
         nearer = model.allowed[i] & (model.dist[i] < model.dist[i, j] - 1e-9)
         assert nearer.sum() < 2
     assert (result.unmatched["mentors_allowed"] <= 2).all()
+
+
+def test_shared_interests_beyond_64_common_tags():
+    # 150 tags common to both sides: the bitsets take three words, and each
+    # pair's shared tags must still come out complete and sorted
+    tags = [f"t{k:03d}" for k in range(150)]
+    rng = np.random.default_rng(5)
+    kid_rows, mom_rows = [], []
+    for i in range(12):
+        kid_tags = tuple(rng.choice(tags, size=40, replace=False))
+        kid_rows.append({"id": f"C{i:02d}", "x": 0.3 * i, "y": 0.0, "interests": kid_tags})
+        mom_tags = tuple(rng.choice(tags, size=60, replace=False))
+        mom_rows.append({"id": f"M{i:02d}", "x": 0.3 * i, "y": 0.1, "interests": mom_tags})
+    kids, moms = kids_frame(kid_rows), mentors_frame(mom_rows)
+    res = match(kids, moms)
+    assert len(res.pairs) == 12
+    kid_tags = dict(zip(kids["id"], kids["interests"], strict=True))
+    mom_tags = dict(zip(moms["id"], moms["interests"], strict=True))
+    seen: set[str] = set()
+    for row in res.pairs.itertuples(index=False):
+        expected = sorted(set(kid_tags[row.child_id]) & set(mom_tags[row.mentor_id]))
+        assert list(row.shared_interests) == expected
+        seen.update(expected)
+    common = set().union(*kids["interests"]) & set().union(*moms["interests"])
+    assert len(common) > 128
+    assert seen & set(sorted(common)[128:])  # bits from the third word too
