@@ -162,7 +162,10 @@ def _auction(
                 for a in range(rp[i], rp[i + 1]):
                     s = col[a]
                     ps = price[s]
-                    if holder[s] == idle and ps < floor:
+                    # the price first: the floor is rarely above it, and
+                    # holder[s] is then not read (at 20k, four solves 15 %
+                    # faster than in the other order)
+                    if ps < floor and holder[s] == idle:
                         ps = floor
                     v = cst[a] + ps
                     if v < w1:
