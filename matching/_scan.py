@@ -130,6 +130,9 @@ def _scan(
     mgd: np.ndarray,
     fkeys: np.ndarray,
     frow: np.ndarray,
+    ring: np.ndarray,
+    ring_km: np.ndarray,
+    top_max: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cap = 1024
     # best_k > 0: each child's best_k pairs with the most room under the
@@ -161,64 +164,86 @@ def _scan(
         first = cnt
         fill = 0
         lim = 0.0  # a pair needs more room than this
-        for gx in range(xa, xb + 1):
+        # with a ring (offsets from the child's cell, nearest first: see
+        # Grid.scan's nearest_first), a best list fills with near pairs and
+        # stops once no farther cell can beat its worst; otherwise the box
+        # is visited column by column
+        gx0 = math.floor((cx[i] - x0) / h)
+        gy0 = math.floor((cy[i] - y0) / h)
+        ys = max(yb - ya + 1, 0)
+        by_ring = best_k > 0 and ring_km.size > 0
+        total = ring_km.size if by_ring else max(xb - xa + 1, 0) * ys
+        gx = xa
+        gy = ya - 1
+        for t in range(total):
+            if by_ring:
+                if ring_km[t] > r or top_max + lift - ring_km[t] < lim:
+                    break  # every cell from here on is farther
+                gx = gx0 + ring[t, 0]
+                gy = gy0 + ring[t, 1]
+                if gx < xa or gx > xb or gy < ya or gy > yb:
+                    continue
+            else:  # the next cell of the box, column by column
+                gy += 1
+                if gy > yb:
+                    gy = ya
+                    gx += 1
             lo = x0 + gx * h
             dx = max(0.0, lo - cx[i], cx[i] - (lo + h))
-            for gy in range(ya, yb + 1):
-                lo_y = y0 + gy * h
-                dy = max(0.0, lo_y - cy[i], cy[i] - (lo_y + h))
-                near = math.sqrt(dx * dx + dy * dy)
-                if near > rr:
-                    continue
-                # a lower bound on the great-circle km to anything in the cell
-                floor_km = near / (kappa * (1.0 + 1e-6)) - 1e-6
-                c = gx * ny + gy
-                for sg in range(cell_seg[c], cell_seg[c + 1]):
-                    # one skill set: its exact need penalty, then by top
-                    unc = _popcount(np.uint64(kneed[i] & ~seg_group[sg] & 0xFF))
-                    lift_g = lift - need_km * unc
-                    for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
-                        j = seg_mentor[a]
-                        if top[j] + lift_g - floor_km < lim:
-                            break  # sorted by top, highest first
-                        # the street and gender rules, where given, before
-                        # anything is measured
-                        if kst.size and kst[i] != mst[j]:
+            lo_y = y0 + gy * h
+            dy = max(0.0, lo_y - cy[i], cy[i] - (lo_y + h))
+            near = math.sqrt(dx * dx + dy * dy)
+            if near > rr:
+                continue
+            # a lower bound on the great-circle km to anything in the cell
+            floor_km = near / (kappa * (1.0 + 1e-6)) - 1e-6
+            c = gx * ny + gy
+            for sg in range(cell_seg[c], cell_seg[c + 1]):
+                # one skill set: its exact need penalty, then by top
+                unc = _popcount(np.uint64(kneed[i] & ~seg_group[sg] & 0xFF))
+                lift_g = lift - need_km * unc
+                for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
+                    j = seg_mentor[a]
+                    if top[j] + lift_g - floor_km < lim:
+                        break  # sorted by top, highest first
+                    # the street and gender rules, where given, before
+                    # anything is measured
+                    if kst.size and kst[i] != mst[j]:
+                        continue
+                    if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                        continue
+                    cut = min(limit[j], r, top[j] + lift_g - lim)
+                    ch = _chord(vc, vm, i, j)
+                    # the chord is never longer than the arc: a pair
+                    # beyond the cut by its chord needs no arcsine
+                    if radius_earth * ch * (1.0 - 1e-12) > cut:
+                        continue
+                    km = 2.0 * radius_earth * math.asin(min(ch / 2.0, 1.0))
+                    if km > cut:
+                        continue
+                    shared = 0
+                    for w in range(words):
+                        shared += _popcount(kbits[i, w] & mbits[j, w])
+                    bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
+                    if km > bound * (1.0 + 1e-9) + 1e-9:
+                        continue
+                    if _in_model(fkeys, frow, stride, i, j):
+                        continue  # a forbidden pair, where given
+                    if best_k > 0:
+                        room = bound - km
+                        if fill == best_k and room <= lim:
                             continue
-                        if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                        if _in_model(mkeys, mrow, stride, i, j):
                             continue
-                        cut = min(limit[j], r, top[j] + lift_g - lim)
-                        ch = _chord(vc, vm, i, j)
-                        # the chord is never longer than the arc: a pair
-                        # beyond the cut by its chord needs no arcsine
-                        if radius_earth * ch * (1.0 - 1e-12) > cut:
-                            continue
-                        km = 2.0 * radius_earth * math.asin(min(ch / 2.0, 1.0))
-                        if km > cut:
-                            continue
-                        shared = 0
-                        for w in range(words):
-                            shared += _popcount(kbits[i, w] & mbits[j, w])
-                        bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
-                        if km > bound * (1.0 + 1e-9) + 1e-9:
-                            continue
-                        if _in_model(fkeys, frow, stride, i, j):
-                            continue  # a forbidden pair, where given
-                        if best_k > 0:
-                            room = bound - km
-                            if fill == best_k and room <= lim:
-                                continue
-                            if _in_model(mkeys, mrow, stride, i, j):
-                                continue
-                            lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
-                            fill = min(fill + 1, best_k)
-                            continue
-                        if cnt == oi.size:
-                            oi, oj, ok = _enlarge(oi, oj, ok, cnt, 1)
-                        oi[cnt] = i
-                        oj[cnt] = j
-                        ok[cnt] = km
-                        cnt += 1
+                        lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
+                        fill = min(fill + 1, best_k)
+                        continue
+                    if cnt == oi.size:
+                        oi, oj, ok = _enlarge(oi, oj, ok, cnt, 1)
+                    oi[cnt] = i
+                    oj[cnt] = j
+                    ok[cnt] = km
+                    cnt += 1
         if keep_k > 0 and cnt - first > keep_k:
             cnt = _nearest_per_bucket(oj, ok, first, cnt, bucket, keep_k)
         if best_k > 0:
@@ -459,6 +484,7 @@ class Grid:
         drop: np.ndarray | None = None,
         rules: tuple[np.ndarray, ...] | None = None,
         threads: int = 2,
+        nearest_first: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair (child in ``kids``, mentor) within the child's
         ``reach`` km and the mentor's ``limit`` that satisfies the bound in
@@ -478,6 +504,12 @@ class Grid:
         street codes of children and mentors (empty: no rule), gender codes
         (0 matches any; empty: no rule), and forbidden pairs as sorted keys
         with each child's start (keys with the same ``stride``).
+
+        ``nearest_first`` (with ``best_k``) visits each child's cells
+        nearest first and stops once no farther cell can beat the worst of
+        a full best list: the same list but for ties, and much faster where
+        the lists fill (hot children; at 20,000 children 121 ms against
+        302 ms), slower where they seldom do (10-20 % on the others).
 
         Runs on ``threads`` threads from :data:`_SPLIT_MIN` children on; the
         list is the same."""
@@ -500,6 +532,9 @@ class Grid:
             *(model or (np.empty(0, np.int64), np.empty(0, np.int64), max(limit.size, 1))),
             drop if drop is not None else np.empty(0, np.float64),
             *(rules if rules is not None else (np.empty(0, np.int64),) * 6),
+            *(self._ring(float(reach[kids].max())) if nearest_first and best_k > 0 and kids.size
+              else (np.empty((0, 2), np.int64), np.empty(0, np.float64))),
+            float(top.max()) if top.size else 0.0,
         )  # fmt: skip
         if best_k > 0 and (drop is None or drop.size < reach.size):
             raise ValueError("best_k needs a 'drop' array as long as 'reach'")
@@ -513,6 +548,20 @@ class Grid:
             outs = list(pool.map(lambda part: _scan(part, *rest), parts))
         xi, xj, xk = (np.concatenate([o[k] for o in outs]) for k in range(3))
         return xi, xj, xk
+
+    def _ring(self, reach_km: float) -> tuple[np.ndarray, np.ndarray]:
+        """Cell offsets ``(dx, dy)`` within ``reach_km`` of a cell, nearest
+        first (ties in a fixed order), and for each a lower bound on the
+        great-circle km from a point of that cell to anything in the offset
+        cell (as the scan bounds a cell's km from its planar distance)."""
+        cells = math.ceil(reach_km * self.kappa * (1 + 1e-6) / self.h) + 1
+        rings = min(cells, max(self.nx, self.ny))
+        steps = np.arange(-rings, rings + 1)
+        ox, oy = (a.ravel() for a in np.meshgrid(steps, steps, indexing="ij"))
+        lb = self.h * np.hypot(np.maximum(np.abs(ox) - 1, 0), np.maximum(np.abs(oy) - 1, 0))
+        order = np.lexsort((oy, ox, lb))
+        ring = np.ascontiguousarray(np.column_stack([ox[order], oy[order]]), dtype=np.int64)
+        return ring, lb[order] / (self.kappa * (1.0 + 1e-6)) - 1e-6
 
     def reach_counts(
         self,

@@ -823,7 +823,7 @@ def _suspects_grid(
     if best is not None and pairs <= _HOT_BEST_PAIRS:
         # a best list asked for (the settling round): each hot child's best
         # suspects too, all its pairs in reach measured
-        hot_arcs = grid.scan(warm, reach, base, bonus_f, top, **terms)
+        hot_arcs = grid.scan(warm, reach, base, bonus_f, top, **terms, nearest_first=True)
         return _join_arcs([p.allowed(xi, xj, xk), p.allowed(*hot_arcs)])
     if pairs <= _HOT_SCAN_PAIRS:
         # few enough pairs to measure them all: the scan keeps each hot

@@ -153,10 +153,13 @@ def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, see
         assert np.array_equal(drops[0], later)
 
 
+@pytest.mark.parametrize("nearest_first", [False, True])
 @pytest.mark.parametrize("rules", [False, True])
 @pytest.mark.parametrize("best_k", [1, 3, 8])
 @pytest.mark.parametrize("seed", range(12))
-def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(seed, best_k, rules):
+def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(
+    seed, best_k, rules, nearest_first
+):
     rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
     cfg = MatchConfig(max_distance_km=5.0)
     n, m = clat.size, mlat.size
@@ -192,7 +195,13 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(see
         assert set(zip(li.tolist(), lj.tolist(), strict=True)) == want and li.size == len(want)
         in_model |= excluded  # left out, as the model is
     xi, xj, xk = grid.scan(
-        *args, **terms, best_k=best_k, model=(keys, row_ptr, m), drop=drop, **extra
+        *args,
+        **terms,
+        best_k=best_k,
+        model=(keys, row_ptr, m),
+        drop=drop,
+        nearest_first=nearest_first,
+        **extra,
     )
     terms_all = pair_costs(ai, aj, ak, need, skill, codes, cfg)
     room = top[aj] - base[ai] - terms_all.need_km - terms_all.interest_km + slack - ak
