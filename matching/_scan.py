@@ -44,6 +44,9 @@ _MAX_CELLS = 4_000_000
 # settling round, 1,053 and 947 children in two scans: 20-22 ms on two
 # threads against 37-40 ms on one)
 _SPLIT_MIN = 256
+# cell offsets, at most, for a nearest-first walk (16 MiB; a 5 km reach on
+# the default grid takes 529)
+_RING_MAX = 1_000_000
 
 
 @nb.njit(cache=True, nogil=True)
@@ -553,9 +556,13 @@ class Grid:
         """Cell offsets ``(dx, dy)`` within ``reach_km`` of a cell, nearest
         first (ties in a fixed order), and for each a lower bound on the
         great-circle km from a point of that cell to anything in the offset
-        cell (as the scan bounds a cell's km from its planar distance)."""
+        cell (as the scan bounds a cell's km from its planar distance).
+        Empty (the scan then walks the box) beyond :data:`_RING_MAX`
+        offsets."""
         cells = math.ceil(reach_km * self.kappa * (1 + 1e-6) / self.h) + 1
         rings = min(cells, max(self.nx, self.ny))
+        if (2 * rings + 1) ** 2 > _RING_MAX:
+            return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
         steps = np.arange(-rings, rings + 1)
         ox, oy = (a.ravel() for a in np.meshgrid(steps, steps, indexing="ij"))
         lb = self.h * np.hypot(np.maximum(np.abs(ox) - 1, 0), np.maximum(np.abs(oy) - 1, 0))

@@ -222,3 +222,32 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(
             assert outside[: outside.size - best_k].max(initial=-np.inf) <= drop[i] + 1e-9
         else:
             assert drop[i] == -np.inf
+
+
+@pytest.mark.parametrize("ring_max", [0, 9, 1_000_000])
+def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(monkeypatch, ring_max):
+    # a ring too large for _RING_MAX is left out and the box is walked: the
+    # best lists (and drops) come out as they do without nearest_first
+    import matching._scan as S
+
+    _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
+    cfg = MatchConfig(max_distance_km=5.0)
+    n, m = clat.size, mlat.size
+    reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, 0.002)
+    args = (np.arange(n), reach, base, np.full(n, 2.0), top)
+    monkeypatch.setattr(S, "_RING_MAX", ring_max)
+    ring, _ = grid._ring(float(reach.max()))
+    assert (ring.shape[0] == 0) == (ring_max < 1_000_000)
+    empty = np.empty(0, dtype=np.int64)
+    lists = []
+    for nearest_first in (False, True):
+        drop = np.zeros(n)
+        got = grid.scan(
+            *args, **terms, best_k=3, model=(empty, np.zeros(n + 1, np.int64), m), drop=drop,
+            nearest_first=nearest_first,
+        )  # fmt: skip
+        lists.append((set(zip(got[0].tolist(), got[1].tolist(), strict=True)), drop))
+    assert lists[0][0] == lists[1][0] and lists[0][0]
+    np.testing.assert_array_equal(lists[0][1], lists[1][1])
