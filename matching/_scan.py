@@ -68,9 +68,15 @@ def _chord(vc: np.ndarray, vm: np.ndarray, i: int, j: int) -> float:
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _arc_km(chord: float, radius_earth: float) -> float:
+    """Great-circle km for a chord on the unit sphere."""
+    return 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _km(vc: np.ndarray, vm: np.ndarray, i: int, j: int, radius_earth: float) -> float:
     """Great-circle km between child i and mentor j (unit vectors)."""
-    return 2.0 * radius_earth * math.asin(min(_chord(vc, vm, i, j) / 2.0, 1.0))
+    return _arc_km(_chord(vc, vm, i, j), radius_earth)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -221,7 +227,7 @@ def _scan(
                     # beyond the cut by its chord needs no arcsine
                     if radius_earth * ch * (1.0 - 1e-12) > cut:
                         continue
-                    km = 2.0 * radius_earth * math.asin(min(ch / 2.0, 1.0))
+                    km = _arc_km(ch, radius_earth)
                     if km > cut:
                         continue
                     shared = 0

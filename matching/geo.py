@@ -20,6 +20,7 @@ __all__ = [
     "pairs_within",
     "pairs_within_vectors",
     "unit_vectors",
+    "vectors_km",
 ]
 
 EARTH_RADIUS_KM = 6371.0088
@@ -124,5 +125,19 @@ def great_circle_km(
     search computes it, so distances agree bit for bit with
     :func:`pairs_within`.
     """
-    d = unit_vectors(lat1, lon1) - unit_vectors(lat2, lon2)
+    return vectors_km(unit_vectors(lat1, lon1), unit_vectors(lat2, lon2))
+
+
+def vectors_km(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Great-circle km between the rows of two arrays of unit vectors
+    (:func:`unit_vectors`), row by row: :func:`great_circle_km` for points
+    whose vectors are at hand.
+
+    Examples
+    --------
+    >>> va, vb = unit_vectors([31.78], [119.95]), unit_vectors([31.78], [120.05])
+    >>> round(float(vectors_km(va, vb)[0]), 3)
+    9.452
+    """
+    d = va - vb
     return chord_to_km(np.sqrt(np.einsum("ij,ij->i", d, d)))

@@ -61,7 +61,7 @@ from ._arrays import unique_ints
 from .config import MatchConfig, validate_config
 from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
-from .geo import chord, chord_to_km, pairs_within_vectors, unit_vectors
+from .geo import chord, pairs_within_vectors, unit_vectors, vectors_km
 from .schema import NEEDS, needs_mask, validate_children, validate_mentors
 from .solve import (
     Circulation,
@@ -619,8 +619,7 @@ class _Problem:
         """Great-circle km of pairs (child ``ci[k]``, mentor ``mj[k]``): as
         :func:`matching.geo.great_circle_km`, bit for bit, from the unit
         vectors already computed (no trigonometry per pair)."""
-        d = self.vc[ci] - self.vm[mj]
-        return chord_to_km(np.sqrt(np.einsum("ij,ij->i", d, d)))
+        return vectors_km(self.vc[ci], self.vm[mj])
 
 
 def _all_arcs(p: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -822,7 +821,7 @@ def _suspects_grid(
     pairs = warm.size * grid.mentors_in_reach(p.radius) * p.allowed_share()
     if best is not None and pairs <= _HOT_BEST_PAIRS:
         # a best list asked for (the settling round): each hot child's best
-        # suspects too, all its pairs in reach measured
+        # suspects too, its cells nearest first (its list fills at once)
         hot_arcs = grid.scan(warm, reach, base, bonus_f, top, **terms, nearest_first=True)
         return _join_arcs([p.allowed(xi, xj, xk), p.allowed(*hot_arcs)])
     if pairs <= _HOT_SCAN_PAIRS:
