@@ -298,22 +298,39 @@ def _row_potentials(
             aslot[i] = -2
 
 
+@nb.njit(cache=True, nogil=True)
+def _slot_rows(
+    n: int, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray, caps: np.ndarray, slot_ptr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_slot_arcs`' work: a stable counting sort by row, each arc
+    repeated once per slot of its column (none for a column without)."""
+    rp = np.zeros(n + 1, dtype=np.int64)
+    for a in range(ci.size):
+        rp[ci[a] + 1] += caps[mj[a]]
+    for i in range(n):
+        rp[i + 1] += rp[i]
+    fill = rp[:-1].copy()
+    col = np.empty(rp[n], dtype=np.int64)
+    cst = np.empty(rp[n], dtype=np.int64)
+    for a in range(ci.size):
+        i = ci[a]
+        s0 = slot_ptr[mj[a]]
+        for t in range(caps[mj[a]]):
+            col[fill[i]] = s0 + t
+            cst[fill[i]] = cost[a]
+            fill[i] += 1
+    return rp, col, cst
+
+
 def _slot_arcs(
     ci: np.ndarray, mj: np.ndarray, cost: np.ndarray, caps: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Arcs row -> slot as compressed rows (pointers, slots, costs) and each
+    """Arcs row -> slot as compressed rows (pointers, slots, costs; each
+    row's arcs in the order given, a column's slots in order) and each
     column's first slot."""
     slot_ptr = np.r_[0, np.cumsum(caps)].astype(np.int64)
-    rep = caps[mj]
-    keep = rep > 0
-    ci, mj, cost, rep = ci[keep], mj[keep], cost[keep], rep[keep]
-    order = np.argsort(ci, kind="stable")
-    ci, mj, cost, rep = ci[order], mj[order], cost[order], rep[order]
-    arc = np.repeat(np.arange(ci.size), rep)
-    first = np.cumsum(rep) - rep
-    col = slot_ptr[mj[arc]] + (np.arange(arc.size) - first[arc])
-    rp = np.searchsorted(ci[arc], np.arange(n + 1)).astype(np.int64)
-    return rp, np.ascontiguousarray(col, np.int64), np.ascontiguousarray(cost[arc]), slot_ptr
+    rp, col, cst = _slot_rows(n, ci, mj, cost, caps, slot_ptr)
+    return rp, col, cst, slot_ptr
 
 
 def _finish(

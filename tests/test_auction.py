@@ -174,3 +174,27 @@ def test_auction_is_used_and_agrees_with_ortools(monkeypatch):
     assert with_auction.metrics["n_pairs"] == with_ortools.metrics["n_pairs"]
     monkeypatch.setattr(M, "_fresh_solve", original)
     assert match(kids, mentors, cfg).pairs.equals(with_auction.pairs)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_slot_arcs_layout(seed):
+    """The compressed row -> slot layout against a plain reference: rows in
+    order, each row's arcs in the order given, one entry per slot of the
+    column (none for a column of capacity 0), the slot's cost the arc's."""
+    from matching._auction import _slot_arcs
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    caps = rng.integers(0, 4, m).astype(np.int64)
+    keys = rng.choice(n * m, size=int(rng.integers(0, n * m + 1)), replace=False)
+    ci, mj = (keys // m).astype(np.int64), (keys % m).astype(np.int64)
+    cost = rng.integers(-5, 50, keys.size).astype(np.int64)
+    rp, col, cst, slot_ptr = _slot_arcs(ci, mj, cost, caps, n)
+    first = np.r_[0, np.cumsum(caps)]
+    assert slot_ptr.tolist() == first.tolist()
+    want_rows = [[] for _ in range(n)]
+    for i, j, c in zip(ci.tolist(), mj.tolist(), cost.tolist(), strict=True):
+        want_rows[i] += [(int(first[j]) + t, c) for t in range(int(caps[j]))]
+    assert rp.tolist() == np.r_[0, np.cumsum([len(r) for r in want_rows])].tolist()
+    got = list(zip(col.tolist(), cst.tolist(), strict=True))
+    assert got == [x for r in want_rows for x in r]
