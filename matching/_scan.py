@@ -27,6 +27,8 @@ k-d tree search.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,9 +46,39 @@ _MAX_CELLS = 4_000_000
 # settling round, 1,053 and 947 children in two scans: 20-22 ms on two
 # threads against 37-40 ms on one)
 _SPLIT_MIN = 256
+# the worker threads of the scans, started once (see _pool)
+_POOL: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
 # cell offsets, at most, for a nearest-first walk (16 MiB; a 5 km reach on
 # the default grid takes 529)
 _RING_MAX = 1_000_000
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` worker threads, started on first use and kept
+    (starting two threads per scan cost 0.4-1 ms); its tasks are leaves
+    (compiled kernels, k-d tree searches), so callers on several threads
+    can share it."""
+    pool = _POOL.get(threads)
+    if pool is None:
+        with _POOL_LOCK:
+            pool = _POOL.get(threads)
+            if pool is None:
+                pool = _POOL[threads] = ThreadPoolExecutor(
+                    max_workers=threads, thread_name_prefix="matching-scan"
+                )
+    return pool
+
+
+def _forget_pools() -> None:
+    """After a fork: the parent's threads are not in the child."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -553,8 +585,7 @@ class Grid:
         # the kernel releases the GIL: consecutive slices of the children on
         # threads, joined in order (the same list as one pass)
         parts = np.array_split(kids, threads)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            outs = list(pool.map(lambda part: _scan(part, *rest), parts))
+        outs = list(_pool(threads).map(lambda part: _scan(part, *rest), parts))
         xi, xj, xk = (np.concatenate([o[k] for o in outs]) for k in range(3))
         return xi, xj, xk
 
@@ -607,8 +638,8 @@ class Grid:
         if kids.size < _SPLIT_MIN or threads < 2:
             return _reach_counts(kids, *rest)
         parts = np.array_split(kids, threads)  # the kernel releases the GIL
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            return np.concatenate(list(pool.map(lambda part: _reach_counts(part, *rest), parts)))
+        outs = _pool(threads).map(lambda part: _reach_counts(part, *rest), parts)
+        return np.concatenate(list(outs))
 
     def mentors_in_reach(self, km: float) -> float:
         """About how many mentors lie within ``km`` of a child (uniform density

@@ -49,7 +49,6 @@ any row order give the same model and therefore the same pairs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -757,8 +756,9 @@ def _suspects(
         return xi[keep], xj[keep], xk[keep]
 
     # the k-d tree searches release the GIL: two threads, results in job order
-    with ThreadPoolExecutor(max_workers=_SEARCH_THREADS) as pool:
-        outs = list(pool.map(search, jobs))
+    from ._scan import _pool
+
+    outs = list(_pool(_SEARCH_THREADS).map(search, jobs))
     return p.allowed(*_join_arcs(outs))
 
 

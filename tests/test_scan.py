@@ -251,3 +251,44 @@ def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(monkeypatch, r
         lists.append((set(zip(got[0].tolist(), got[1].tolist(), strict=True)), drop))
     assert lists[0][0] == lists[1][0] and lists[0][0]
     np.testing.assert_array_equal(lists[0][1], lists[1][1])
+
+
+def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monkeypatch):
+    """The scans' worker pool is started once and shared: eight callers
+    scanning at once on their own threads get the single-threaded list,
+    and a forked child (which has none of the parent's threads) gets a
+    pool of its own."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    import matching._scan as S
+
+    _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
+    reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    args = (np.arange(clat.size), reach, base, np.full(clat.size, 2.0), top)
+    terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, MatchConfig(), 0.002)
+    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
+    want = grid.scan(*args, **terms, threads=1)
+    assert want[0].size > 0
+    with ThreadPoolExecutor(max_workers=8) as callers:
+        got = list(callers.map(lambda _: grid.scan(*args, **terms, threads=2), range(8)))
+    for one in got:
+        for a, b in zip(want, one, strict=True):
+            assert np.array_equal(a, b)
+    pool = S._pool(2)
+    assert S._pool(2) is pool  # started once
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as child:
+        sizes = child.apply(_scan_size_in_child, (grid, args, terms))
+    assert sizes == [a.size for a in want]
+
+
+def _scan_size_in_child(grid, args, terms):
+    import matching._scan as S
+
+    assert not S._POOL  # the parent's pool did not come along
+    S._SPLIT_MIN = 1
+    return [a.size for a in grid.scan(*args, **terms, threads=2)]
