@@ -322,7 +322,8 @@ def candidate_graph(children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchCon
     t1 = time.perf_counter()
     k = getattr(MATCH_MODULE, "_PRICING_K", 8)
     k_mentor = getattr(MATCH_MODULE, "_PRICING_KM", 16)
-    ci, mj, km = p.nearest_arcs(k, k_mentor)
+    k_cover = getattr(MATCH_MODULE, "_PRICING_KC", k)
+    ci, mj, km = p.nearest_arcs(k, k_mentor, k_cover)
     arc = p.arc_cost(ci, mj, km)
     t2 = time.perf_counter()
     return {"arcs": int(arc.size), "problem": t1 - t0, "initial_arcs": t2 - t1}

@@ -114,10 +114,17 @@ _SEARCH_THREADS = 2
 # 10 ms on two threads against 5 ms on one)
 _QUERY_SPLIT_MIN = 1_000
 _MARGIN_UNITS = 300
-# Each child starts with its k nearest mentors, each mentor with its k nearest
-# children (by distance, then proven or extended by pricing).
+# Each child starts with its _PRICING_K nearest mentors and its _PRICING_KC
+# nearest mentors whose skills cover all its needs, each mentor with its
+# _PRICING_KM nearest children (by distance, then proven or extended by
+# pricing).  With 16 covering mentors (8 before) the first model pairs as
+# many children as can be paired, so no settling round is needed (2,000
+# children, seeds 1-3): interleaved, five 2k seeds 1.04 -> 0.91 s in all,
+# two 20k seeds 9.9 -> 8.9 s; 16 nearest as well was no faster, with larger
+# models.
 _PRICING_K = 8
 _PRICING_KM = 16
+_PRICING_KC = 16
 _SUSPECT_EXTRA_KM = 0.3
 # a round whose new arcs take more than this share of the children off their
 # arcs is solved afresh (the auction), not re-routed child by child
@@ -580,10 +587,11 @@ class _Problem:
         return icost
 
     def nearest_arcs(
-        self, k: int, k_mentor: int | None = None
+        self, k: int, k_mentor: int | None = None, k_cover: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each child's k nearest mentors (all, and those covering its needs)
-        and each mentor's k nearest children."""
+        """Each child's k nearest mentors and its ``k_cover`` (default k)
+        nearest mentors covering all its needs, and each mentor's
+        ``k_mentor`` (default k) nearest children."""
         vc, vm = self.vc, self.vm
         kc, km_ = min(k, self.m), min(k if k_mentor is None else k_mentor, self.n)
         _, jm = self.mentor_tree.query(vc, k=kc, workers=_query_workers(self.n))
@@ -596,7 +604,7 @@ class _Problem:
         for q in np.unique(self.need):
             kids_q = np.flatnonzero(self.need == q)
             cover = np.flatnonzero((self.skill & q) == q)
-            kq = min(k, cover.size)
+            kq = min(k if k_cover is None else k_cover, cover.size)
             if kq == 0 or q == 0:
                 continue
             _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq, workers=_query_workers(kids_q.size))
@@ -915,7 +923,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     from ._flow import IncrementalAssignment
 
     n, m = p.n, p.m
-    ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM)
+    ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM, _PRICING_KC)
     flow = IncrementalAssignment(n, m, p.caps, p.unm)
     flow.add_arcs(ci, mj, p.arc_cost(ci, mj, km))
     checked = searches = 0
