@@ -108,10 +108,8 @@ _TAG_SPLIT_MIN = 10_000
 # threads for the searches of one match (k-d tree queries, grid scans); a
 # worker of matching.executors.ProcessExecutor sets its own
 _SEARCH_THREADS = 2
-# query points, at least, for a k-d tree query on _SEARCH_THREADS threads:
-# scipy starts new threads for every query, which costs more than it saves
-# on small ones (2,000 children's 15 queries by need set, 133 points each:
-# 10 ms on two threads against 5 ms on one)
+# children and mentors, at least, for the first model's k-d tree searches
+# on _SEARCH_THREADS threads (see _Problem.nearest_arcs)
 _QUERY_SPLIT_MIN = 1_000
 _MARGIN_UNITS = 300
 # Each child starts with its _PRICING_K nearest mentors and its _PRICING_KC
@@ -289,11 +287,6 @@ def match(
     _check_forbidden(cfg, kids, all_mentors)
     problem = _Problem(kids, mentors_v, cfg, keep=_check_keep(keep, kids, mentors_v))
     return _solve_and_explain(problem, method, n_mentors_total=len(all_mentors))
-
-
-def _query_workers(points: int) -> int:
-    """Threads for a k-d tree query of this many points."""
-    return _SEARCH_THREADS if points >= _QUERY_SPLIT_MIN else 1
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -594,23 +587,43 @@ class _Problem:
         ``k_mentor`` (default k) nearest children."""
         vc, vm = self.vc, self.vm
         kc, km_ = min(k, self.m), min(k if k_mentor is None else k_mentor, self.n)
-        _, jm = self.mentor_tree.query(vc, k=kc, workers=_query_workers(self.n))
-        _, ic = cKDTree(vc).query(vm, k=km_, workers=_query_workers(self.m))
-        jm = np.asarray(jm).reshape(self.n, kc)
-        ic = np.asarray(ic).reshape(self.m, km_)
-        parts_c = [np.repeat(np.arange(self.n), kc), ic.ravel()]
-        parts_m = [jm.ravel(), np.repeat(np.arange(self.m), km_)]
-        # and each child's k nearest mentors whose skills cover all its needs
-        for q in np.unique(self.need):
-            kids_q = np.flatnonzero(self.need == q)
-            cover = np.flatnonzero((self.skill & q) == q)
-            kq = min(k if k_cover is None else k_cover, cover.size)
-            if kq == 0 or q == 0:
-                continue
-            _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq, workers=_query_workers(kids_q.size))
-            jq = np.asarray(jq).reshape(kids_q.size, kq)
-            parts_c.append(np.repeat(kids_q, kq))
-            parts_m.append(cover[jq.ravel()])
+        k_cover = k if k_cover is None else k_cover
+
+        def nearest() -> tuple[list[np.ndarray], list[np.ndarray]]:
+            _, jm = self.mentor_tree.query(vc, k=kc)
+            _, ic = cKDTree(vc).query(vm, k=km_)
+            jm = np.asarray(jm).reshape(self.n, kc)
+            ic = np.asarray(ic).reshape(self.m, km_)
+            parts_c = [np.repeat(np.arange(self.n), kc), ic.ravel()]
+            return parts_c, [jm.ravel(), np.repeat(np.arange(self.m), km_)]
+
+        def covering() -> tuple[list[np.ndarray], list[np.ndarray]]:
+            # each child's k_cover nearest mentors whose skills cover all its needs
+            parts_c, parts_m = [], []
+            for q in np.unique(self.need):
+                kids_q = np.flatnonzero(self.need == q)
+                cover = np.flatnonzero((self.skill & q) == q)
+                kq = min(k_cover, cover.size)
+                if kq == 0 or q == 0:
+                    continue
+                _, jq = cKDTree(vm[cover]).query(vc[kids_q], k=kq)
+                jq = np.asarray(jq).reshape(kids_q.size, kq)
+                parts_c.append(np.repeat(kids_q, kq))
+                parts_m.append(cover[jq.ravel()])
+            return parts_c, parts_m
+
+        # two lanes of about equal work, on the scans' worker threads (the
+        # k-d tree searches release the GIL; 2,000 children: 7 ms against
+        # 12 ms with two threads per query and the cover searches in turn)
+        jobs = (nearest, covering)
+        if self.n + self.m >= _QUERY_SPLIT_MIN and _SEARCH_THREADS > 1:
+            from ._scan import _pool
+
+            lanes = list(_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
+        else:
+            lanes = [job() for job in jobs]
+        parts_c = [a for lane in lanes for a in lane[0]]
+        parts_m = [a for lane in lanes for a in lane[1]]
         if self.bkeys.size:  # existing pairs always start in the model
             parts_c.append(self.bkeys // self.m)
             parts_m.append(self.bkeys % self.m)
