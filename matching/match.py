@@ -48,7 +48,7 @@ any row order give the same model and therefore the same pairs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -132,6 +132,9 @@ _SUSPECT_EXTRA_KM = 0.3
 # 17.8 s at 0.1 and 19.3 s at 0.5, the best of two runs each; with the
 # settling round's best lists, 17.6 s at 0.2, 17.1 s at 0.1, 18.4 s at 0.05)
 _FRESH_SHARE = 0.1
+# where more than this share of the children's kept suspect lists have
+# drifted too far, every child gets a fresh list (see _priced_lazy)
+_RESCAN_SHARE = 0.25
 # each child's this many suspects with the lowest reduced cost per search
 # once the number of pairs is settled (see _priced_lazy; 8 and 16 measured
 # at 20,000 children, six seeds: more fresh solves and slower re-routing)
@@ -790,6 +793,7 @@ def _suspects_grid(
     extra_km: float = 0.0,
     hot: np.ndarray | None = None,
     best: tuple[tuple[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
+    only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_suspects` in one compiled pass over a planar grid
     (:mod:`matching._scan`) for every child that is not hot.  Hot children
@@ -802,7 +806,8 @@ def _suspects_grid(
 
     ``best`` (the model's key index and a ``drop`` array, see
     :meth:`Grid.scan`): only each child's :data:`_BEST_K` suspects with the
-    lowest reduced cost that are not in the model yet."""
+    lowest reduced cost that are not in the model yet.  ``only`` (a mask of
+    children) limits the search to those children."""
     n, m, res, cfg = p.n, p.m, p.res, p.cfg
     top = res * d[n : n + m].astype(np.float64)
     base = res * (d[:n] + p.off).astype(np.float64)
@@ -830,6 +835,10 @@ def _suspects_grid(
     }
     bonus_f = bonus_hi.astype(np.float64)
     cool = np.arange(n) if hot is None else np.flatnonzero(~hot)
+    if only is not None:
+        cool = cool[only[cool]]
+        if hot is not None:
+            hot = hot & only
     if best is not None:
         model, drop = best
         terms.update(best_k=_BEST_K, model=model, drop=drop)
@@ -931,6 +940,34 @@ def _grow(
     flow.add_arcs(xi[add], xj[add], xarc[add])
 
 
+def _search_again(
+    p: _Problem,
+    grid: Grid | None,
+    flow: IncrementalAssignment,
+    d: np.ndarray,
+    stale: np.ndarray,
+    want_complete: np.ndarray,
+    drop: np.ndarray,
+    suspects: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """New suspect lists under ``d`` for the ``stale`` children (a mask):
+    complete lists where ``want_complete``, best lists (on the grid) for the
+    others; ``drop`` is updated for all of them (-inf: nothing left out)."""
+    full = stale & want_complete
+    part = stale & ~want_complete
+    drop[stale] = -np.inf
+    out = []
+    if full.any():
+        out.append(suspects(d, _SUSPECT_EXTRA_KM, only=full))
+    if part.any():
+        assert grid is not None  # best lists only on the grid
+        fresh_drop = np.full(p.n, -np.inf)
+        best = (flow.key_index(), fresh_drop)
+        out.append(_suspects_grid(p, grid, d, _SUSPECT_EXTRA_KM, best=best, only=part))
+        drop[part] = fresh_drop[part]
+    return _join_arcs(out)
+
+
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pricing without listing every allowed arc: see :func:`_suspects`."""
     from ._flow import IncrementalAssignment
@@ -940,18 +977,28 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
     flow = IncrementalAssignment(n, m, p.caps, p.unm)
     flow.add_arcs(ci, mj, p.arc_cost(ci, mj, km))
     checked = searches = 0
-    cache: tuple[Any, ...] | None = None  # see the search below
+    # the kept suspect lists (see the search below): every child's arcs
+    # (child, mentor, km, cost), the potentials each list was made under
+    # (snap[i] indexes snaps; -1: none) and each child's drop
+    empty = np.empty(0, dtype=np.int64)
+    kept: tuple[np.ndarray, ...] = (empty, empty, np.empty(0), empty)
+    snaps: list[np.ndarray] = []
+    snap = np.full(n, -1, dtype=np.int64)
+    drop = np.full(n, -np.inf)
     prev_unmatched = n + 1
     settled = 0
     grid = p.planar_grid()
     most = min(n, int(p.caps.sum()))  # no model pairs more
 
     def suspects(
-        d: np.ndarray, extra_km: float, hot: np.ndarray | None = None
+        d: np.ndarray,
+        extra_km: float,
+        hot: np.ndarray | None = None,
+        only: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if grid is None:
-            return _suspects(p, d, extra_km, hot=hot)
-        return _suspects_grid(p, grid, d, extra_km, hot=hot)
+            return _suspects(p, d, extra_km, hot=hot, only=only)
+        return _suspects_grid(p, grid, d, extra_km, hot=hot, only=only)
 
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
         # The flow and its potentials are kept between rounds and re-routed
@@ -971,7 +1018,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
             _take_fresh(p, flow)
         else:
             flow.solve()
-        d = flow.pi.copy()  # the cache below keeps it; the flow moves on
+        d = flow.pi.copy()  # the kept lists below keep it; the flow moves on
         unmatched = flow.unmatched
         # While the model still pairs more children each round (the number
         # of pairs comes first), a child it leaves unmatched -- and every
@@ -1016,33 +1063,46 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         # listed 1.6-8.1 M suspects to add about 100,000).  A pair a child
         # left out has no more room under the bound than drop[i] (-inf: it
         # left none out); the proof needs no kept suspect below zero and no
-        # child that may hide one, else the complete list decides.
+        # child that may hide one, else that child's complete list decides.
         #
-        # Either list, made under potentials d0 with every bound widened by
-        # E, stays usable under d while no bound grows by more than E (the
-        # bound of arc (i, j) moves by res * ((d - d0)[j] - (d - d0)[i])):
-        # it is kept between rounds until then.
-        complete = grid is None or _BEST_K <= 0
+        # A child's list, made under potentials d0 with every bound widened
+        # by E, stays usable under d while none of its bounds grows by more
+        # than E: the bound of arc (i, j) moves by res * ((d - d0)[j] -
+        # (d - d0)[i]), at most drift[i] = res * (max over mentors of
+        # (d - d0) - (d - d0)[i]).  So each child's list is kept between
+        # rounds until its own drift passes E, and only such children are
+        # searched again (2,000 children: after the last re-route 150 of
+        # them, where the drift of all of them together was 0.64 km).
+        want_complete = np.full(n, grid is None or _BEST_K <= 0)
         while True:
-            drift = 0.0
-            if cache is not None:
-                d0 = cache[4]
-                drift = p.res * float((d[n : n + m] - d0[n : n + m]).max() - (d[:n] - d0[:n]).min())
-                if drift > _SUSPECT_EXTRA_KM:
-                    cache, drift = None, 0.0
-            if cache is None:
-                drop: np.ndarray | None = None
-                if complete:
-                    xi, xj, xk = suspects(d, _SUSPECT_EXTRA_KM)
-                else:
-                    assert grid is not None
-                    drop = np.full(n, -np.inf)
-                    best = (flow.key_index(), drop)
-                    xi, xj, xk = _suspects_grid(p, grid, d, _SUSPECT_EXTRA_KM, best=best)
-                cache = (xi, xj, xk, p.arc_cost(xi, xj, xk), d, drop)
-                checked += int(xi.size)
+            drift = np.full(n, np.inf)  # no list yet
+            for s_id, d0 in enumerate(snaps):
+                own = snap == s_id
+                if own.any():
+                    dd = d - d0
+                    drift[own] = p.res * (float(dd[n : n + m].max()) - dd[:n][own])
+            stale = drift > _SUSPECT_EXTRA_KM
+            if stale.sum() > _RESCAN_SHARE * n:
+                stale[:] = True  # fresh lists for all: better arcs to add
+            if stale.any():
+                snaps.append(d)
+                snap[stale] = len(snaps) - 1
+                drift[stale] = 0.0
+                fresh_i, fresh_j, fresh_k = _search_again(
+                    p, grid, flow, d, stale, want_complete, drop, suspects
+                )
+                keep = ~stale[kept[0]]
+                kept = tuple(
+                    np.concatenate([old[keep], new])
+                    for old, new in zip(
+                        kept,
+                        (fresh_i, fresh_j, fresh_k, p.arc_cost(fresh_i, fresh_j, fresh_k)),
+                        strict=True,
+                    )
+                )
+                checked += int(fresh_i.size)
                 searches += 1
-            xi, xj, xk, xarc, _, drop = cache
+            xi, xj, xk, xarc = kept
             # only arcs below the margin matter; of those, the ones already
             # in the model are set to the margin (their reduced cost says
             # nothing)
@@ -1054,11 +1114,13 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
                 break
             # rounding: a negative pair has half a unit more room than the
             # bound's slack; half a unit more against float error
-            if drop is not None and (drop + drift > _SUSPECT_EXTRA_KM + p.res).any():
-                # some child may hide a negative pair: its best list under
-                # these potentials, or if that was it, the complete list
-                complete = drift == 0.0
-                cache = None
+            hide = drop + drift > _SUSPECT_EXTRA_KM + p.res
+            if hide.any():
+                # these children may hide a negative pair: their best lists
+                # under these potentials, or where that was it, their
+                # complete lists
+                want_complete |= hide & (drift == 0.0)
+                snap[hide] = -1
                 continue
             stats.update(
                 rounds=rnd,

@@ -173,6 +173,59 @@ def test_each_childs_best_suspects_prove_the_dense_optimum(
         assert "all" in searches
 
 
+@pytest.mark.parametrize(("seed", "cfg"), _DENSE_DISTRICTS)
+@pytest.mark.parametrize("extra_km", [0.3, 0.05])
+def test_lists_searched_again_child_by_child_prove_the_dense_optimum(
+    monkeypatch: pytest.MonkeyPatch, seed: int, cfg: dict, extra_km: float
+) -> None:
+    # each child's suspect list is kept until its own drift passes the
+    # widening; forced here to search only the drifted children every time
+    # (and, with a narrow widening, often), the proof must still be exact
+    monkeypatch.setattr(M, "_RESCAN_SHARE", 1.0)
+    monkeypatch.setattr(M, "_SUSPECT_EXTRA_KM", extra_km)
+    sizes: list[int] = []
+    search = M._suspects_grid
+
+    def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
+        only = kw.get("only")
+        if only is not None:
+            sizes.append(int(np.count_nonzero(only)))
+        return search(*args, **kw)
+
+    monkeypatch.setattr(M, "_suspects_grid", spy)
+    kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
+    config = MatchConfig(**cfg)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    assert sparse.metrics["solver"]["proven"] is True
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+    assert sizes and sizes[0] == 900  # the first search covers every child
+    assert all(0 < k <= 900 for k in sizes)
+
+
+def test_only_the_drifted_children_are_searched_again_at_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a district of 2,000 children at the defaults: the last search covers
+    # only the children whose lists drifted, and the optimum is the dense one
+    sizes: list[int] = []
+    search = M._suspects_grid
+
+    def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
+        only = kw.get("only")
+        sizes.append(len(args[0].kids) if only is None else int(np.count_nonzero(only)))
+        return search(*args, **kw)
+
+    monkeypatch.setattr(M, "_suspects_grid", spy)
+    kids, mentors = district(2000, 1600, seed=1)
+    sparse = match(kids, mentors)
+    assert sparse.metrics["solver"]["proven"] is True
+    assert sizes[0] == 2000 and 0 < min(sizes) < 2000 * M._RESCAN_SHARE
+    dense = match(kids, mentors, method="dense")
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+
+
 def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> None:
     kids, mentors = district(800, 650, seed=21, area_km2=60.0)
     config = MatchConfig(max_distance_km=4.0)
