@@ -293,7 +293,10 @@ def match(
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    """A validated roster by id (the frame itself where it is in order)."""
     order = np.argsort(df["id"].to_numpy(dtype=object).astype(str), kind="stable")
+    if np.array_equal(order, np.arange(order.size)):
+        return df
     return df.iloc[order].reset_index(drop=True)
 
 

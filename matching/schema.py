@@ -650,6 +650,9 @@ def _check_column(column: Column, series: pd.Series) -> tuple[pd.Series, list]:
         return _check_float(column, series)
     if column.kind == "int":
         return _check_int(column, series)
+    if column.kind == "bool" and series.dtype == np.bool_:
+        # a bool column holds nothing else (no missing cells): as it is
+        return pd.Series(series.to_numpy(dtype=bool, copy=True)), []
     values, problems = _apply(series.to_numpy(dtype=object), _PARSERS[column.kind])
     if column.kind == "bool":
         return pd.Series(values.astype(bool)), problems

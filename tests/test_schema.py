@@ -467,9 +467,13 @@ def test_active_values(given, expected):
 
 
 def test_active_bool_column():
-    out = validate_mentors(mentors(3, active=[True, False, True]))
+    df = mentors(3, active=[True, False, True])
+    assert df["active"].dtype == bool  # the bool column's own path
+    out = validate_mentors(df)
     assert out["active"].tolist() == [True, False, True]
     assert out["active"].dtype == bool
+    out.loc[0, "active"] = False  # a copy: the input is untouched
+    assert df["active"].tolist() == [True, False, True]
 
 
 def test_active_mixed_bools_and_numbers():
