@@ -112,6 +112,70 @@ def _km(vc: np.ndarray, vm: np.ndarray, i: int, j: int, radius_earth: float) -> 
 
 
 @nb.njit(cache=True, nogil=True)
+def _pairs_by_child(
+    n: int,
+    ci: np.ndarray,
+    mj: np.ndarray,
+    vc: np.ndarray,
+    vm: np.ndarray,
+    limit: np.ndarray,
+    radius_earth: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs ``(ci[a], mj[a])`` within the mentor's ``limit``,
+    by child then mentor, with their km: a counting sort by child, repeats
+    dropped by a stamp per mentor, each child's few mentors sorted in place."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for a in range(ci.size):
+        ptr[ci[a] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    by_child = np.empty(ci.size, dtype=np.int64)
+    for a in range(ci.size):
+        by_child[fill[ci[a]]] = mj[a]
+        fill[ci[a]] += 1
+    stamp = np.full(vm.shape[0], -1, dtype=np.int64)
+    oi = np.empty(ci.size, dtype=np.int64)
+    oj = np.empty(ci.size, dtype=np.int64)
+    ok = np.empty(ci.size, dtype=np.float64)
+    cnt = 0
+    for i in range(n):
+        start = cnt
+        for a in range(ptr[i], ptr[i + 1]):
+            j = by_child[a]
+            if stamp[j] == i:
+                continue
+            stamp[j] = i
+            km = _km(vc, vm, i, j, radius_earth)
+            if km > limit[j]:
+                continue
+            b = cnt
+            while b > start and oj[b - 1] > j:
+                oj[b] = oj[b - 1]
+                ok[b] = ok[b - 1]
+                b -= 1
+            oi[cnt] = i
+            oj[b] = j
+            ok[b] = km
+            cnt += 1
+    return oi[:cnt].copy(), oj[:cnt].copy(), ok[:cnt].copy()
+
+
+def pairs_by_child(
+    n: int, ci: np.ndarray, mj: np.ndarray, vc: np.ndarray, vm: np.ndarray, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs (child ``ci[a]``, mentor ``mj[a]``) no farther
+    apart than the mentor's ``limit`` km, sorted by child then mentor, and
+    their great-circle km (unit vectors ``vc``, ``vm``)."""
+    return _pairs_by_child(
+        n,
+        np.ascontiguousarray(ci, dtype=np.int64),
+        np.ascontiguousarray(mj, dtype=np.int64),
+        vc, vm, limit, EARTH_RADIUS_KM,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
 def _enlarge(
     oi: np.ndarray, oj: np.ndarray, ok: np.ndarray, cnt: int, more: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -292,3 +292,26 @@ def _scan_size_in_child(grid, args, terms):
     assert not S._POOL  # the parent's pool did not come along
     S._SPLIT_MIN = 1
     return [a.size for a in grid.scan(*args, **terms, threads=2)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pairs_by_child_lists_each_pair_once_by_child_then_mentor(seed):
+    """The first model's pairs: repeats dropped, pairs beyond the mentor's
+    limit dropped, sorted by child then mentor, km as great_circle_km."""
+    from matching._scan import pairs_by_child
+
+    _rng, clat, clon, mlat, mlon, _need, _skill, _codes, limit, _top, _base = _instance(
+        seed, 31.7, 0.25
+    )
+    rng = np.random.default_rng(seed)
+    n, m = clat.size, mlat.size
+    ci = rng.integers(0, n, 3 * (n + m))
+    mj = rng.integers(0, m, ci.size)
+    vc, vm = unit_vectors(clat, clon), unit_vectors(mlat, mlon)
+    oi, oj, ok = pairs_by_child(n, ci, mj, vc, vm, limit)
+    km = great_circle_km(clat[ci], clon[ci], mlat[mj], mlon[mj])
+    want = sorted({(int(i), int(j)) for i, j, k in zip(ci, mj, km, strict=True) if k <= limit[j]})
+    assert list(zip(oi.tolist(), oj.tolist(), strict=True)) == want
+    assert 0 < len(want) < ci.size  # some repeats and some out of reach
+    want_km = great_circle_km(clat[oi], clon[oi], mlat[oj], mlon[oj])
+    np.testing.assert_allclose(ok, want_km, rtol=1e-12)
