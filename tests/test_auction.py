@@ -198,3 +198,20 @@ def test_slot_arcs_layout(seed):
     assert rp.tolist() == np.r_[0, np.cumsum([len(r) for r in want_rows])].tolist()
     got = list(zip(col.tolist(), cst.tolist(), strict=True))
     assert got == [x for r in want_rows for x in r]
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("stop_units", [4.0, 36.0])
+def test_rough_auction_is_feasible_and_close(seed, stop_units):
+    """Stopped early without the exact finish: a feasible assignment whose
+    cost is within about stop_units per row of the optimum, and potentials
+    in the flow's layout (rows, columns, the sink at zero)."""
+    _, n, m, ci, mj, cost, caps, unm = _random(seed)
+    got = auction_assign(n, m, caps, unm, ci, mj, cost, stop_units=stop_units, exact=False)
+    assert got is not None
+    assigned, pi, stats = got
+    total = _total(assigned, n, m, ci, mj, cost, caps, unm)  # checks feasibility
+    best = scipy_optimum(_dense(n, m, ci, mj, cost), caps, unm)
+    assert best <= total <= best + n * (stop_units + 1)
+    assert pi.shape == (n + m + 1,) and pi[-1] == 0
+    assert stats["routed"] == 0  # no exact finish

@@ -226,6 +226,24 @@ def test_only_the_drifted_children_are_searched_again_at_the_defaults(
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
 
 
+def test_a_rough_first_round_never_proves_and_reaches_the_dense_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # small matches start with a rough auction; even where the first model
+    # holds every allowed pair (so the first search finds nothing to add)
+    # the proof waits for an exact solve
+    kids, mentors = district(600, 450, seed=5, area_km2=60.0)
+    dense = match(kids, mentors, method="dense")
+    for k in (M._PRICING_K, 10**6):
+        monkeypatch.setattr(M, "_PRICING_K", k)
+        solver = match(kids, mentors).metrics
+        assert solver["solver"]["rough_first_round"] is True
+        assert solver["solver"]["proven"] is True and solver["solver"]["rounds"] >= 2
+        assert solver["objective_units"] == dense.metrics["objective_units"]
+    monkeypatch.setattr(M, "_ROUGH_MAX_CHILDREN", 100)  # beyond it: exact from the start
+    assert match(kids, mentors).metrics["solver"]["rough_first_round"] is False
+
+
 def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> None:
     kids, mentors = district(800, 650, seed=21, area_km2=60.0)
     config = MatchConfig(max_distance_km=4.0)
