@@ -33,8 +33,12 @@ price get only their nearest few arcs per search (those rounds prove
 nothing).  Once the count is settled, the grid scan keeps each child's few
 suspects with the lowest reduced cost and bounds the reduced cost of every
 pair it leaves out; the proof then needs no kept suspect below zero and no
-child whose left-out pairs could be (otherwise that round lists every
-suspect), so it is still complete.
+child whose left-out pairs could be (otherwise that child's list is made
+complete), so it is still complete.  A child's list is kept between rounds
+while the potentials have moved too little to change it, so later searches
+cover only the children whose lists went stale.  Small matches start with a
+rough auction whose prices only guide the first search; only exact rounds
+may end in a proof.
 Costs are solved in
 integer units of ``resolution_km`` (1 m by default); the total is optimal for
 the rounded costs, i.e. within half a unit per pair of the real-valued
