@@ -397,8 +397,6 @@ def _flow_potentials(
 
 def _rough(
     n: int,
-    m: int,
-    caps: np.ndarray,
     rp: np.ndarray,
     col: np.ndarray,
     cst: np.ndarray,
@@ -406,25 +404,18 @@ def _rough(
     price: np.ndarray,
     aobj: np.ndarray,
     scale: int,
-    slot_ptr: np.ndarray,
-    cost: np.ndarray,
-    stats: dict[str, int],
-) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """An auction stopped early, as it stands: each row's column (-1 on its
-    private object) and potentials from the prices (whole units, the
-    moderate unmatched cost): not a proof, a guide for the first search."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_finish` without the exact finish: each row's slot as the
+    auction left it (-1: unmatched) and potentials read off the prices
+    (whole units, the moderate unmatched cost), a guide for the first
+    search, not a proof."""
     n_slots = price.size - n
     pr = (price[:n_slots] - price.min()) // scale
     aslot = np.where(aobj < n_slots, aobj, -1).astype(np.int64)
     pi = np.zeros(n + n_slots + 1, dtype=np.int64)
-    acost = np.zeros(n, dtype=np.int64)
-    _row_potentials(rp, col, cst, lu, pr, aslot, pi, acost, False)
+    _row_potentials(rp, col, cst, lu, pr, aslot, pi, np.zeros(n, dtype=np.int64), False)
     pi[n : n + n_slots] = -pr
-    slot_col = np.repeat(np.arange(m, dtype=np.int64), caps)
-    assigned = np.full(n, -1, dtype=np.int64)
-    on = aslot >= 0
-    assigned[on] = slot_col[aslot[on]]
-    return assigned, _flow_potentials(pi, n, m, caps, slot_ptr, cost), stats
+    return aslot, pi
 
 
 def auction_assign(
@@ -509,16 +500,15 @@ def auction_assign(
         )  # fmt: skip
         stats["phases"] += max(len(eps_seq), 1)
         stats["runs"] += 1
-        if not exact:
-            # no exact finish: each row on its object and potentials read
-            # off the prices (rows within eps of their best; see notes)
-            return _rough(n, m, caps, rp, scol, scst, lu, price, aobj, scale, slot_ptr, cost, stats)
-        aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale)
-        stats["routed"] += routed
+        if exact:
+            aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale)
+            stats["routed"] += routed
+        else:  # rows within eps of their best, as the auction left them
+            aslot, pi = _rough(n, rp, scol, scst, lu, price, aobj, scale)
         assigned = np.full(n, -1, dtype=np.int64)
         on = aslot >= 0
         assigned[on] = slot_col[aslot[on]]
-        if not uniform or lam >= int(unm[0]):
+        if not exact or not uniform or lam >= int(unm[0]):
             break
         load = np.bincount(assigned[on], minlength=m).astype(np.int64)
         slot_rows = np.full(n_slots, -1, dtype=np.int64)
