@@ -102,6 +102,18 @@ _DENSE_DISTRICTS = [
 ]
 
 
+def _proven_equal_to_dense(seed: int, cfg: dict) -> None:
+    """The priced path on a dense district proves its result, and it equals
+    the dense solve's (objective and number of pairs)."""
+    kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
+    config = MatchConfig(**cfg)
+    sparse = match(kids, mentors, config)
+    dense = match(kids, mentors, config, method="dense")
+    assert sparse.metrics["solver"]["proven"] is True
+    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
+    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+
+
 @pytest.mark.parametrize(("seed", "cfg"), _DENSE_DISTRICTS)
 @pytest.mark.parametrize("grid", [True, False])
 def test_priced_path_equals_dense_on_dense_districts(
@@ -161,13 +173,7 @@ def test_each_childs_best_suspects_prove_the_dense_optimum(
         return out
 
     monkeypatch.setattr(M, "_suspects_grid", spy)
-    kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
-    config = MatchConfig(**cfg)
-    sparse = match(kids, mentors, config)
-    dense = match(kids, mentors, config, method="dense")
-    assert sparse.metrics["solver"]["proven"] is True
-    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
-    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+    _proven_equal_to_dense(seed, cfg)
     assert "best" in searches
     if hide:
         assert "all" in searches
@@ -193,13 +199,7 @@ def test_lists_searched_again_child_by_child_prove_the_dense_optimum(
         return search(*args, **kw)
 
     monkeypatch.setattr(M, "_suspects_grid", spy)
-    kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
-    config = MatchConfig(**cfg)
-    sparse = match(kids, mentors, config)
-    dense = match(kids, mentors, config, method="dense")
-    assert sparse.metrics["solver"]["proven"] is True
-    assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
-    assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
+    _proven_equal_to_dense(seed, cfg)
     assert sizes and sizes[0] == 900  # the first search covers every child
     assert all(0 < k <= 900 for k in sizes)
 
