@@ -52,6 +52,7 @@ any row order give the same model and therefore the same pairs.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -1203,7 +1204,7 @@ def _solve_and_explain(p: _Problem, method: str, *, n_mentors_total: int) -> Mat
     pairs = _pairs_frame(p, pc, pm, terms)
     load = np.bincount(pm, minlength=m)
     unmatched_df = _unmatched_frame(p, unmatched, load)
-    metrics = _metrics(p.kids, p.mentors, pairs, unmatched_df, p.caps, n_mentors_total)
+    metrics = _metrics(p, pm, unmatched, terms, unmatched_df, n_mentors_total)
     metrics["objective_units"] = objective_units
     metrics["objective_km"] = round(objective_units * p.res, 6)
     metrics["solver"] = stats
@@ -1226,15 +1227,20 @@ def _shared_tags(codes: InterestCodes, pc: np.ndarray, pm: np.ndarray) -> np.nda
     out = np.empty(pc.size, dtype=object)
     if not pc.size:
         return out
-    patterns, inverse = np.unique(both, axis=0, return_inverse=True)
+    if both.shape[1] == 1:  # the usual case: one word, unique over a plain array
+        patterns, inverse = np.unique(both[:, 0], return_inverse=True)
+        patterns = patterns[:, None]
+    else:
+        patterns, inverse = np.unique(both, axis=0, return_inverse=True)
     table = np.empty(len(patterns), dtype=object)
-    for row, words in enumerate(patterns):
-        table[row] = tuple(
-            codes.tags[64 * w + b]
-            for w, word in enumerate(words.tolist())
-            for b in range(64)
-            if word >> b & 1
-        )
+    for row, words in enumerate(patterns.tolist()):
+        tags = []
+        for w, word in enumerate(words):
+            while word:
+                low = word & -word
+                tags.append(codes.tags[64 * w + low.bit_length() - 1])
+                word ^= low
+        table[row] = tuple(tags)
     out[:] = table[inverse.ravel()]
     return out
 
@@ -1360,51 +1366,53 @@ def _unmatched_table(
     )
 
 
-def _total_len(column: pd.Series) -> int:
-    """The summed lengths of a column of tuples."""
-    return int(sum(map(len, column.to_numpy(dtype=object))))
-
-
 def _rate(num: int, den: int) -> float:
     return float(num / den) if den else 0.0
 
 
 def _metrics(
-    kids: pd.DataFrame,
-    mentors: pd.DataFrame,
-    pairs: pd.DataFrame,
-    unmatched: pd.DataFrame,
-    caps: np.ndarray,
+    p: _Problem,
+    pm: np.ndarray,
+    unmatched: np.ndarray,
+    terms: CostTerms,
+    unmatched_df: pd.DataFrame,
     n_mentors_total: int,
 ) -> dict[str, Any]:
-    n = len(kids)
-    n_pairs = len(pairs)
-    d = pairs["distance_km"].to_numpy(dtype=np.float64)
-    need_cov = _total_len(pairs["needs_covered"])
-    need_total = need_cov + _total_len(pairs["needs_uncovered"])
-    all_needs = _total_len(kids["needs"])
+    """The result's metrics, from the solver's arrays (``pm``: the mentor of
+    each pair, ``terms``: their cost terms; ``unmatched``: a mask over the
+    children) rather than from the frames built from them."""
+    n = p.n
+    n_pairs = pm.size
+    d = terms.distance_km
+    # a record's needs are distinct codes, one bit each
+    need_total = int(np.bitwise_count(p.need[~unmatched]).sum())
+    need_cov = need_total - int(np.bitwise_count(terms.uncovered).sum())
+    all_needs = int(np.bitwise_count(p.need).sum())
+    is_paired = ~unmatched
+    codes, streets = pd.factorize(p.cstreet, use_na_sentinel=False)
+    total = np.bincount(codes, minlength=len(streets))
+    paired = np.bincount(codes[is_paired], minlength=len(streets))
     by_street: dict[str, dict[str, Any]] = {}
-    paired_ids = set(pairs["child_id"])
-    streets = kids["street"].to_numpy(dtype=object)
-    ids = kids["id"].to_numpy(dtype=object)
-    is_paired = np.fromiter((i in paired_ids for i in ids), dtype=bool, count=n)
-    for s in sorted(set(streets)):
-        sel = streets == s
-        c, p = int(sel.sum()), int(is_paired[sel].sum())
-        by_street[str(s)] = {"children": c, "paired": p, "pairing_rate": round(_rate(p, c), 6)}
-    prio = kids["priority"].to_numpy(dtype=np.int64) > 0
-    capacity = int(caps.sum())
+    for s in sorted(range(len(streets)), key=lambda k: streets[k]):
+        c, k = int(total[s]), int(paired[s])
+        by_street[str(streets[s])] = {
+            "children": c,
+            "paired": k,
+            "pairing_rate": round(_rate(k, c), 6),
+        }
+    prio = p.kids["priority"].to_numpy(dtype=np.int64) > 0
+    capacity = int(p.caps.sum())
 
-    def q(p: float) -> float:
-        return round(float(np.quantile(d, p)), 6) if d.size else 0.0
+    def q(x: float) -> float:
+        return round(float(np.quantile(d, x)), 6) if d.size else 0.0
 
     return {
         "n_children": n,
         "n_mentors": n_mentors_total,
-        "n_mentors_active": len(mentors),
+        "n_mentors_active": p.m,
         "mentor_capacity": capacity,
         "n_pairs": n_pairs,
-        "n_unmatched": len(unmatched),
+        "n_unmatched": len(unmatched_df),
         "pairing_rate": round(_rate(n_pairs, n), 6),
         "priority_children": int(prio.sum()),
         "priority_pairing_rate": round(_rate(int(is_paired[prio].sum()), int(prio.sum())), 6),
@@ -1414,9 +1422,7 @@ def _metrics(
         "distance_km_p90": q(0.9),
         "needs_covered_share": round(_rate(need_cov, need_total), 6),
         "needs_covered_share_all_children": round(_rate(need_cov, all_needs), 6),
-        "mentors_used": int(pairs["mentor_id"].nunique()),
+        "mentors_used": int(np.count_nonzero(np.bincount(pm, minlength=p.m))),
         "mentor_utilisation": round(_rate(n_pairs, capacity), 6),
-        "unmatched_by_reason": {
-            k: int(v) for k, v in sorted(unmatched["reason"].value_counts().items())
-        },
+        "unmatched_by_reason": dict(sorted(collections.Counter(unmatched_df["reason"]).items())),
     }
