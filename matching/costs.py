@@ -49,14 +49,17 @@ class InterestCodes:
     def __init__(
         self, child_tags: Sequence[tuple[str, ...]], mentor_tags: Sequence[tuple[str, ...]]
     ):
-        cset = {t for tags in child_tags for t in tags}
-        mset = {t for tags in mentor_tags for t in tags}
+        # each distinct tag list once (they repeat)
+        ccodes, cdistinct = _distinct(child_tags)
+        mcodes, mdistinct = _distinct(mentor_tags)
+        cset = {t for tags in cdistinct for t in tags}
+        mset = {t for tags in mdistinct for t in tags}
         common = sorted(cset & mset)
         index = {t: k for k, t in enumerate(common)}
         words = max(1, (len(common) + 63) // 64)
         self.tags = common
-        self.child = _bitsets(child_tags, index, words)
-        self.mentor = _bitsets(mentor_tags, index, words)
+        self.child = _bitsets(cdistinct, index, words)[ccodes]
+        self.mentor = _bitsets(mdistinct, index, words)[mcodes]
 
     def shared_count(self, ci: np.ndarray, mj: np.ndarray) -> np.ndarray:
         out = np.zeros(ci.size, dtype=np.int64)
@@ -65,21 +68,30 @@ class InterestCodes:
         return out
 
 
-def _bitsets(tag_lists: Sequence[tuple[str, ...]], index: dict[str, int], words: int) -> np.ndarray:
-    # one hash per row, the bits once per distinct tag list (they repeat)
+def _distinct(tag_lists: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Each row's index into the distinct tag lists, and those lists."""
     distinct: dict[tuple[str, ...], int] = {}
     codes = np.fromiter(
         (distinct.setdefault(tags, len(distinct)) for tags in tag_lists),
         dtype=np.int64,
         count=len(tag_lists),
     )
-    table = np.zeros((len(distinct), words), dtype=np.uint64)
-    for row, tags in enumerate(distinct):
+    return codes, list(distinct)
+
+
+def _bitsets(tag_lists: list[tuple[str, ...]], index: dict[str, int], words: int) -> np.ndarray:
+    """One row of ``words`` uint64 words per tag list: bit k set for the tag
+    ``index`` numbers k (tags it does not number are left out)."""
+    table = np.zeros((len(tag_lists), words), dtype=np.uint64)
+    for row, tags in enumerate(tag_lists):
+        bits = [0] * words  # Python ints: numpy scalar shifts cost 10x more
         for t in tags:
             k = index.get(t)
             if k is not None:
-                table[row, k // 64] |= np.uint64(1) << np.uint64(k % 64)
-    return table[codes] if codes.size else np.zeros((0, words), dtype=np.uint64)
+                bits[k >> 6] |= 1 << (k & 63)
+        if any(bits):
+            table[row] = bits
+    return table
 
 
 def pair_costs(
