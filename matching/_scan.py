@@ -252,6 +252,9 @@ def _scan(
     ok = np.empty(cap, dtype=np.float64)
     cnt = 0
     words = kbits.shape[1]
+    # the mentors of the child's arcs in the model, marked with the child
+    # (a look-up per pair instead of a binary search)
+    mark = np.full(vm.shape[0] if best_k > 0 and mrow.size else 0, -1, dtype=np.int64)
     for q in range(kids.size):
         i = kids[q]
         r = reach[i]
@@ -259,6 +262,9 @@ def _scan(
             drop[i] = -np.inf
         if r < 0.0:
             continue
+        if mark.size:
+            for e in range(mrow[i], mrow[i + 1]):
+                mark[mkeys[e] - i * stride] = i
         rr = r * kappa * (1.0 + 1e-6) + 1e-6
         xa = math.floor((cx[i] - rr - x0) / h)
         xb = math.floor((cx[i] + rr - x0) / h)
@@ -341,7 +347,7 @@ def _scan(
                         room = bound - km
                         if fill == best_k and room <= lim:
                             continue
-                        if _in_model(mkeys, mrow, stride, i, j):
+                        if mark.size and mark[j] == i:
                             continue
                         lim = _offer(hr, hj, hkm, fill, best_k, room, j, km)
                         fill = min(fill + 1, best_k)
