@@ -317,17 +317,19 @@ def _scan(
                 unc = _popcount(np.uint64(kneed[i] & ~seg_group[sg] & 0xFF))
                 lift_g = lift - need_km * unc
                 for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
+                    # the mentor arrays (top, vm, mbits, limit, mst, mgd)
+                    # are in the walk's order, read at a; j is the id
                     j = seg_mentor[a]
-                    if top[j] + lift_g - floor_km < lim:
+                    if top[a] + lift_g - floor_km < lim:
                         break  # sorted by top, highest first
                     # the street and gender rules, where given, before
                     # anything is measured
-                    if kst.size and kst[i] != mst[j]:
+                    if kst.size and kst[i] != mst[a]:
                         continue
-                    if kgd.size and kgd[i] != 0 and mgd[j] != 0 and kgd[i] != mgd[j]:
+                    if kgd.size and kgd[i] != 0 and mgd[a] != 0 and kgd[i] != mgd[a]:
                         continue
-                    cut = min(limit[j], r, top[j] + lift_g - lim)
-                    ch = _chord(vc, vm, i, j)
+                    cut = min(limit[a], r, top[a] + lift_g - lim)
+                    ch = _chord(vc, vm, i, a)
                     # the chord is never longer than the arc: a pair
                     # beyond the cut by its chord needs no arcsine
                     if radius_earth * ch * (1.0 - 1e-12) > cut:
@@ -337,8 +339,8 @@ def _scan(
                         continue
                     shared = 0
                     for w in range(words):
-                        shared += _popcount(kbits[i, w] & mbits[j, w])
-                    bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[j]
+                        shared += _popcount(kbits[i, w] & mbits[a, w])
+                    bound = lift_g - bonus_hi[i] + int_km * min(shared, max_shared) + top[a]
                     if km > bound * (1.0 + 1e-9) + 1e-9:
                         continue
                     if _in_model(fkeys, frow, stride, i, j):
@@ -642,11 +644,19 @@ class Grid:
         cell_top = np.full(self.nx * self.ny, -np.inf)
         if starts.size:
             np.maximum.at(cell_top, seg_cell, top[order[starts]])
+        # the mentors' arrays in that order: the kernel reads a mentor's
+        # data where its walk is, not through the mentor's id (fewer cache
+        # misses; the same arithmetic in the same order)
+        if rules is not None:
+            kst, mst, kgd, mgd, fkeys, frow = rules
+            rules = (kst, mst[order] if mst.size else mst, kgd,
+                     mgd[order] if mgd.size else mgd, fkeys, frow)  # fmt: skip
         rest = (
             reach, base, bonus_hi,
             self.cx, self.cy, vc, kneed, kbits,
-            cell_seg, seg_ptr, mskill[order[starts]], order.astype(np.int64), top, vm,
-            mskill, mbits, limit,
+            cell_seg, seg_ptr, mskill[order[starts]], order.astype(np.int64), top[order],
+            np.ascontiguousarray(vm[order]), mskill, np.ascontiguousarray(mbits[order]),
+            limit[order],
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa,
             need_km, int_km, max_shared, slack, EARTH_RADIUS_KM,
             np.zeros(1, np.int64) if bucket is None else bucket, keep_k, best_k,
