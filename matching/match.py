@@ -305,9 +305,10 @@ def match(
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     """A validated roster by id (the frame itself where it is in order)."""
-    order = np.argsort(df["id"].to_numpy(dtype=object).astype(str), kind="stable")
-    if np.array_equal(order, np.arange(order.size)):
+    ids = df["id"].to_numpy(dtype=object)
+    if pd.Index(ids, dtype=object).is_monotonic_increasing:  # distinct ids: in order
         return df
+    order = np.argsort(ids.astype(str), kind="stable")
     return df.iloc[order].reset_index(drop=True)
 
 

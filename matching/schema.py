@@ -724,9 +724,13 @@ def _validate(
         ids, id_problems = _parse_ids(df.iloc[:, found["id"][0]].to_numpy(dtype=object))
     else:
         ids, id_problems = np.full(n, None, dtype=object), []
-    labels = [f"row {row + 1}" if ident is None else ident for row, ident in enumerate(ids)]
+
+    def record(row: int) -> str:  # how a problem names its record
+        ident = ids[row]
+        return f"row {row + 1}" if ident is None else str(ident)
+
     for row, message in id_problems:
-        problems.append((row, 0, Problem(labels[row], "id", message)))
+        problems.append((row, 0, Problem(record(row), "id", message)))
     if "id" in found:
         id_series = pd.Series(ids, dtype=object)
         duplicated = id_series.duplicated(keep=False) & id_series.notna()
@@ -755,7 +759,7 @@ def _validate(
         series, column_problems = _check_column(column, df.iloc[:, found[column.name][0]])
         data[column.name] = series
         for row, message in column_problems:
-            problems.append((row, order[column.name], Problem(labels[row], column.name, message)))
+            problems.append((row, order[column.name], Problem(record(row), column.name, message)))
 
     # -- coordinate systems: one per record (blank cells take the roster's default)
     systems = np.full(n, default_crs, dtype=object)
@@ -765,7 +769,7 @@ def _validate(
         )
         systems = np.where(pd.isna(parsed), default_crs, parsed)
         for row, message in crs_problems:
-            problems.append((row, crs_order, Problem(labels[row], "crs", message)))
+            problems.append((row, crs_order, Problem(record(row), "crs", message)))
 
     if problems:
         problems.sort(key=lambda item: (item[0], item[1]))
@@ -781,11 +785,15 @@ def _validate(
         data["lat"] = pd.Series(lat)
         data["lon"] = pd.Series(lon)
 
+    carried = [df.columns[position] for position in extras]
+    if len(set(carried)) == len(carried):
+        # the other columns as they are, after ours (one frame built, not two
+        # joined; duplicate headers are joined as they come)
+        for header, position in zip(carried, extras, strict=True):
+            data[header] = df.iloc[:, position].reset_index(drop=True)
+        return pd.DataFrame(data)
     out = pd.DataFrame(data)
-    if extras:
-        carried = df.iloc[:, extras].reset_index(drop=True)
-        out = pd.concat([out, carried], axis=1)
-    return out
+    return pd.concat([out, df.iloc[:, extras].reset_index(drop=True)], axis=1)
 
 
 def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
