@@ -851,6 +851,21 @@ def test_extra_columns_carried_through_unchanged():
     assert out["score"].tolist() == [1.5, 2.5, 3.5]
 
 
+def test_extra_columns_repeated_or_not_text_headers():
+    # two extra columns with the same header are both kept, in order; a
+    # header that is not text (an int, a tuple) is kept as it is
+    df = children(2, note=["a", "b"])
+    df = pd.concat([df, pd.DataFrame({"note": ["c", "d"], 7: [1, 2]})], axis=1)
+    out = validate_children(df)
+    assert list(out.columns) == [*CHILD_ORDER, "note", "note", 7]
+    assert out.iloc[:, -3].tolist() == ["a", "b"]
+    assert out.iloc[:, -2].tolist() == ["c", "d"]
+    assert out[7].tolist() == [1, 2]
+    single = validate_children(children(2, x=[1, 2]).rename(columns={"x": ("a", 1)}))
+    assert list(single.columns) == [*CHILD_ORDER, ("a", 1)]
+    assert single[("a", 1)].tolist() == [1, 2]
+
+
 def test_extra_columns_with_custom_index():
     df = children(2, name=["x", "y"])
     df.index = ["p", "q"]
