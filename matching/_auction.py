@@ -342,16 +342,26 @@ def _finish(
     price: np.ndarray,
     aobj: np.ndarray,
     scale: int,
+    exact: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Exact slots for the rows from an auction stopped early (by default
     at half a cost unit): prices, lowest at zero, rounded down to units;
     rows no longer on their cheapest option at those prices are freed and
     routed by shortest paths (the coarser the stop, the more of them).  Returns
     each row's slot (-1: unmatched), potentials proving it (rows, slots,
-    the sink last, at zero) and the number of rows routed."""
+    the sink last, at zero) and the number of rows routed.
+
+    ``exact`` False: no finish, each row's slot as the auction left it and
+    potentials read off the prices (whole units, the moderate unmatched
+    cost), a guide for the first search, not a proof (none routed)."""
     n_slots = price.size - n
     pr = (price[:n_slots] - price.min()) // scale
     aslot = np.where(aobj < n_slots, aobj, -1).astype(np.int64)
+    if not exact:
+        pi = np.zeros(n + n_slots + 1, dtype=np.int64)
+        _row_potentials(rp, col, cst, lu, pr, aslot, pi, np.zeros(n, dtype=np.int64), False)
+        pi[n : n + n_slots] = -pr
+        return aslot, pi, 0
     owner = np.full(n_slots, -1, dtype=np.int64)
     on = np.flatnonzero(aslot >= 0)
     owner[aslot[on]] = on
@@ -393,29 +403,6 @@ def _flow_potentials(
     if has.any():
         pcol[has] = np.minimum.reduceat(pi[n : n + n_slots], slot_ptr[:-1][has])
     return np.r_[pi[:n], pcol, 0].astype(np.int64)
-
-
-def _rough(
-    n: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    lu: np.ndarray,
-    price: np.ndarray,
-    aobj: np.ndarray,
-    scale: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_finish` without the exact finish: each row's slot as the
-    auction left it (-1: unmatched) and potentials read off the prices
-    (whole units, the moderate unmatched cost), a guide for the first
-    search, not a proof."""
-    n_slots = price.size - n
-    pr = (price[:n_slots] - price.min()) // scale
-    aslot = np.where(aobj < n_slots, aobj, -1).astype(np.int64)
-    pi = np.zeros(n + n_slots + 1, dtype=np.int64)
-    _row_potentials(rp, col, cst, lu, pr, aslot, pi, np.zeros(n, dtype=np.int64), False)
-    pi[n : n + n_slots] = -pr
-    return aslot, pi
 
 
 def auction_assign(
@@ -500,11 +487,8 @@ def auction_assign(
         )  # fmt: skip
         stats["phases"] += max(len(eps_seq), 1)
         stats["runs"] += 1
-        if exact:
-            aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale)
-            stats["routed"] += routed
-        else:  # rows within eps of their best, as the auction left them
-            aslot, pi = _rough(n, rp, scol, scst, lu, price, aobj, scale)
+        aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale, exact)
+        stats["routed"] += routed
         assigned = np.full(n, -1, dtype=np.int64)
         on = aslot >= 0
         assigned[on] = slot_col[aslot[on]]
