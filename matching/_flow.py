@@ -23,7 +23,12 @@ but still passes the unit on, or the sink while rows are unrouted, has a
 *deficit*.  Each excess row is routed, in index order, along a shortest path
 to the nearest deficit; the potentials of the nodes the search finalised
 then move by their distance, which keeps every reduced cost non-negative.
-Everything is integer, so results are exact and deterministic.
+A search reaches many nodes over tight arcs (reduced cost 0: every row's
+own arc back from its column, and whole regions of mentors priced at zero
+behind the sink), so a node offered at the distance being finalised goes
+on a stack, not the binary heap (2,000 children: the solve after the exact
+auction 9-11 ms -> 6 ms, the match about 3 % faster).  Everything is
+integer, so results are exact and deterministic.
 
 :meth:`IncrementalAssignment.load_solution` takes over a flow solved
 elsewhere (the auction of :mod:`matching._auction`, or OR-Tools, in the
@@ -102,18 +107,26 @@ def _relax(
     hk: np.ndarray,
     hv: np.ndarray,
     size: int,
-) -> int:
+    dk: int,
+    ties: np.ndarray,
+    nties: int,
+) -> tuple[int, int]:
     """Offer distance ``nd`` to node ``v``, reached from ``u`` over an arc of
-    cost ``c``, in search ``it``; returns the heap size.  The caller has
-    checked ``nd`` against the nearest deficit found so far (``best_def``):
-    nothing at or beyond it can lie on a shorter path."""
+    cost ``c``, in search ``it``; returns the heap size and the number of
+    ties.  A node at the distance being finalised (``dk``: a tight arc) goes
+    on the ``ties`` stack, not the heap: it is among the nearest already.
+    The caller has checked ``nd`` against the nearest deficit found so far
+    (``best_def``): nothing at or beyond it can lie on a shorter path."""
     if stamp[v] == it and nd >= dist[v]:
-        return size
+        return size, nties
     stamp[v] = it
     dist[v] = nd
     pred[v] = u
     predc[v] = c
-    return _push(hk, hv, size, nd, v)
+    if nd == dk:
+        ties[nties] = v
+        return size, nties + 1
+    return _push(hk, hv, size, nd, v), nties
 
 
 @nb.njit(cache=True, nogil=True)
@@ -199,6 +212,7 @@ def _route(
     cap_heap = rp[n] + slot_ptr[m] + 2 * nn + 16
     hk = np.empty(cap_heap, dtype=np.int64)
     hv = np.empty(cap_heap, dtype=np.int64)
+    ties = np.empty(nn, dtype=np.int64)
     scanned = 0
     it = 0
     for q in range(queue.size):
@@ -209,16 +223,23 @@ def _route(
         dist[s] = 0
         stamp[s] = it
         pred[s] = -1
-        size = _push(hk, hv, 0, 0, s)
+        size = 0
+        ties[0] = s
+        nties = 1
         npop = 0
         best_def = _INF
         target = -1
-        while size > 0:
-            dk = hk[0]
-            u = hv[0]
-            size = _pop(hk, hv, size)
-            if done[u] == it or dk > dist[u]:
-                continue
+        while nties > 0 or size > 0:
+            if nties > 0:  # (a node enters the stack once: offers after it are no nearer)
+                nties -= 1
+                u = ties[nties]
+                dk = dist[u]
+            else:
+                dk = hk[0]
+                u = hv[0]
+                size = _pop(hk, hv, size)
+                if done[u] == it or dk > dist[u]:
+                    continue
             done[u] = it
             popped[npop] = u
             npop += 1
@@ -238,15 +259,18 @@ def _route(
                         continue
                     nd = dk + cst[a] + pu - pi[n + j]
                     if nd < best_def:
-                        size = _relax(
-                            n + j, nd, u, cst[a], it, stamp, dist, pred, predc, hk, hv, size
-                        )
+                        size, nties = _relax(
+                            n + j, nd, u, cst[a], it, stamp, dist, pred, predc, hk, hv, size,
+                            dk, ties, nties,
+                        )  # fmt: skip
                         if out[j] > load[j]:
                             best_def = nd
                 if amentor[u] != -1:
                     nd = dk + unm[u] + pu - pi[t]
                     if nd < best_def:
-                        size = _relax(t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                        size, nties = _relax(
+                            t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size, dk, ties, nties
+                        )
                         if tdef > 0:
                             best_def = nd
             elif u < t:
@@ -256,11 +280,16 @@ def _route(
                     if v >= 0:
                         nd = dk - acost[v] + pu - pi[v]
                         if nd < best_def:
-                            size = _relax(v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                            size, nties = _relax(
+                                v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
+                                dk, ties, nties,
+                            )  # fmt: skip
                 if out[j] < caps[j]:
                     nd = dk + pu - pi[t]
                     if nd < best_def:
-                        size = _relax(t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                        size, nties = _relax(
+                            t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size, dk, ties, nties
+                        )
                         if tdef > 0:
                             best_def = nd
             else:
@@ -269,14 +298,18 @@ def _route(
                     if amentor[v] == -1:
                         nd = dk - unm[v] + pu - pi[v]
                         if nd < best_def:
-                            size = _relax(v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size)
+                            size, nties = _relax(
+                                v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
+                                dk, ties, nties,
+                            )  # fmt: skip
                 for j in range(m):
                     if out[j] > 0:
                         nd = dk + pu - pi[n + j]
                         if nd < best_def:
-                            size = _relax(
-                                n + j, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size
-                            )
+                            size, nties = _relax(
+                                n + j, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
+                                dk, ties, nties,
+                            )  # fmt: skip
                             if out[j] > load[j]:
                                 best_def = nd
         if target < 0:  # pragma: no cover - the sink is always reachable

@@ -71,6 +71,18 @@ def test_matches_scipy_oracle(seed, chunks):
 
 
 @pytest.mark.parametrize("seed", range(60))
+def test_many_ties_match_scipy_oracle(seed):
+    """Costs of 0-2 only: most arcs are tight, so the shortest-path searches
+    finalise many nodes at one distance (the stack of ties in _route)."""
+    rng, n, m, ci, mj, _, caps, unm = _random(5000 + seed, max_side=40)
+    cost = rng.integers(0, 3, size=ci.size).astype(np.int64)
+    unm = rng.integers(0, 4, size=n).astype(np.int64)
+    f = _solve_in_chunks(rng, n, m, ci, mj, cost, caps, unm, 5)
+    total = _check_feasible(f, n, m, ci, mj, cost, caps, unm)
+    assert total == scipy_optimum(_dense(n, m, ci, mj, cost), caps, unm)
+
+
+@pytest.mark.parametrize("seed", range(60))
 def test_tiny_brute_force(seed):
     rng, n, m, ci, mj, cost, caps, unm = _random(1000 + seed, max_side=5)
     f = _solve_in_chunks(rng, n, m, ci, mj, cost, caps, unm, 3)
