@@ -48,7 +48,7 @@ def _proven(assigned, pi, n, m, ci, mj, cost, caps, unm):
 
 
 @pytest.mark.parametrize("seed", range(120))
-@pytest.mark.parametrize("stop_units", [0.0, 0.5, 8.0])
+@pytest.mark.parametrize("stop_units", [0.0, 0.5, 4.0, 8.0])
 def test_matches_scipy_oracle(seed, stop_units):
     _, n, m, ci, mj, cost, caps, unm = _random(seed)
     got = auction_assign(n, m, caps, unm, ci, mj, cost, stop_units=stop_units)
