@@ -415,6 +415,11 @@ def _parse_bool(value: Any) -> _Result:
 
 def _split_items(value: Any) -> list[str] | None:
     """Split a list cell into stripped, non-empty items; None if malformed."""
+    if type(value) is tuple:  # the usual programmatic cell, in one pass
+        try:
+            return [item for item in map(str.strip, value) if item]
+        except TypeError:  # an item that is not text
+            return None
     if _is_missing(value):
         return []
     if isinstance(value, str):
@@ -461,11 +466,16 @@ def _bool_like(value: Any) -> bool:
     """Whether ``value`` could stand for a bool merged into it by
     ``pd.factorize`` (a bool, anything equal to 0 or 1, or a tuple holding
     one)."""
+    if type(value) is tuple:  # (True,) and (1,) merge too; text items never do
+        for item in value:
+            if type(item) is not str and _bool_like(item):
+                return True
+        return False
     if isinstance(value, _BOOL_TYPES):
         return True
     if isinstance(value, str):
         return False
-    if isinstance(value, _MERGING_TYPES):  # (True,) and (1,) merge too
+    if isinstance(value, _MERGING_TYPES):
         return any(_bool_like(item) for item in value)
     try:
         return bool(value == 0 or value == 1)
