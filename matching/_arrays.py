@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sized
+from typing import Any
+
 import numpy as np
 
-__all__ = ["unique_ints"]
+__all__ = ["distinct_codes", "unique_ints"]
 
 
 def unique_ints(x: np.ndarray) -> np.ndarray:
@@ -22,3 +25,18 @@ def unique_ints(x: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def distinct_codes(values: Iterable[Hashable]) -> tuple[np.ndarray, list[Any]]:
+    """Each value's index into the distinct values (in order of first
+    appearance), and those values: one hash per value, so work done per
+    distinct value is done once (roster cells repeat).  Raises TypeError on
+    an unhashable value."""
+    distinct: dict[Any, int] = {}
+    items = values if isinstance(values, Sized) else list(values)
+    codes = np.fromiter(
+        (distinct.setdefault(value, len(distinct)) for value in items),
+        dtype=np.int64,
+        count=len(items),
+    )
+    return codes, list(distinct)

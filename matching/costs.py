@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._arrays import distinct_codes
 from .config import MatchConfig
 
 __all__ = ["CostTerms", "InterestCodes", "pair_costs", "unmatched_price"]
@@ -50,8 +51,8 @@ class InterestCodes:
         self, child_tags: Sequence[tuple[str, ...]], mentor_tags: Sequence[tuple[str, ...]]
     ):
         # each distinct tag list once (they repeat)
-        ccodes, cdistinct = _distinct(child_tags)
-        mcodes, mdistinct = _distinct(mentor_tags)
+        ccodes, cdistinct = distinct_codes(child_tags)
+        mcodes, mdistinct = distinct_codes(mentor_tags)
         cset = {t for tags in cdistinct for t in tags}
         mset = {t for tags in mdistinct for t in tags}
         common = sorted(cset & mset)
@@ -66,17 +67,6 @@ class InterestCodes:
         for w in range(self.child.shape[1]):
             out += np.bitwise_count(self.child[ci, w] & self.mentor[mj, w])
         return out
-
-
-def _distinct(tag_lists: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """Each row's index into the distinct tag lists, and those lists."""
-    distinct: dict[tuple[str, ...], int] = {}
-    codes = np.fromiter(
-        (distinct.setdefault(tags, len(distinct)) for tags in tag_lists),
-        dtype=np.int64,
-        count=len(tag_lists),
-    )
-    return codes, list(distinct)
 
 
 def _bitsets(tag_lists: list[tuple[str, ...]], index: dict[str, int], words: int) -> np.ndarray:

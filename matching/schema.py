@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matching._arrays import distinct_codes
 from matching.crs import CRS_NAMES, convert, normalize_crs
 from matching.errors import ConfigError, InputError, Problem, RosterError
 
@@ -415,7 +416,7 @@ def _parse_bool(value: Any) -> _Result:
 
 def _split_items(value: Any) -> list[str] | None:
     """Split a list cell into stripped, non-empty items; None if malformed."""
-    if type(value) is tuple:  # the usual programmatic cell, in one pass
+    if isinstance(value, _LIST_TYPES):  # stripped in one pass
         try:
             return [item for item in map(str.strip, value) if item]
         except TypeError:  # an item that is not text
@@ -424,15 +425,6 @@ def _split_items(value: Any) -> list[str] | None:
         return []
     if isinstance(value, str):
         return [item for item in (part.strip() for part in _DELIMITERS.split(value)) if item]
-    if isinstance(value, _LIST_TYPES):
-        items = []
-        for item in value:
-            if not isinstance(item, str):
-                return None
-            item = item.strip()
-            if item:
-                items.append(item)
-        return items
     return None
 
 
@@ -466,7 +458,7 @@ def _bool_like(value: Any) -> bool:
     """Whether ``value`` could stand for a bool merged into it by
     ``pd.factorize`` (a bool, anything equal to 0 or 1, or a tuple holding
     one)."""
-    if type(value) is tuple:  # (True,) and (1,) merge too; text items never do
+    if isinstance(value, _MERGING_TYPES):  # (True,) and (1,) merge too; text never does
         for item in value:
             if type(item) is not str and _bool_like(item):
                 return True
@@ -475,8 +467,6 @@ def _bool_like(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return False
-    if isinstance(value, _MERGING_TYPES):
-        return any(_bool_like(item) for item in value)
     try:
         return bool(value == 0 or value == 1)
     except Exception:  # an odd type: look at every cell
@@ -1055,13 +1045,8 @@ def needs_mask(needs: pd.Series) -> np.ndarray:
     [9, 0]
     """
     # one hash per row, the bits once per distinct value (they repeat)
-    distinct: dict[Any, int] = {}
     try:
-        codes = np.fromiter(
-            (distinct.setdefault(value, len(distinct)) for value in needs),
-            dtype=np.int64,
-            count=len(needs),
-        )
+        codes, distinct = distinct_codes(needs)
     except TypeError:  # a list somewhere (not hashable): row by row
         return np.fromiter(
             (_need_bits(value, row) for row, value in enumerate(needs)),
