@@ -131,10 +131,12 @@ def _auction(
             best = lu[i] + price[n_slots + i]
             held = best if aobj[i] == n_slots + i else _INF
             for a in range(rp[i], rp[i + 1]):
-                v = cst[a] + price[col[a]]
+                ua = np.uint64(a)  # unsigned: see the bids below
+                s = col[ua]
+                v = cst[ua] + price[np.uint64(s)]
                 if v < best:
                     best = v
-                if col[a] == aobj[i]:
+                if s == aobj[i]:
                     held = v
             if aobj[i] >= 0 and held > best + eps:
                 holder[aobj[i]] = -1
@@ -164,14 +166,19 @@ def _auction(
                 w1 = lu[i] + max(price[o1], floor) if holder[o1] == idle else lu[i] + price[o1]
                 w2 = _INF
                 for a in range(rp[i], rp[i + 1]):
-                    s = col[a]
-                    ps = price[s]
+                    # indices as unsigned: numba then skips its check for
+                    # a negative index on every access (the auctions of
+                    # three 2k matches 15 % faster, the same bids)
+                    ua = np.uint64(a)
+                    s = col[ua]
+                    us = np.uint64(s)
+                    ps = price[us]
                     # the price first: the floor is rarely above it, and
                     # holder[s] is then not read (at 20k, four solves 15 %
                     # faster than in the other order)
-                    if ps < floor and holder[s] == idle:
+                    if ps < floor and holder[us] == idle:
                         ps = floor
-                    v = cst[a] + ps
+                    v = cst[ua] + ps
                     if v < w1:
                         w2 = w1
                         w1 = v

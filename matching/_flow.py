@@ -253,11 +253,12 @@ def _route(
                     break
             pu = pi[u]
             if u < n:
-                for a in range(rp[u], rp[u + 1]):
+                for a0 in range(rp[u], rp[u + 1]):
+                    a = np.uint64(a0)  # unsigned: no negative-index check
                     j = col[a]
                     if j == amentor[u]:
                         continue
-                    nd = dk + cst[a] + pu - pi[n + j]
+                    nd = dk + cst[a] + pu - pi[np.uint64(n + j)]
                     if nd < best_def:
                         size, nties = _relax(
                             n + j, nd, u, cst[a], it, stamp, dist, pred, predc, hk, hv, size,

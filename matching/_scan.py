@@ -300,6 +300,10 @@ def _scan(
                 if gy > yb:
                     gy = ya
                     gx += 1
+            c = gx * ny + gy
+            ctop = cell_top[np.uint64(c)]
+            if ctop + lift + 1e-6 < lim:
+                continue  # empty, or nothing passes even at no distance (cheap first)
             lo = x0 + gx * h
             dx = max(0.0, lo - cx[i], cx[i] - (lo + h))
             lo_y = y0 + gy * h
@@ -309,16 +313,17 @@ def _scan(
                 continue
             # a lower bound on the great-circle km to anything in the cell
             floor_km = near / (kappa * (1.0 + 1e-6)) - 1e-6
-            c = gx * ny + gy
-            if cell_top[c] + lift - floor_km < lim:
+            if ctop + lift - floor_km < lim:
                 continue  # no mentor of the cell can pass (need penalties only lower it)
             for sg in range(cell_seg[c], cell_seg[c + 1]):
                 # one skill set: its exact need penalty, then by top
                 unc = _popcount(np.uint64(kneed[i] & ~seg_group[sg] & 0xFF))
                 lift_g = lift - need_km * unc
-                for a in range(seg_ptr[sg], seg_ptr[sg + 1]):
+                for a0 in range(seg_ptr[sg], seg_ptr[sg + 1]):
                     # the mentor arrays (top, vm, mbits, limit, mst, mgd)
-                    # are in the walk's order, read at a; j is the id
+                    # are in the walk's order, read at a (unsigned: numba
+                    # then skips its negative-index check); j is the id
+                    a = np.uint64(a0)
                     j = seg_mentor[a]
                     if top[a] + lift_g - floor_km < lim:
                         break  # sorted by top, highest first
