@@ -630,18 +630,31 @@ class _Problem:
                 parts_m.append(cover[jq.ravel()])
             return parts_c, parts_m
 
-        # two lanes of about equal work, on the scans' worker threads (the
-        # k-d tree searches release the GIL; 2,000 children: 7 ms against
-        # 12 ms with two threads per query and the cover searches in turn)
-        jobs = (nearest, covering)
-        if self.n + self.m >= _QUERY_SPLIT_MIN and _SEARCH_THREADS > 1:
-            from ._scan import _pool
-
-            lanes = list(_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
+        # a nearest-first walk over the planar grid, compiled (both lanes'
+        # three searches release the GIL); the k-d trees where there is no
+        # grid or the walk would be too long
+        grid = self.planar_grid() if self.radius > 0 else None
+        walked = None
+        if grid is not None:
+            walked = grid.nearest(
+                self.radius, kc, km_, k_cover, vc=vc, vm=vm, need=self.need,
+                skill=self.skill, threads=_SEARCH_THREADS,
+            )  # fmt: skip
+        if walked is not None:
+            parts_c, parts_m = [walked[0]], [walked[1]]
         else:
-            lanes = [job() for job in jobs]
-        parts_c = [a for lane in lanes for a in lane[0]]
-        parts_m = [a for lane in lanes for a in lane[1]]
+            # two lanes of about equal work, on the scans' worker threads (the
+            # k-d tree searches release the GIL; 2,000 children: 7 ms against
+            # 12 ms with two threads per query and the cover searches in turn)
+            jobs = (nearest, covering)
+            if self.n + self.m >= _QUERY_SPLIT_MIN and _SEARCH_THREADS > 1:
+                from ._scan import _pool
+
+                lanes = list(_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
+            else:
+                lanes = [job() for job in jobs]
+            parts_c = [a for lane in lanes for a in lane[0]]
+            parts_m = [a for lane in lanes for a in lane[1]]
         if self.bkeys.size:  # existing pairs always start in the model
             parts_c.append(self.bkeys // self.m)
             parts_m.append(self.bkeys % self.m)

@@ -315,3 +315,84 @@ def test_pairs_by_child_lists_each_pair_once_by_child_then_mentor(seed):
     assert 0 < len(want) < ci.size  # some repeats and some out of reach
     want_km = great_circle_km(clat[oi], clon[oi], mlat[oj], mlon[oj])
     np.testing.assert_allclose(ok, want_km, rtol=1e-12)
+
+
+def _nearest_by_brute_force(km, need, skill, radius, k, k_mentor, k_cover):
+    """The pairs Grid.nearest should list, from the full km matrix."""
+    n, m = km.shape
+    want = set()
+    for i in range(n):
+        near = [j for j in np.argsort(km[i], kind="stable")[:k] if km[i, j] <= radius]
+        want |= {(i, int(j)) for j in near}
+        if need[i]:
+            cover = np.flatnonzero((skill & need[i]) == need[i])
+            best = cover[np.argsort(km[i, cover], kind="stable")[:k_cover]]
+            want |= {(i, int(j)) for j in best if km[i, j] <= radius}
+    for j in range(m):
+        near = [i for i in np.argsort(km[:, j], kind="stable")[:k_mentor] if km[i, j] <= radius]
+        want |= {(int(i), j) for i in near}
+    return want
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("crowd", [1, 40])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nearest_lists_the_nearest_and_nearest_covering_pairs(monkeypatch, seed, crowd, threads):
+    """Each child's k nearest mentors and k_cover nearest covering mentors,
+    each mentor's k_mentor nearest children, all within the radius: the
+    same pairs as sorting the full distance matrix (continuous random
+    positions, so no ties).  ``crowd`` puts many mentors in few cells, so
+    the walk uses cells finer than the grid's."""
+    import matching._scan as S
+
+    monkeypatch.setattr(S, "_SPLIT_MIN", 1)  # two lanes from the first child on
+    _rng, clat, clon, mlat, mlon, need, skill, _codes, _limit, _top, _base = _instance(
+        seed, 31.7, 0.25
+    )
+    rng = np.random.default_rng(seed + 1000)
+    if crowd > 1:  # a dense cluster: most mentors within a few hundred metres
+        mlat = np.r_[mlat, 31.8 + rng.random(crowd * 10) * 0.01]
+        mlon = np.r_[mlon, 120.0 + rng.random(crowd * 10) * 0.01]
+        clat = np.r_[clat, 31.8 + rng.random(crowd) * 0.01]
+        clon = np.r_[clon, 120.0 + rng.random(crowd) * 0.01]
+        skill = np.r_[skill, rng.integers(0, 16, crowd * 10)].astype(np.uint8)
+        need = np.r_[need, rng.integers(0, 16, crowd)].astype(np.uint8)
+    radius = float(rng.choice([3.0, 8.0, 40.0]))
+    grid = Grid.build(clat, clon, mlat, mlon, radius / 8)
+    k, k_mentor, k_cover = (int(x) for x in rng.integers(1, 20, 3))
+    got = grid.nearest(
+        radius, k, k_mentor, k_cover, vc=unit_vectors(clat, clon), vm=unit_vectors(mlat, mlon),
+        need=need, skill=skill, threads=threads,
+    )  # fmt: skip
+    assert got is not None
+    km = np.array([great_circle_km(np.full(mlat.size, a), np.full(mlat.size, b), mlat, mlon)
+                   for a, b in zip(clat, clon, strict=True)])  # fmt: skip
+    want = _nearest_by_brute_force(km, need, skill, radius, k, k_mentor, k_cover)
+    assert set(zip(got[0].tolist(), got[1].tolist(), strict=True)) == want
+    assert want  # something in reach
+
+
+def test_first_model_is_the_same_without_the_grid_walk(monkeypatch):
+    """Where the walk would take too many cells, the first model comes from
+    k-d tree searches instead: the same pairs."""
+    import importlib
+
+    import matching._scan as S
+    from matching.synth import district
+
+    match_module = importlib.import_module("matching.match")
+    kids, mentors = district(600, 480, seed=3)
+    p = match_module._Problem(
+        match_module._sorted(match_module.validate_children(kids)),
+        match_module._sorted(match_module.validate_mentors(mentors)),
+        MatchConfig(),
+    )
+    walked = p.nearest_arcs(8, 16, 16)
+    monkeypatch.setattr(S, "_RING_MAX", 1)
+    assert p.planar_grid().nearest(
+        p.radius, 8, 16, 16, vc=p.vc, vm=p.vm, need=p.need, skill=p.skill
+    ) is None  # fmt: skip
+    searched = p.nearest_arcs(8, 16, 16)
+    for a, b in zip(walked, searched, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert walked[0].size > 600 * 8
