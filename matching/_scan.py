@@ -98,8 +98,9 @@ def _popcount(x: np.uint64) -> int:
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _chord(vc: np.ndarray, vm: np.ndarray, i: int, j: int) -> float:
-    """Chord between child i and mentor j on the unit sphere (unit vectors)."""
+def _chord(vc: np.ndarray, vm: np.ndarray, i: int, j: int | np.uint64) -> float:
+    """Chord between child i and mentor j on the unit sphere (unit vectors;
+    ``j`` may be unsigned, see :func:`_scan`)."""
     d0 = vc[i, 0] - vm[j, 0]
     d1 = vc[i, 1] - vm[j, 1]
     d2 = vc[i, 2] - vm[j, 2]
