@@ -59,6 +59,9 @@ _RING_MAX = 1_000_000
 # whole matches 0.93 of the time against factor 1's 1.0)
 _NEAREST_PER_CELL = 3.0
 _NEAREST_SPLIT_MAX = 8
+# entries, at most, of its cell pointer arrays (one per need set and side:
+# 64 MiB); beyond, the k-d trees search instead
+_NEAREST_MAX_INDEX = 8_000_000
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -826,18 +829,30 @@ class Grid:
         nothing), and each mentor's ``k_mentor`` nearest children, as
         :meth:`scipy.spatial.cKDTree.query` finds them but for ties and the
         radius; a pair may be listed more than once.  None where the walk
-        would take more than :data:`_RING_MAX` cells."""
+        would take more than :data:`_RING_MAX` cells or its index more than
+        :data:`_NEAREST_MAX_INDEX` entries."""
         n, m = self.cx.size, self.cell.size
+        # the need sets children have: the covering mentors of each are
+        # indexed as a set of their own (a cell pointer array per set)
+        needs = np.unique(need[need != 0]).astype(np.int64)
         # cells of their own, finer where the mentors crowd the scans'
         # cells: about _NEAREST_PER_CELL mentors to an occupied cell (a
-        # nearest-first walk then stops after a few cells)
+        # nearest-first walk then stops after a few cells), as long as the
+        # pointer arrays stay within _NEAREST_MAX_INDEX entries
         crowd = m / max(unique_ints(self.cell).size, 1)
-        h = self.h / min(max(round(math.sqrt(crowd / _NEAREST_PER_CELL)), 1), _NEAREST_SPLIT_MAX)
-        nx = int((self.nx * self.h) // h) + 1
-        ny = int((self.ny * self.h) // h) + 1
-        cells = nx * ny
+        split = min(max(round(math.sqrt(crowd / _NEAREST_PER_CELL)), 1), _NEAREST_SPLIT_MAX)
+        while True:
+            h = self.h / split
+            nx = int((self.nx * self.h) // h) + 1
+            ny = int((self.ny * self.h) // h) + 1
+            cells = nx * ny
+            if (needs.size + 2) * cells <= _NEAREST_MAX_INDEX:
+                break
+            if split == 1:
+                return None
+            split -= 1
         ring, ring_km = _ring_offsets(radius, h, self.kappa, max(nx, ny))
-        if ring_km.size == 0 or cells > _MAX_CELLS:
+        if ring_km.size == 0:
             return None
 
         # the walk compares squared chords (monotone in km, no arcsine)
@@ -851,9 +866,6 @@ class Grid:
         m_cell = self._cells(self.mx, self.my, h, nx, ny)
         mptr, morder = _by_set_and_cell(np.zeros(m, np.int64), m_cell, 1, cells)
         kptr, korder = _by_set_and_cell(np.zeros(n, np.int64), kid_cell, 1, cells)
-        # the mentors covering each need set (the sets children have), as
-        # sets of their own
-        needs = np.unique(need[need != 0]).astype(np.int64)
         sk = skill.astype(np.int64)
         cset, cmentor = np.nonzero((sk[None, :] & needs[:, None]) == needs[:, None])
         cptr, corder = _by_set_and_cell(cset, m_cell[cmentor], max(needs.size, 1), cells)

@@ -376,9 +376,11 @@ def test_nearest_lists_the_nearest_and_nearest_covering_pairs(
     assert want or crowd == 1  # the cluster puts pairs in reach (sparse rosters may have none)
 
 
-def test_first_model_is_the_same_without_the_grid_walk(monkeypatch):
-    """Where the walk would take too many cells, the first model comes from
-    k-d tree searches instead: the same pairs."""
+@pytest.mark.parametrize(("knob", "value"), [("_RING_MAX", 1), ("_NEAREST_MAX_INDEX", 10)])
+def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value):
+    """Where the walk would take too many cells, or its index too many
+    entries, the first model comes from k-d tree searches instead: the
+    same pairs."""
     import importlib
 
     import matching._scan as S
@@ -392,7 +394,7 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch):
         MatchConfig(),
     )
     walked = p.nearest_arcs(8, 16, 16)
-    monkeypatch.setattr(S, "_RING_MAX", 1)
+    monkeypatch.setattr(S, knob, value)
     assert p.planar_grid().nearest(
         p.radius, 8, 16, 16, vc=p.vc, vm=p.vm, need=p.need, skill=p.skill
     ) is None  # fmt: skip
@@ -400,3 +402,31 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch):
     for a, b in zip(walked, searched, strict=True):
         np.testing.assert_array_equal(a, b)
     assert walked[0].size > 600 * 8
+
+
+def test_nearest_walks_coarser_cells_to_keep_its_index_small(monkeypatch):
+    """A crowded roster asks for cells several times finer than the grid's;
+    with a small index budget the walk takes coarser ones: the same pairs."""
+    import matching._scan as S
+
+    rng = np.random.default_rng(5)
+    mlat, mlon = 31.8 + rng.random(900) * 0.01, 120.0 + rng.random(900) * 0.01
+    clat, clon = 31.8 + rng.random(300) * 0.02, 120.0 + rng.random(300) * 0.02
+    need, skill = (
+        rng.integers(0, 16, 300).astype(np.uint8),
+        rng.integers(0, 16, 900).astype(np.uint8),
+    )
+    grid = Grid.build(clat, clon, mlat, mlon, 1.0)
+    args = (5.0, 8, 16, 16)
+    terms = {"vc": unit_vectors(clat, clon), "vm": unit_vectors(mlat, mlon), "need": need,
+             "skill": skill, "threads": 1}  # fmt: skip
+    cells = []
+    real = S._ring_offsets
+    monkeypatch.setattr(S, "_ring_offsets", lambda r, h, k, s: cells.append(h) or real(r, h, k, s))
+    fine = grid.nearest(*args, **terms)
+    monkeypatch.setattr(S, "_NEAREST_MAX_INDEX", 17 * 4 * 4)  # 17 index arrays of 4 x 4 cells
+    coarse = grid.nearest(*args, **terms)
+    assert fine is not None and coarse is not None
+    assert cells[0] < cells[1]  # the budget made the cells coarser
+    pairs = [set(zip(ci.tolist(), mj.tolist(), strict=True)) for ci, mj in (fine, coarse)]
+    assert pairs[0] == pairs[1]
