@@ -36,7 +36,7 @@ import numba as nb
 import numpy as np
 
 from ._arrays import unique_ints
-from .geo import EARTH_RADIUS_KM
+from .geo import EARTH_RADIUS_KM, chord
 
 __all__ = ["Grid"]
 
@@ -631,6 +631,11 @@ def _by_set_and_cell(
     return ptr, order
 
 
+def _by_cell(cell: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points by cell (stable): each cell's start in the order, and the order."""
+    return _by_set_and_cell(np.zeros(cell.size, np.int64), cell, 1, n_cells)
+
+
 def _ring_offsets(
     reach_km: float, h: float, kappa: float, span: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -856,16 +861,12 @@ class Grid:
             return None
 
         # the walk compares squared chords (monotone in km, no arcsine)
-        def chord2(km: Any) -> Any:
-            return (2.0 * np.sin(np.maximum(km, 0.0) / (2.0 * EARTH_RADIUS_KM))) ** 2
-
-        walk = (self.x0, self.y0, h, nx, ny, ring,
-                np.where(ring_km > 0, chord2(ring_km) * (1.0 - 1e-9), -1.0),
-                float(chord2(radius)) * (1.0 + 1e-9))  # fmt: skip
+        lb2 = np.where(ring_km > 0, chord(np.maximum(ring_km, 0.0)) ** 2 * (1.0 - 1e-9), -1.0)
+        walk = (self.x0, self.y0, h, nx, ny, ring, lb2, float(chord(radius)) ** 2 * (1.0 + 1e-9))
         kid_cell = self._cells(self.cx, self.cy, h, nx, ny)
         m_cell = self._cells(self.mx, self.my, h, nx, ny)
-        mptr, morder = _by_set_and_cell(np.zeros(m, np.int64), m_cell, 1, cells)
-        kptr, korder = _by_set_and_cell(np.zeros(n, np.int64), kid_cell, 1, cells)
+        mptr, morder = _by_cell(m_cell, cells)
+        kptr, korder = _by_cell(kid_cell, cells)
         sk = skill.astype(np.int64)
         cset, cmentor = np.nonzero((sk[None, :] & needs[:, None]) == needs[:, None])
         cptr, corder = _by_set_and_cell(cset, m_cell[cmentor], max(needs.size, 1), cells)
@@ -928,11 +929,10 @@ class Grid:
         :meth:`scan`), allowed, and allowed with room (``spare``).  Nothing
         is listed, so this stays cheap where thousands of children each have
         thousands of mentors in reach."""
-        order = np.argsort(self.cell, kind="stable").astype(np.int64)
-        cell_ptr = np.searchsorted(self.cell[order], np.arange(self.nx * self.ny + 1))
+        cell_ptr, order = _by_cell(self.cell, self.nx * self.ny)
         rest: tuple[Any, ...] = (
             self.cx, self.cy, vc, vm, limit, float(radius),
-            cell_ptr.astype(np.int64), order,
+            cell_ptr, order,
             self.x0, self.y0, self.h, self.nx, self.ny, self.kappa, EARTH_RADIUS_KM,
             np.ascontiguousarray(spare, dtype=np.bool_), *rules, stride,
         )  # fmt: skip
