@@ -437,26 +437,23 @@ def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) 
     # timed as the library is (at 2k pytest-benchmark's policy: 5 rounds
     # here); the ratio compares medians
     out = _time(benchmark, run, scipy_dense_match, run.children, run.mentors, run.config)
+    p = run.problem()
+    q = pairing_quality(p, out["pc"], out["pm"])
     lib = run.library_quality()
-    # reconstructing the pairs is not needed: scipy's objectives come from its chosen entries
     _record(
         benchmark,
         run,
         "dense_scipy",
-        n_pairs=out["n_pairs"],
-        pairing_rate=round(out["n_pairs"] / len(run.children), 6),
-        distance_km_mean=None,
-        needs_covered_share=None,
-        objective_units=out["objective_units"],
-        flow_objective=out["flow_objective"],
         matrix_shape=out["matrix_shape"],
         phase_s=out["phase_s"],
+        **q,
         **_memory(request, tier, "dense_scipy"),
     )
-    # identical objective, tolerance 0 integer units (1 unit = resolution_km = 1 m)
-    assert out["flow_objective"] == lib["flow_objective"]
-    assert out["objective_units"] == lib["objective_units"]
-    assert out["n_pairs"] == lib["n_pairs"]
+    # identical objective, tolerance 0 integer units (1 unit = resolution_km = 1 m);
+    # scipy's own totals (from its chosen matrix entries) and its pairs' agree
+    assert out["flow_objective"] == q["flow_objective"] == lib["flow_objective"]
+    assert out["objective_units"] == q["objective_units"] == lib["objective_units"]
+    assert out["n_pairs"] == q["n_pairs"] == lib["n_pairs"]
 
 
 def test_dense_ortools_lsa(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:

@@ -177,7 +177,9 @@ class ProvinceResult(_DistrictStatus):
         ``cross_boundary=False`` the full :attr:`matching.MatchResult.metrics`
         of its own match; otherwise its row of ``districts`` as a dict.
     metrics : dict
-        Overall: counts, pairing rate, ``objective_units`` / ``objective_km``
+        Overall: counts, pairing rate, mean distance, ``needs_covered_share``
+        (the share of the paired children's needs their mentors cover, as in
+        :attr:`matching.MatchResult.metrics`), ``objective_units`` / ``objective_km``
         (the sum over partitions; with ``cross_boundary=True`` equal to one
         match over the province), tasks, and with ``cross_boundary=True``
         ``components`` (count, sizes of the largest, singletons).
@@ -615,6 +617,9 @@ def _assemble(
     n_ok_children = int(districts.loc[districts["status"] == "ok", "n_children"].sum())
     units_total = int(p_units.sum()) + int(u_units.sum())
     d_km = pairs["distance_km"].to_numpy(np.float64)
+    # the paired children's needs, covered or not (a need code is one item of a tuple)
+    n_cov = sum(map(len, pairs["needs_covered"]))
+    n_need = n_cov + sum(map(len, pairs["needs_uncovered"]))
     metrics: dict[str, Any] = {
         "n_districts": len(names),
         "n_failed": len(errors),
@@ -625,6 +630,7 @@ def _assemble(
         "pairing_rate": round(len(pairs) / n_ok_children, 6) if n_ok_children else 0.0,
         "cross_boundary_pairs": int(districts["cross_boundary_pairs"].sum()),
         "distance_km_mean": round(float(d_km.mean()), 6) if d_km.size else 0.0,
+        "needs_covered_share": round(n_cov / n_need, 6) if n_need else 0.0,
         "objective_units": units_total,
         "objective_km": round(units_total * res, 6),
         **extra,

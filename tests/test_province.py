@@ -185,6 +185,10 @@ def test_dask_and_processes_equal_serial_pair_for_pair(province, dask_ex, kind: 
     mine = serial.pairs[serial.pairs["district"] == name].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine[list(own.pairs.columns)], own.pairs)
     assert serial.district_metrics[name]["objective_units"] == own.metrics["objective_units"]
+    alone = match_province(kids[kids["district"] == name], moms[moms["district"] == name])
+    for key in ("pairing_rate", "distance_km_mean", "needs_covered_share"):
+        assert alone.metrics[key] == own.metrics[key], key
+    assert 0.5 < serial.metrics["needs_covered_share"] < 1
     assert serial.pairs["child_id"].is_monotonic_increasing
 
 
@@ -197,6 +201,8 @@ def test_cross_boundary_equals_one_match_over_the_province(province, dask_ex) ->
     whole = match(kids, moms, FINE)
     cross = match_province(kids, moms, FINE, cross_boundary=True, executor=dask_ex)
     assert cross.metrics["objective_units"] == whole.metrics["objective_units"]
+    for key in ("pairing_rate", "distance_km_mean", "needs_covered_share"):
+        assert cross.metrics[key] == whole.metrics[key], key
     pd.testing.assert_frame_equal(cross.pairs[list(whole.pairs.columns)], whole.pairs)
     pd.testing.assert_frame_equal(cross.unmatched[list(whole.unmatched.columns)], whole.unmatched)
     # boundaries matter here: some pair crosses one, which the default mode forbids
