@@ -8,9 +8,9 @@ Tiers (``quick`` / ``full`` markers of ``conftest.py``):
 
 - ``quick``: 4 districts x 500 children x 400 mentors (2,000 children; seconds).
 - ``full``: the province of the issue, 100 districts x 10,000 children x 8,000 mentors
-  (1,000,000 children, 800,000 mentors).  About 70 s serially at ``6a77654`` (a
-  10,000-child district in about 0.7 s), plus about a minute to generate the
-  rosters: run it on a quiet machine.
+  (1,000,000 children, 800,000 mentors).  About 70 s serially at ``4b73a18`` (a
+  10,000-child district in about 0.7 s) and 45 s on two worker processes, plus a few
+  seconds to generate the rosters: run it on a quiet machine.
 
 Benchmarks (``benchmark.pedantic``, ``iterations=1``):
 
