@@ -429,6 +429,36 @@ def _dense_check(tier: str, request: pytest.FixtureRequest, method: str) -> None
         pytest.skip(reason)
 
 
+def _dense_quality(
+    benchmark: Any,
+    run: TierRun,
+    request: pytest.FixtureRequest,
+    method: str,
+    out: dict[str, Any],
+    **info: Any,
+) -> dict[str, Any]:
+    """Record a dense baseline's quality (from its pairs ``out["pc"]``,
+    ``out["pm"]``) and check it against the library: the same pairs count
+    and the identical objective, tolerance 0 integer units (1 unit =
+    ``resolution_km`` = 1 m).  Returns the quality."""
+    q = pairing_quality(run.problem(), out["pc"], out["pm"])
+    lib = run.library_quality()
+    _record(
+        benchmark,
+        run,
+        method,
+        matrix_shape=out["matrix_shape"],
+        phase_s=out["phase_s"],
+        **info,
+        **q,
+        **_memory(request, run.spec.name, method),
+    )
+    assert out["flow_objective"] == q["flow_objective"] == lib["flow_objective"]
+    assert q["objective_units"] == lib["objective_units"]
+    assert q["n_pairs"] == lib["n_pairs"]
+    return q
+
+
 def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
     """Dense matrix + scipy ``linear_sum_assignment`` (``test_bench_match.scipy_dense_match``)."""
     _dense_check(tier, request, "dense_scipy")
@@ -437,23 +467,10 @@ def test_dense_scipy(benchmark: Any, tier: str, request: pytest.FixtureRequest) 
     # timed as the library is (at 2k pytest-benchmark's policy: 5 rounds
     # here); the ratio compares medians
     out = _time(benchmark, run, scipy_dense_match, run.children, run.mentors, run.config)
-    p = run.problem()
-    q = pairing_quality(p, out["pc"], out["pm"])
-    lib = run.library_quality()
-    _record(
-        benchmark,
-        run,
-        "dense_scipy",
-        matrix_shape=out["matrix_shape"],
-        phase_s=out["phase_s"],
-        **q,
-        **_memory(request, tier, "dense_scipy"),
-    )
-    # identical objective, tolerance 0 integer units (1 unit = resolution_km = 1 m);
-    # scipy's own totals (from its chosen matrix entries) and its pairs' agree
-    assert out["flow_objective"] == q["flow_objective"] == lib["flow_objective"]
-    assert out["objective_units"] == q["objective_units"] == lib["objective_units"]
-    assert out["n_pairs"] == q["n_pairs"] == lib["n_pairs"]
+    q = _dense_quality(benchmark, run, request, "dense_scipy", out)
+    # scipy's own totals (from its chosen matrix entries) agree with its pairs'
+    assert out["objective_units"] == q["objective_units"]
+    assert out["n_pairs"] == q["n_pairs"]
 
 
 def test_dense_ortools_lsa(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> None:
@@ -466,20 +483,4 @@ def test_dense_ortools_lsa(benchmark: Any, tier: str, request: pytest.FixtureReq
         return ortools_lsa_dense(build_problem(run.children, run.mentors, run.config))
 
     out = benchmark.pedantic(dense, rounds=1, iterations=1)
-    p = run.problem()
-    q = pairing_quality(p, out["pc"], out["pm"])
-    lib = run.library_quality()
-    _record(
-        benchmark,
-        run,
-        "dense_ortools_lsa",
-        lsa_arcs=out["lsa_arcs"],
-        matrix_shape=out["matrix_shape"],
-        phase_s=out["phase_s"],
-        **q,
-        **_memory(request, tier, "dense_ortools_lsa"),
-    )
-    # identical objective, tolerance 0 integer units (1 unit = resolution_km = 1 m)
-    assert out["flow_objective"] == q["flow_objective"] == lib["flow_objective"]
-    assert q["objective_units"] == lib["objective_units"]
-    assert q["n_pairs"] == lib["n_pairs"]
+    _dense_quality(benchmark, run, request, "dense_ortools_lsa", out, lsa_arcs=out["lsa_arcs"])
