@@ -1,10 +1,15 @@
-"""Command-line interface: ``matching match``, ``demo``, ``nightly`` and ``province``.
+"""Command-line interface: ``matching match``, ``demo``, ``nightly``, ``plan``, ``backup``
+and ``province``.
 
 Usage::
 
     matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
+    matching nightly --db STATE --out DIR [--children FILE] [--mentors FILE] [--events FILE]
+                     [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] ...
+    matching plan --db STATE --run N --out DIR
+    matching backup --db STATE --to FILE
     matching province --root DIR --children FILE --mentors FILE
                       [--threads N | --processes N | --workers N | --scheduler ADDR]
     matching --version
@@ -24,7 +29,9 @@ Exit codes
     Input rejected: an invalid roster, configuration or parameter
     (:class:`~matching.errors.RosterError`, :class:`~matching.errors.ConfigError`,
     :class:`~matching.errors.InputError`, :class:`~matching.errors.InfeasibleError`),
-    or a file that is missing or cannot be read or written.  The first line
+    a file that is missing or cannot be read or written, or a state store that
+    is locked by another run, empty, foreign or damaged
+    (:class:`~matching.store.StoreError`).  The first line
     on stderr is ``error: ...``; the details follow, one per line.
 2
     Usage error (bad command line), or an unexpected internal error, reported
@@ -212,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_night.add_argument("--mentors", metavar="FILE", help="mentor roster (joins and updates)")
     p_night.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
     p_night.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
-    p_night.add_argument("--date", metavar="YYYY-MM-DD", help="programme date (default: today)")
+    p_night.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="programme date (default: today in the [nightly] timezone, Asia/Shanghai)",
+    )
     p_night.add_argument("--config", metavar="FILE.toml", help="matching configuration")
     p_night.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
     p_night.add_argument("--allow-moves", action="store_true", help="let unpinned pairs move")
@@ -226,6 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not solve from scratch to report the price of stability (faster)",
     )
     p_night.set_defaults(handler=_cmd_nightly)
+
+    p_plan = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="write the plan of a committed nightly run again, from the state store",
+        description="Write the plan folder of committed run N again, byte for byte as it was\n"
+        "committed (the plan files are kept in the state store).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_plan.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
+    p_plan.add_argument("--run", metavar="N", type=_count, required=True, help="run id")
+    p_plan.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+    p_plan.set_defaults(handler=_cmd_plan)
+
+    p_backup = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the state store consistently, even while a run is writing",
+        description="Copy the state store to a new file with SQLite's online backup: a\n"
+        "consistent copy even while another run uses the store.  FILE must not exist.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_backup.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
+    p_backup.add_argument("--to", metavar="FILE", required=True, help="the new backup file")
+    p_backup.set_defaults(handler=_cmd_backup)
     _add_province_parser(sub, common)
     return parser
 
@@ -311,8 +349,8 @@ _PHASES = (
     "loading the state store",
     "applying rosters and events",
     "re-matching",
-    "writing the plan",
     "committing",
+    "writing the plan",
     "done",
 )
 
@@ -333,14 +371,22 @@ def _progress(quiet: bool) -> Any:
     return show
 
 
-def _cmd_nightly(args: argparse.Namespace) -> int:
-    import datetime as _dt
+def _run_date(args: argparse.Namespace) -> str:
+    """``--date``, or today in the programme's time zone (``[nightly] timezone``)."""
+    from .config import load_nightly_config
+    from .nightly import today
 
+    if args.date:
+        return str(args.date)
+    return today(load_nightly_config(args.config).timezone)
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
     from .nightly import run_nightly
 
     out = _out_dir(args.out)
     config = load_config(args.config) if args.config is not None else MatchConfig()
-    date = args.date or _dt.datetime.now(_dt.UTC).date().isoformat()
+    date = _run_date(args)
     report = run_nightly(
         args.db,
         out_dir=out,
@@ -356,17 +402,53 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         price_of_stability=not args.skip_price_of_stability,
         progress=_progress(args.quiet),
     )
-    if not args.quiet:
+    if args.quiet:
+        return EXIT_OK
+    if report.already_committed:
+        print(f"nightly {date}: already committed as run {report.run_id}; nothing changed")
+        print(f"wrote the plan of run {report.run_id} again:" if report.files else "")
+    else:
         head = "dry run (nothing committed)" if args.dry_run else f"run {report.run_id}"
         print(f"nightly {date}: {head}")
         for key, value in report.counts.items():
             print(f"  {key}: {value}")
-        pos = report.plan.metrics["price_of_stability_km"]
+        pos = report.plan.metrics["price_of_stability_km"] if report.plan is not None else None
         if pos is not None:
             print(f"  price of stability: {pos:.3f} km-eq")
-        print("wrote:")
-        for path in report.files.values():
+        if report.files:
+            print("wrote:")
+    for path in report.files.values():
+        print(f"  {path}")
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .nightly import PLAN_FILES, publish_plan
+    from .store import StateStore
+
+    out = _out_dir(args.out)
+    with StateStore.open(args.db, readonly=True) as store:
+        files = store.run_files(args.run)
+    if not files:
+        raise InputError(
+            f"run {args.run} stored no plan (runs committed before schema 2, or not by the "
+            "nightly job, have none)"
+        )
+    written = publish_plan(out, files)
+    assert set(written) <= set(PLAN_FILES)
+    if not args.quiet:
+        print(f"plan of run {args.run}:")
+        for path in written.values():
             print(f"  {path}")
+    return EXIT_OK
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from .store import backup
+
+    target = backup(args.db, args.to)
+    if not args.quiet:
+        print(f"backed up {args.db} to {target}")
     return EXIT_OK
 
 
@@ -390,7 +472,11 @@ def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--events-dir", metavar="DIR", help="events per district: DIR/<district>.csv or .json"
     )
     p.add_argument("--by", default="district", help="district column (default: district)")
-    p.add_argument("--date", metavar="YYYY-MM-DD", help="programme date (default: today)")
+    p.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="programme date (default: today in the [nightly] timezone, Asia/Shanghai)",
+    )
     p.add_argument("--config", metavar="FILE.toml", help="matching configuration")
     p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
     p.add_argument(
@@ -429,8 +515,6 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 
 
 def _cmd_province(args: argparse.Namespace) -> int:
-    import datetime as _dt
-
     from .executors import (
         DaskExecutor,
         Executor,
@@ -441,7 +525,7 @@ def _cmd_province(args: argparse.Namespace) -> int:
     from .province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
-    date = args.date or _dt.datetime.now(_dt.UTC).date().isoformat()
+    date = _run_date(args)
     events = _province_events(args.events_dir)
     executor: Executor = SerialExecutor()
     if args.scheduler:

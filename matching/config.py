@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 
-__all__ = ["MatchConfig", "load_config"]
+__all__ = ["MatchConfig", "NightlyConfig", "load_config", "load_nightly_config"]
 
 Objective = Literal["max_pairs", "min_cost"]
 
@@ -173,6 +173,63 @@ def _id_text(v: object) -> str:
 _SECTION = "matching"
 
 
+def _read_toml(p: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+
+
+_NIGHTLY = "nightly"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightlyConfig:
+    """Settings of the nightly batch job (the ``[nightly]`` table of the TOML file).
+
+    Parameters
+    ----------
+    timezone : str, default "Asia/Shanghai"
+        The programme's time zone (an IANA name): the run date defaults to
+        today there, so a run at 03:27 in Beijing stands for that day.
+
+    Examples
+    --------
+    >>> NightlyConfig().timezone
+    'Asia/Shanghai'
+    """
+
+    timezone: str = "Asia/Shanghai"
+
+
+def load_nightly_config(path: str | Path | None) -> NightlyConfig:
+    """The ``[nightly]`` table of a TOML configuration file (defaults without a file or table).
+
+    Unknown keys are an error.  The time zone is checked when it is used.
+    """
+    if path is None:
+        return NightlyConfig()
+    p = Path(path)
+    table = _read_toml(p).get(_NIGHTLY, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {p}: [nightly] must be a table")
+    known = {f.name for f in fields(NightlyConfig)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"config file {p} has unknown key(s) {', '.join(unknown)} in [nightly]; "
+            f"accepted keys: {', '.join(sorted(known))}"
+        )
+    zone = table.get("timezone", NightlyConfig.timezone)
+    if not isinstance(zone, str) or not zone:
+        raise ConfigError(f"config file {p}: [nightly] timezone must be a time zone name")
+    return NightlyConfig(timezone=zone)
+
+
 def load_config(path: str | Path) -> MatchConfig:
     """Load a :class:`MatchConfig` from TOML.
 
@@ -188,20 +245,15 @@ def load_config(path: str | Path) -> MatchConfig:
     (('C1', 'M2'),)
     """
     p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    raw = _read_toml(p)
+    if isinstance(raw.get(_NIGHTLY), dict):
+        raw = {k: v for k, v in raw.items() if k != _NIGHTLY}  # read by load_nightly_config
     if isinstance(raw.get(_SECTION), dict):
         outside = sorted(k for k in raw if k != _SECTION)
         if outside:
             raise ConfigError(
                 f"config file {p} has key(s) {', '.join(outside)} outside its [matching] "
-                "table; put every setting inside [matching] (or use no table at all)"
+                "and [nightly] tables; put every setting inside a table (or use no table at all)"
             )
         data = raw[_SECTION]
     else:

@@ -1,30 +1,39 @@
-"""The nightly batch job: rosters and events in, a re-matching plan applied atomically.
+"""The nightly batch job: rosters and events in, a re-matching plan committed atomically.
 
-Order of work, so that bad input never touches the store:
+Order of work, so that bad input never touches the store and no plan appears
+for a night that did not happen:
 
-1. read and validate every input (rosters, events, configuration);
-2. open the store (one writer at a time) and load the current state;
-3. apply the roster updates (joins and changes; nobody is removed by absence),
-   then the events (exit workflow, mentor pauses and departures, pins,
-   forbidden pairs, ended pairs) -- an invalid event rejects the whole run;
-4. re-match with minimal disruption (:func:`matching.rematch.rematch`);
-5. write the plan report (one CSV per kind of change, and ``plan.json``);
-6. unless ``dry_run``, commit the new state, the pair history, the events and
-   the run record in one transaction.
+1. read and validate every input (date, rosters, events, configuration);
+2. open the store (one writer at a time, enforced by the store itself) and
+   load the current state; a dry run opens it read-only and creates nothing;
+3. if this night was already committed with the same inputs, change nothing:
+   write that run's plan again from the store and say so;
+4. apply the roster updates (joins and changes; a row naming someone who left
+   is ignored and listed; nobody is removed by absence), then the events (exit
+   workflow, rejoins, mentor pauses and departures, pins, forbidden pairs,
+   ended pairs), each event once -- an invalid event rejects the whole run;
+5. re-match with minimal disruption (:func:`matching.rematch.rematch`);
+6. unless ``dry_run``, commit the new state, the pair and enrolment
+   histories, the events, the run record and the plan's files in one
+   transaction;
+7. only then write the plan folder, whole (a sibling folder swapped in).
 
-Idempotent: an events file whose content was applied by an earlier run is
-skipped (the run record keeps its SHA-256), rosters that did not change
-change nothing, and re-matching a settled state makes no change, so running
-the same night twice reports zero changes the second time.
+Idempotent: re-running a committed night with the same inputs is a no-op
+that says so; an event already recorded is not applied again (events are
+identified by what they say, :func:`matching.events.event_key`), rosters
+that did not change change nothing, and re-matching a settled state makes no
+change.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -34,24 +43,89 @@ from .config import MatchConfig, validate_config
 from .errors import InputError
 from .events import Event, apply_events, apply_rosters, read_events
 from .rematch import RematchPlan, rematch
-from .report import write_bytes_atomic, write_csv
+from .report import to_csv_bytes, write_bytes_atomic
 from .schema import read_children, read_mentors
+from .state import State, empty_state
 from .store import RunInfo, StateStore
 
-__all__ = ["NightlyReport", "run_nightly"]
+__all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
 log = logging.getLogger("matching")
+
+PLAN_FILES = (
+    "plan.json",
+    "plan_new_pairs.csv",
+    "plan_ended_pairs.csv",
+    "plan_moved_pairs.csv",
+    "plan_waiting.csv",
+    "plan_ignored_rows.csv",
+    "plan_duplicate_events.csv",
+    "geocode_failures.csv",
+)
+"""Every file a plan folder may hold (``geocode_failures.csv`` only with a geocoder)."""
+
+COUNT_KEYS = (
+    "children_joined",
+    "children_updated",
+    "mentors_joined",
+    "mentors_updated",
+    "events_applied",
+    "pairs_started",
+    "pairs_ended",
+    "pairs_moved",
+    "children_waiting",
+    "roster_rows_ignored",
+    "events_duplicate",
+)
+# counted, but not changes to the programme
+_NOT_CHANGES = frozenset({"children_waiting", "roster_rows_ignored", "events_duplicate"})
+_IGNORED = ["roster", "id", "reason", "left_on"]
 
 
 @dataclass(frozen=True)
 class NightlyReport:
-    """What a nightly run did (or, with ``dry_run``, would do)."""
+    """What a nightly run did (or, with ``dry_run``, would do).
 
-    plan: RematchPlan
+    Attributes
+    ----------
+    plan : RematchPlan or None
+        The re-matching plan; ``None`` when the night was already committed.
+    counts : dict
+        :data:`COUNT_KEYS`, ``changes`` (their sum, less waiting children,
+        ignored rows and duplicate events) and, with a geocoder,
+        ``*_geocode_failed``.  All zero when the night was already committed.
+    files : dict
+        The plan files written, by name (empty without ``out_dir``).
+    run_id : int or None
+        The committed run (the earlier one when already committed); ``None``
+        for a dry run.
+    already_committed : bool
+        The night was committed before with the same inputs: nothing changed.
+    ignored : DataFrame
+        Roster rows that named someone who left the programme: ``roster``,
+        ``id``, ``reason`` (``child_exited`` / ``mentor_left``), ``left_on``.
+    """
+
+    plan: RematchPlan | None
     counts: dict[str, int]
     files: dict[str, Path]
-    run_id: int | None  # None for a dry run
-    events_skipped: bool
+    run_id: int | None
+    already_committed: bool = False
+    ignored: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_IGNORED))
+
+
+def today(timezone: str = "Asia/Shanghai") -> str:
+    """Today's ISO date in the programme's time zone (a run at 03:27 in Beijing is that day)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"The 'timezone' setting must be an IANA time zone such as 'Asia/Shanghai', "
+            f"got {timezone!r} instead."
+        ) from None
+    return dt.datetime.now(zone).date().isoformat()
 
 
 def _sha256(data: bytes) -> str:
@@ -118,10 +192,15 @@ def _events(source: str | Path | Sequence[Event] | None, hashes: dict[str, str])
     for e in events:
         if not isinstance(e, Event):
             raise InputError(f"events: expected Event objects, got {type(e).__name__}")
-    rows = [[e.kind, e.child_id, e.mentor_id, e.actor, e.note] for e in events]
+    rows = [[e.kind, e.child_id, e.mentor_id, e.actor, e.note, e.date] for e in events]
     if events:
         hashes["events"] = _sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8"))
     return events
+
+
+def _digest(parts: Mapping[str, Any]) -> str:
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return _sha256(text.encode("utf-8"))
 
 
 def run_nightly(
@@ -148,18 +227,23 @@ def run_nightly(
     Parameters
     ----------
     db : path
-        The SQLite state store (created if missing).
+        The SQLite state store (created on the first night if no file is
+        there; an empty or foreign file is refused).
     date : str
-        ISO date the run stands for.
+        ISO date the run stands for (see :func:`today`).
     out_dir : path, optional
-        Where the plan report goes; ``None`` writes no files (library use).
+        The plan folder, written whole after the commit (a sibling folder
+        swapped in: see :func:`matching.report.publish_folder`); ``None``
+        writes no files (library use).  The plan of any committed run can be
+        written again with ``matching plan``.
     children, mentors : path or DataFrame, optional
         Roster files (``.csv``/``.xlsx``) or raw frames: joins and updates.
     events : path or sequence of Event, optional
         The day's events (``.csv``/``.json`` file, or :class:`Event` objects).
     config : MatchConfig, optional
     dry_run : bool
-        Plan and report, commit nothing.
+        Plan and report, commit nothing; the store is opened read-only (and
+        not created).
     allow_moves, switching_cost_km, max_moves, price_of_stability
         As in :func:`matching.rematch.rematch` (the price of stability costs a
         from-scratch solve).
@@ -187,10 +271,15 @@ def run_nightly(
     RosterError, EventError, ConfigError, InputError
         Bad input, before the store is touched.
     StoreLockedError
-        Another run holds the store.
+        Another run holds the store (nothing is changed, no plan written).
+    StoreError
+        The store file is empty, foreign or damaged.
     """
+    from .events import _check_date
+
     step = progress or (lambda _phase: None)
     step("validating input")
+    day = _check_date(date)
     cfg = validate_config(MatchConfig() if config is None else config)
     hashes: dict[str, str] = {}
     geo_failures: dict[str, pd.DataFrame] = {}
@@ -204,135 +293,251 @@ def run_nightly(
     kids_raw = _roster(children, read_children, "children", hashes)
     mentors_raw = _roster(mentors, read_mentors, "mentors", hashes)
     event_list = _events(events, hashes)
+    options = {
+        "allow_moves": allow_moves,
+        "switching_cost_km": switching_cost_km,
+        "max_moves": max_moves,
+        "price_of_stability": price_of_stability,
+        "geocoding": geocoder is not None,
+    }
+    digest = _digest({"date": day, "inputs": hashes, "config": cfg.to_dict(), **options})
     step("loading the state store")
-    with StateStore.open(db) as store:
-        state = store.load()
-        before_pairs = state.pairs
-        applied = set()
-        runs = store.runs()
-        if len(runs) and "input_hashes" in runs.columns:
-            for value in runs["input_hashes"]:
-                if isinstance(value, dict) and value.get("events"):
-                    applied.add(value["events"])
-        skip_events = bool(event_list) and hashes.get("events") in applied
+    with contextlib.ExitStack() as stack:
+        store: StateStore | None = None
+        if not dry_run:
+            store = stack.enter_context(StateStore.open(db))
+        elif Path(db).exists() or Path(db).is_symlink():
+            store = stack.enter_context(StateStore.open(db, readonly=True))
+        state = store.load() if store is not None else empty_state()
+        if store is not None and not dry_run:
+            done = store.find_run(run_date=day, inputs_digest=digest)
+            if done is not None:
+                log.info("nightly %s: already committed as run %d; nothing changed", day, done)
+                files = _publish(out_dir, store.run_files(done), step)
+                step("done")
+                zeros = dict.fromkeys((*COUNT_KEYS, "changes"), 0)
+                return NightlyReport(None, zeros, files, done, already_committed=True)
+        seen = store.event_keys() if store is not None else set()
         step("applying rosters and events")
-        state, roster_changes = apply_rosters(state, kids_raw, mentors_raw)
-        ended: dict[tuple[str, str], tuple[str, str]] = {}
-        started: dict[tuple[str, str], str] = {}
-        log_rows: list[dict[str, object]] = []
-        if event_list and not skip_events:
-            outcome = apply_events(state, event_list, date=date)
-            state, ended, started, log_rows = (
-                outcome.state,
-                dict(outcome.ended),
-                dict(outcome.started),
-                list(outcome.log),
-            )
+        night = _apply(state, kids_raw, mentors_raw, event_list, day, seen)
         step("re-matching")
         plan = rematch(
-            state,
+            night.state,
             cfg,
-            date=date,
+            date=day,
             allow_moves=allow_moves,
             switching_cost_km=switching_cost_km,
             max_moves=max_moves,
             price_of_stability=price_of_stability,
         )
-        for c, m, reason in plan.ended.itertuples(index=False):
-            ended[(c, m)] = (reason, "")
-        for c, m, _, _, reason in plan.new_pairs.itertuples(index=False):
-            started[(c, m)] = reason
-        # The store records what changed between the stored state and the new
-        # one; a pair ended by an event and made again by re-matching the same
-        # night is unchanged there (the event log keeps the event).
-        before = set(zip(before_pairs["child_id"], before_pairs["mentor_id"], strict=True))
-        after = set(zip(plan.state.pairs["child_id"], plan.state.pairs["mentor_id"], strict=True))
-        started = {k: v for k, v in started.items() if k in after and k not in before}
-        ended = {k: v for k, v in ended.items() if k in before and k not in after}
-        counts = {
-            "children_joined": len(roster_changes.get("children_joined", [])),
-            "children_updated": len(roster_changes.get("children_updated", [])),
-            "mentors_joined": len(roster_changes.get("mentors_joined", [])),
-            "mentors_updated": len(roster_changes.get("mentors_updated", [])),
-            "events_applied": len(log_rows),
-            "pairs_started": len(started),
-            "pairs_ended": len(ended),
-            "pairs_moved": len(plan.moved),
-            "children_waiting": len(plan.waiting),
-        }
-        for roster, f in geo_failures.items():
-            counts[f"{roster}_geocode_failed"] = len(f)
-        counts["changes"] = sum(
-            v
-            for k, v in counts.items()
-            if k not in ("children_waiting", "changes") and not k.endswith("_geocode_failed")
-        )
-        files: dict[str, Path] = {}
-        if out_dir is not None:
-            step("writing the plan")
-            files = _write_plan(
-                Path(out_dir), plan, ended, counts, hashes, date, dry_run, skip_events
+        started, ended = _pair_changes(state, plan, night)
+        counts = _counts(night, plan, started, ended, geo_failures)
+        if len(night.ignored):
+            log.warning(
+                "nightly %s: %d roster row(s) name people who left the programme and were "
+                "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
+                "brings someone back",
+                day,
+                len(night.ignored),
             )
-            if geocoder is not None:
-                cols = ["roster", "id", "reason", "detail"]
-                table = pd.concat(
-                    [pd.DataFrame(columns=cols), *geo_failures.values()], ignore_index=True
-                )
-                files["geocode_failures"] = write_csv(table, Path(out_dir) / "geocode_failures.csv")
-        log.info("nightly %s: %s", date, ", ".join(f"{k} {v}" for k, v in counts.items()))
+        log.info("nightly %s: %s", day, ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+        def render(run_id: int | None) -> dict[str, bytes]:
+            return _plan_files(
+                plan, ended, counts, hashes, day, dry_run, run_id, night, geo_failures
+                if geocoder is not None else None,
+            )  # fmt: skip
+
         run_id = None
-        if not dry_run:
+        if dry_run or store is None:
+            contents = render(None)
+        else:
             step("committing")
+            rendered: dict[str, bytes] = {}
+
+            def stored(new_id: int) -> dict[str, bytes]:
+                rendered.update(render(new_id))
+                return rendered
+
             run_id = store.commit(
                 plan.state,
                 run=RunInfo(
-                    run_date=date,
+                    run_date=day,
                     kind="nightly",
                     config=cfg.to_dict(),
                     input_hashes=hashes,
                     metrics=plan.metrics,
                     counts=counts,
+                    inputs_digest=digest,
                 ),
                 started=started,
                 ended=ended,
-                events=log_rows,
+                events=night.log,
+                files=stored,
             )
+            contents = rendered
+        files = _publish(out_dir, contents, step)
     step("done")
-    return NightlyReport(plan, counts, files, run_id, skip_events)
+    return NightlyReport(plan, counts, files, run_id, ignored=night.ignored)
 
 
-def _write_plan(
-    out: Path,
+@dataclass(frozen=True)
+class _Night:
+    """The state after tonight's rosters and events, and what they did."""
+
+    state: State
+    roster_changes: dict[str, list[str]]
+    ignored: pd.DataFrame
+    ended: dict[tuple[str, str], tuple[str, str, str]]
+    started: dict[tuple[str, str], tuple[str, str]]
+    log: list[dict[str, object]]
+    duplicates: list[dict[str, object]]
+
+
+def _apply(
+    state: State,
+    kids_raw: Any,
+    mentors_raw: Any,
+    event_list: list[Event],
+    day: str,
+    seen: set[str],
+) -> _Night:
+    after, changes = apply_rosters(state, kids_raw, mentors_raw, date=day)
+    rows = []
+    for roster, frame, reason in (
+        ("children", state.children, "child_exited"),
+        ("mentors", state.mentors, "mentor_left"),
+    ):
+        left_on = dict(zip(frame["id"], frame["left_on"], strict=True))
+        rows += [(roster, i, reason, left_on[i]) for i in changes[f"{roster}_ignored"]]
+    ignored = pd.DataFrame(rows, columns=_IGNORED)
+    if not event_list:
+        return _Night(after, changes, ignored, {}, {}, [], [])
+    outcome = apply_events(after, event_list, date=day, seen=seen)
+    return _Night(
+        outcome.state,
+        changes,
+        ignored,
+        dict(outcome.ended),
+        dict(outcome.started),
+        list(outcome.log),
+        list(outcome.duplicates),
+    )
+
+
+def _pair_changes(
+    before: State, plan: RematchPlan, night: _Night
+) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], tuple[str, str, str]]]:
+    """(started, ended) between the stored state and the plan's, with reasons and dates.
+
+    A pair ended by an event and made again by re-matching the same night is
+    unchanged in the store (the event log keeps the event).
+    """
+    day = str(plan.metrics["date"])
+    ended = dict(night.ended)
+    started = dict(night.started)
+    for c, m, reason in plan.ended.itertuples(index=False):
+        ended[(c, m)] = (reason, "", day)
+    for c, m, _, _, reason in plan.new_pairs.itertuples(index=False):
+        started[(c, m)] = (reason, day)
+    old = set(zip(before.pairs["child_id"], before.pairs["mentor_id"], strict=True))
+    new = set(zip(plan.state.pairs["child_id"], plan.state.pairs["mentor_id"], strict=True))
+    started = {k: v for k, v in started.items() if k in new and k not in old}
+    ended = {k: v for k, v in ended.items() if k in old and k not in new}
+    return started, ended
+
+
+def _counts(
+    night: _Night,
     plan: RematchPlan,
-    ended: dict[tuple[str, str], tuple[str, str]],
+    started: Mapping[Any, Any],
+    ended: Mapping[Any, Any],
+    geo_failures: Mapping[str, pd.DataFrame],
+) -> dict[str, int]:
+    changes = night.roster_changes
+    counts = {
+        "children_joined": len(changes["children_joined"]),
+        "children_updated": len(changes["children_updated"]),
+        "mentors_joined": len(changes["mentors_joined"]),
+        "mentors_updated": len(changes["mentors_updated"]),
+        "events_applied": len(night.log),
+        "pairs_started": len(started),
+        "pairs_ended": len(ended),
+        "pairs_moved": len(plan.moved),
+        "children_waiting": len(plan.waiting),
+        "roster_rows_ignored": len(night.ignored),
+        "events_duplicate": len(night.duplicates),
+    }
+    for roster, f in geo_failures.items():
+        counts[f"{roster}_geocode_failed"] = len(f)
+    counts["changes"] = sum(
+        v for k, v in counts.items() if k not in _NOT_CHANGES and not k.endswith("_geocode_failed")
+    )
+    return counts
+
+
+def _plan_files(
+    plan: RematchPlan,
+    ended: dict[tuple[str, str], tuple[str, str, str]],
     counts: dict[str, int],
     hashes: dict[str, str],
     date: str,
     dry_run: bool,
-    skip_events: bool,
-) -> dict[str, Path]:
+    run_id: int | None,
+    night: _Night,
+    geo_failures: Mapping[str, pd.DataFrame] | None,
+) -> dict[str, bytes]:
+    """The plan folder's files, rendered to bytes (deterministic for the same run)."""
     from . import __version__
 
-    out.mkdir(parents=True, exist_ok=True)
     ended_df = pd.DataFrame(
-        [(c, m, r, a) for (c, m), (r, a) in sorted(ended.items())],
-        columns=["child_id", "mentor_id", "reason", "approved_by"],
+        [(c, m, r, a, on) for (c, m), (r, a, on) in sorted(ended.items())],
+        columns=["child_id", "mentor_id", "reason", "approved_by", "ended_on"],
+    )
+    duplicates = pd.DataFrame(
+        night.duplicates, columns=["number", "kind", "child_id", "mentor_id", "date"]
     )
     files = {
-        "new_pairs": write_csv(plan.new_pairs, out / "plan_new_pairs.csv", decimals=4),
-        "ended_pairs": write_csv(ended_df, out / "plan_ended_pairs.csv"),
-        "moved_pairs": write_csv(plan.moved, out / "plan_moved_pairs.csv", decimals=4),
-        "waiting": write_csv(plan.waiting, out / "plan_waiting.csv"),
+        "plan_new_pairs.csv": to_csv_bytes(plan.new_pairs, decimals=4),
+        "plan_ended_pairs.csv": to_csv_bytes(ended_df),
+        "plan_moved_pairs.csv": to_csv_bytes(plan.moved, decimals=4),
+        "plan_waiting.csv": to_csv_bytes(plan.waiting),
+        "plan_ignored_rows.csv": to_csv_bytes(night.ignored),
+        "plan_duplicate_events.csv": to_csv_bytes(duplicates),
     }
+    if geo_failures is not None:
+        cols = ["roster", "id", "reason", "detail"]
+        table = pd.concat([pd.DataFrame(columns=cols), *geo_failures.values()], ignore_index=True)
+        files["geocode_failures.csv"] = to_csv_bytes(table)
     summary = {
         "library_version": __version__,
         "date": date,
+        "run_id": run_id,
         "dry_run": dry_run,
-        "events_skipped_already_applied": skip_events,
         "counts": counts,
         "metrics": plan.metrics,
         "input_hashes": hashes,
     }
     text = json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"
-    files["summary"] = write_bytes_atomic(out / "plan.json", text.encode("utf-8"))
+    files["plan.json"] = text.encode("utf-8")
     return files
+
+
+def _publish(
+    out_dir: str | Path | None, contents: Mapping[str, bytes], step: Callable[[str], None]
+) -> dict[str, Path]:
+    if out_dir is None:
+        return {}
+    step("writing the plan")
+    return publish_plan(out_dir, contents)
+
+
+def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
+    """Write a plan folder whole: ``contents`` (name -> bytes) replace the folder's files.
+
+    Returns the paths written, by file name.  Used after a commit, and by
+    ``matching plan`` with a run's stored files.
+    """
+    out = Path(out_dir)  # TODO(merge): whole-folder publication
+    out.mkdir(parents=True, exist_ok=True)
+    return {name: write_bytes_atomic(out / name, data) for name, data in sorted(contents.items())}

@@ -653,7 +653,7 @@ class DistrictNight:
     run_id: int | None
     counts: dict[str, int]
     files: dict[str, Path]
-    events_skipped: bool
+    already_committed: bool
 
 
 @dataclass(frozen=True)
@@ -704,7 +704,7 @@ def _run_night(task: _NightTask) -> DistrictNight:
     )
     return DistrictNight(
         task.district, task.db, report.run_id, dict(report.counts), dict(report.files),
-        report.events_skipped,
+        report.already_committed,
     )  # fmt: skip
 
 

@@ -39,14 +39,16 @@ import pandas as pd
 from .config import MatchConfig, validate_config
 from .costs import InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
-from .geo import great_circle_km
+from .geo import great_circle_km, pairs_within
 from .match import MatchResult, match
 from .schema import needs_mask
-from .state import State
+from .state import LIFECYCLE_COLUMNS, State, settle
 
 __all__ = ["RematchPlan", "rematch"]
 
 _MAX_DOUBLINGS = 20
+_CHILD_EXTRA = ("exit_state", "exit_approved_by", *LIFECYCLE_COLUMNS)
+_MENTOR_EXTRA = LIFECYCLE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def rematch(
     kids_all = state.children
     mentors_all = state.mentors
     pairs = state.pairs
-    eligible = kids_all[kids_all["exit_state"] != "approved"].copy()
+    enrolled = kids_all[kids_all["status"] != "exited"]
+    eligible = enrolled[enrolled["exit_state"] != "approved"].copy()
     active = mentors_all[mentors_all["status"] == "active"].copy()
     queue = set(state.first_in_line)
     top = int(eligible["priority"].max()) if len(eligible) else 0
@@ -161,8 +164,8 @@ def rematch(
     active = active[active["capacity"] > 0]
     fixed_children = set(fixed["child_id"])
     to_match = eligible[~eligible["id"].isin(fixed_children)]
-    kids_in = _roster_cols(to_match, ("exit_state", "exit_approved_by"))
-    mentors_in = _roster_cols(active, ("status",))
+    kids_in = _roster_cols(to_match, _CHILD_EXTRA)
+    mentors_in = _roster_cols(active, _MENTOR_EXTRA)
     forb = tuple(
         (c, m)
         for c, m in tuple(state.forbidden) + tuple(cfg.forbidden_pairs)
@@ -185,6 +188,7 @@ def rematch(
     plan = _plan(
         state, result, fixed, movable, eligible, date, cfg, cost_used, queue, price_of_stability
     )
+    plan = replace(plan, waiting=_taken(plan.waiting, kids_in, mentors_all, active, cfg))
     if len(trimmed):
         ended = pd.concat([trimmed, plan.ended], ignore_index=True)
         metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
@@ -234,6 +238,47 @@ def _fit_capacity(state: State) -> tuple[State, pd.DataFrame]:
     )
     kept = pairs.drop(index=drop).reset_index(drop=True)
     return state.with_(pairs=kept, first_in_line=queue), trimmed
+
+
+def _taken(
+    waiting: pd.DataFrame,
+    kids: pd.DataFrame,
+    mentors_all: pd.DataFrame,
+    available: pd.DataFrame,
+    cfg: MatchConfig,
+) -> pd.DataFrame:
+    """Waiting children with no mentor in reach among those with room, but active mentors
+    in reach who are full: their reason is ``mentors_taken``, not ``no_mentor_in_reach``.
+
+    Re-matching hands :func:`match` only the mentors with capacity left, so it
+    cannot see the full ones; this looks for them, within each mentor's limit.
+    """
+    lost = waiting["reason"] == "no_mentor_in_reach"
+    full = mentors_all[
+        (mentors_all["status"] == "active") & ~mentors_all["id"].isin(set(available["id"]))
+    ]
+    if not lost.any() or len(full) == 0:
+        return waiting
+    who = kids.set_index("id").loc[waiting.loc[lost, "child_id"]]
+    limits = full["max_distance_km"].fillna(cfg.max_distance_km).to_numpy(np.float64)
+    ci, mj, km = pairs_within(
+        who["lat"].to_numpy(np.float64),
+        who["lon"].to_numpy(np.float64),
+        full["lat"].to_numpy(np.float64),
+        full["lon"].to_numpy(np.float64),
+        float(limits.max()),
+    )
+    within = km <= limits[mj]
+    counts = np.bincount(ci[within], minlength=len(who))
+    out = waiting.copy()
+    rows = np.flatnonzero(lost.to_numpy())
+    for row, n in zip(rows, counts, strict=True):
+        if n > 0:
+            out.iloc[row, out.columns.get_loc("reason")] = "mentors_taken"
+            out.iloc[row, out.columns.get_loc("detail")] = (
+                f"all {int(n)} active mentor(s) within reach are paired to capacity"
+            )
+    return out
 
 
 def _solve(
@@ -355,10 +400,11 @@ def _plan(
     new_pairs_state = new_pairs_state.sort_values("child_id", kind="stable").reset_index(drop=True)
     paired_now = set(new_pairs_state["child_id"])
     new_queue = tuple(c for c in state.first_in_line if c not in paired_now)
-    new_state = state.with_(pairs=new_pairs_state, first_in_line=new_queue)
+    new_state = settle(state.with_(pairs=new_pairs_state, first_in_line=new_queue))
 
     waiting = result.unmatched[["child_id", "reason", "detail"]].copy()
-    approved = state.children[state.children["exit_state"] == "approved"]
+    enrolled = state.children[state.children["status"] != "exited"]
+    approved = enrolled[enrolled["exit_state"] == "approved"]
     approved = approved[~approved["id"].isin(paired_now)]
     if len(approved):
         extra = pd.DataFrame(
@@ -376,7 +422,7 @@ def _plan(
     )
     metrics = {
         "date": date,
-        "children": len(state.children),
+        "children": len(enrolled),
         "mentors_active": int((state.mentors["status"] == "active").sum()),
         "pairs_before": len(state.pairs),
         "pairs_after": len(new_pairs_state),
@@ -438,8 +484,8 @@ def _price_of_stability(
         if c in set(kids["id"]) and m in set(mentors["id"])
     )
     scratch = match(
-        _roster_cols(kids, ("exit_state", "exit_approved_by")),
-        _roster_cols(mentors, ("status",)),
+        _roster_cols(kids, _CHILD_EXTRA),
+        _roster_cols(mentors, _MENTOR_EXTRA),
         replace(cfg, forbidden_pairs=tuple(sorted(set(forb)))),
     )
     return plan, fixed_cost + float(scratch.metrics["objective_km"])

@@ -4,46 +4,71 @@ The nightly batch job opens the store, :meth:`StateStore.load` s the current
 :class:`~matching.state.State`, applies events and re-matching, and
 :meth:`StateStore.commit` s the new state.  Each commit is one SQLite
 transaction: it writes the rosters that changed, replaces the current pairs,
-the forbidden pairs and the first-in-line queue, appends to the pair history,
-and records the run and its events.  Either all of it lands or none of it does
-(a crash, a ``SIGKILL`` or an exception in the middle leaves the store as it
-was before the commit), and readers never see a half-applied run.
+the forbidden pairs and the first-in-line queue, appends to the pair and
+enrolment histories, and records the run, its events and its plan files.
+Either all of it lands or none of it does (a crash, a ``SIGKILL`` or an
+exception in the middle leaves the store as it was before the commit), and
+readers never see a half-applied run.
 
 What is stored
     ``children`` / ``mentors``
-        One row per record: the id and a JSON object of the canonical state
-        columns (:data:`~matching.state.CHILD_STATE_COLUMNS`,
-        :data:`~matching.state.MENTOR_STATE_COLUMNS`); tuples are stored as
-        lists and NaN as ``null``.  Other columns a roster may carry (a name,
-        a phone number, ``kind``...) are **not** stored: the store keeps what
-        matching needs and nothing more.
+        One row per person ever enrolled, never deleted: the id, a JSON
+        object of the roster columns (:data:`~matching.state.CHILD_STATE_COLUMNS`
+        less the lifecycle; tuples as lists, NaN as ``null``), and the
+        lifecycle columns ``status``, ``joined_on``, ``left_on`` and
+        ``left_reason`` (:data:`~matching.state.LIFECYCLE_COLUMNS`).  A child's
+        ``status`` is ``"exited"`` or else follows the pairs (``"paired"`` /
+        ``"waiting"``).  Other columns a roster may carry (a name, a phone
+        number...) are **not** stored.
+    ``enrolments``
+        Every enrolment spell, append-only: who (``role``, ``person_id``),
+        ``joined_on`` and the run that recorded it, and once it ends
+        ``left_on``, ``left_reason`` and that run.  A rejoin opens a new spell.
     ``pairs``
         The current pairs (:data:`~matching.state.PAIR_COLUMNS`).
     ``forbidden``, ``queue``
         ``State.forbidden`` and ``State.first_in_line`` (in queue order).
     ``history``
         Every pair ever made, append-only: a row is inserted when a pair
-        starts (``started_on`` = the run's date, ``start_reason``,
-        ``start_run_id``) and its end (``ended_on``, ``end_reason``,
-        ``end_approved_by``, ``end_run_id``) is filled exactly once, when the
-        pair ends.  Database triggers refuse any other update and every
-        delete.
+        starts (``started_on``: the pair's own start date, ``start_reason``,
+        ``start_run_id``) and its end (``ended_on``: the decision's date,
+        ``end_reason``, ``end_approved_by``, ``end_run_id``) is filled exactly
+        once, when the pair ends.  Database triggers refuse any other update
+        and every delete.
     ``runs``
         One row per commit: date, kind, library version, configuration,
-        input hashes, metrics and counts (JSON), and the UTC wall-clock time
-        of the commit.
+        input hashes, metrics and counts (JSON), the digest of the run's
+        inputs (:attr:`RunInfo.inputs_digest`, which finds a night already
+        committed) and the UTC wall-clock time of the commit.
     ``events``
-        The events of each run, numbered ``seq`` 0, 1, ... within the run.
+        The events of each run, numbered ``seq`` 0, 1, ... within the run,
+        with the date each took effect and its identity (``event_key``,
+        :func:`matching.events.event_key`).
+    ``run_files``
+        Files a run produced (the nightly plan), byte for byte, so that the
+        plan of any run can be written again (``matching plan``).
     ``meta``
         ``schema_version``; :data:`MIGRATIONS` bring an older file up to date
         when it is opened for writing.
 
-One writer at a time: a read-write :meth:`StateStore.open` takes an exclusive
-lock on the sibling file ``<path>.lock`` (``fcntl.flock``, released by
-:meth:`StateStore.close` or by the kernel when the process dies) and a second
-writer gets :class:`StoreLockedError`.  Read-only opens take no lock.
+Creating and refusing files
+    A store is created only where no file exists: it is built in a
+    temporary file beside the path and linked into place whole.  An existing
+    file that is empty, not an SQLite database, or an SQLite database without
+    the store's tables is refused (:class:`StoreError` naming the file), never
+    started over.
 
-Error messages name record ids, never other personal data.
+One writer at a time, enforced by SQLite itself
+    The file uses SQLite's rollback journal, whose locks live in the database
+    file: a read-write :meth:`StateStore.open` starts a write transaction
+    (``BEGIN IMMEDIATE``) and holds it until :meth:`StateStore.close`, so a
+    second writer gets :class:`StoreLockedError` whatever path it uses (the
+    same path, a symbolic link or a hard link).  On top of that each commit
+    checks that no other run was committed since the store was opened or
+    last committed (:class:`StoreConflictError`), so a stale plan can never
+    land.  Read-only opens take no write lock and see committed state only.
+
+Error messages name tables, record ids and columns, never other personal data.
 
 Examples
 --------
@@ -54,7 +79,7 @@ Examples
 ...     run_id = store.commit(empty_state(), run=RunInfo(run_date="2026-11-24", kind="import"))
 ...     state = store.load()
 >>> run_id, len(state.children), store.SCHEMA_VERSION
-(1, 0, 1)
+(1, 0, 2)
 """
 
 from __future__ import annotations
@@ -62,13 +87,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import logging
 import math
 import numbers
 import os
 import re
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,7 +108,9 @@ from .errors import MatchingError
 from .schema import CHILD_COLUMNS, MENTOR_COLUMNS
 from .state import (
     CHILD_STATE_COLUMNS,
+    CHILD_STATUSES,
     EXIT_STATES,
+    LIFECYCLE_COLUMNS,
     MENTOR_STATE_COLUMNS,
     MENTOR_STATUSES,
     PAIR_COLUMNS,
@@ -92,12 +119,15 @@ from .state import (
 )
 
 __all__ = [
+    "ENROLMENT_COLUMNS",
     "HISTORY_COLUMNS",
     "MIGRATIONS",
     "RunInfo",
     "StateStore",
+    "StoreConflictError",
     "StoreError",
     "StoreLockedError",
+    "backup",
 ]
 
 _log = logging.getLogger(__name__)
@@ -118,7 +148,11 @@ class StoreError(MatchingError):
 
 
 class StoreLockedError(StoreError):
-    """Another writer holds the store's lock."""
+    """Another writer holds the store."""
+
+
+class StoreConflictError(StoreLockedError):
+    """Another writer committed a run since this writer loaded the state: nothing was committed."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,7 +241,120 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+_V2_STATEMENTS = (
+    *(
+        f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+        for table in ("children", "mentors")
+        for column in LIFECYCLE_COLUMNS
+    ),
+    """CREATE TABLE enrolments (
+        enrolment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        role TEXT NOT NULL CHECK (role IN ('child', 'mentor')),
+        person_id TEXT NOT NULL,
+        joined_on TEXT NOT NULL,
+        join_run_id INTEGER REFERENCES runs(run_id),
+        left_on TEXT,
+        left_reason TEXT,
+        leave_run_id INTEGER REFERENCES runs(run_id),
+        CHECK ((left_on IS NULL) = (leave_run_id IS NULL))
+    )""",
+    "CREATE UNIQUE INDEX enrolments_open ON enrolments(role, person_id) WHERE left_on IS NULL",
+    "CREATE INDEX enrolments_person ON enrolments(role, person_id)",
+    """CREATE TRIGGER enrolments_never_deleted BEFORE DELETE ON enrolments
+    BEGIN SELECT RAISE(ABORT, 'enrolments are never deleted'); END""",
+    """CREATE TRIGGER enrolments_end_once BEFORE UPDATE ON enrolments
+    WHEN OLD.left_on IS NOT NULL
+        OR NEW.enrolment_id IS NOT OLD.enrolment_id
+        OR NEW.role IS NOT OLD.role
+        OR NEW.person_id IS NOT OLD.person_id
+        OR NEW.joined_on IS NOT OLD.joined_on
+        OR NEW.join_run_id IS NOT OLD.join_run_id
+    BEGIN SELECT RAISE(ABORT, 'enrolments are append-only: only open spells may end'); END""",
+    "ALTER TABLE events ADD COLUMN event_date TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE events ADD COLUMN event_key TEXT",
+    "CREATE INDEX events_key ON events(event_key)",
+    "ALTER TABLE runs ADD COLUMN inputs_digest TEXT",
+    "CREATE INDEX runs_night ON runs(run_date, inputs_digest)",
+    """CREATE TABLE run_files (
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER run_files_never_changed BEFORE UPDATE ON run_files
+    BEGIN SELECT RAISE(ABORT, 'run files are never changed'); END""",
+    """CREATE TRIGGER run_files_never_deleted BEFORE DELETE ON run_files
+    BEGIN SELECT RAISE(ABORT, 'run files are never deleted'); END""",
+)
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 to 2: lifecycle columns and enrolments, dated and keyed events, run files.
+
+    Schema 1 deleted children who exited and mentors who left, so they are
+    not in the migrated store (their pairs are in ``history``).  For the
+    people it kept, ``joined_on`` is the earliest date the store shows them
+    enrolled: the start of their first pair, or else the last run's date.
+    Events get their run's date and their identity.
+    """
+    from .events import EVENT_KINDS, Event, event_key
+
+    for statement in _V2_STATEMENTS:
+        conn.execute(statement)
+    last = conn.execute("SELECT run_date FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    last_date = "" if last is None else str(last[0])
+    paired = {str(r[0]) for r in conn.execute("SELECT child_id FROM pairs")}
+    for table, role, column in (
+        ("children", "child", "child_id"),
+        ("mentors", "mentor", "mentor_id"),
+    ):
+        first = dict(
+            conn.execute(f"SELECT {column}, MIN(started_on) FROM history GROUP BY {column}")
+        )
+        rows = conn.execute(f"SELECT id, data FROM {table}").fetchall()
+        for ident, text in rows:
+            data = _json_row(table, ident, text)
+            joined = min(d for d in (first.get(ident), last_date) if d) if last_date else ""
+            if table == "mentors":
+                status = str(data.pop("status", "active"))
+            else:
+                status = "paired" if ident in paired else "waiting"
+            conn.execute(
+                f"UPDATE {table} SET data = ?, status = ?, joined_on = ? WHERE id = ?",
+                (
+                    json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                    status,
+                    joined,
+                    ident,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO enrolments (role, person_id, joined_on) VALUES (?, ?, ?)",
+                (role, ident, joined),
+            )
+    # events were immutable in schema 1; lift the trigger while they are dated, then restore it
+    conn.execute("DROP TRIGGER events_never_changed")
+    dated = conn.execute(
+        "SELECT e.run_id, e.seq, e.kind, e.child_id, e.mentor_id, e.actor, e.note, r.run_date "
+        "FROM events e JOIN runs r ON r.run_id = e.run_id"
+    ).fetchall()
+    for run_id, seq, kind, child, mentor, actor, note, run_date in dated:
+        key = None
+        if kind in EVENT_KINDS:
+            event = Event(kind=kind, child_id=child or "", mentor_id=mentor or "",
+                          actor=actor, note=note)  # fmt: skip
+            key = event_key(event, run_date)
+        conn.execute(
+            "UPDATE events SET event_date = ?, event_key = ? WHERE run_id = ? AND seq = ?",
+            (run_date, key, run_id, seq),
+        )
+    conn.execute(
+        """CREATE TRIGGER events_never_changed BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are never changed'); END"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 """``MIGRATIONS[i]`` brings a store from schema version ``i`` to ``i + 1``.
 
 Each runs inside the transaction that opens the store for writing, so a
@@ -238,10 +385,34 @@ _RUN_COLUMNS = (
     "metrics",
     "counts",
     "committed_at",
+    "inputs_digest",
 )
 _RUN_JSON = ("config", "input_hashes", "metrics", "counts")
-_EVENT_COLUMNS = ("run_id", "seq", "kind", "child_id", "mentor_id", "actor", "note", "payload")
-_EVENT_KEYS = frozenset({"kind", "child_id", "mentor_id", "actor", "note", "payload"})
+_EVENT_COLUMNS = (
+    "run_id",
+    "seq",
+    "kind",
+    "child_id",
+    "mentor_id",
+    "actor",
+    "note",
+    "event_date",
+    "event_key",
+    "payload",
+)
+_EVENT_KEYS = frozenset(
+    {"kind", "child_id", "mentor_id", "actor", "note", "payload", "date", "key"}
+)
+ENROLMENT_COLUMNS = (
+    "role",
+    "person_id",
+    "joined_on",
+    "join_run_id",
+    "left_on",
+    "left_reason",
+    "leave_run_id",
+)
+"""The columns of :meth:`StateStore.enrolments`."""
 
 # ----------------------------------------------------------------------------------------------
 # columns of the stored rosters
@@ -256,16 +427,18 @@ _KINDS = {
     "categories": "tuple",
     "tags": "tuple",
 }
+_LIFE_KINDS = dict.fromkeys(LIFECYCLE_COLUMNS, "text")
 _CHILD_KINDS: dict[str, str] = {c.name: _KINDS[c.kind] for c in CHILD_COLUMNS}
-_CHILD_KINDS.update(exit_state="text", exit_approved_by="text")
+_CHILD_KINDS.update(exit_state="text", exit_approved_by="text", **_LIFE_KINDS)
 _MENTOR_KINDS: dict[str, str] = {c.name: _KINDS[c.kind] for c in MENTOR_COLUMNS}
-_MENTOR_KINDS.update(status="text")
+_MENTOR_KINDS.update(_LIFE_KINDS)
 assert tuple(_CHILD_KINDS) == CHILD_STATE_COLUMNS
 assert tuple(_MENTOR_KINDS) == MENTOR_STATE_COLUMNS
-_ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
+_CHILD_ALLOWED: dict[str, tuple[str, ...]] = {
     "exit_state": EXIT_STATES,
-    "status": MENTOR_STATUSES,
+    "status": CHILD_STATUSES,
 }
+_MENTOR_ALLOWED: dict[str, tuple[str, ...]] = {"status": MENTOR_STATUSES}
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_SHOWN = 30
@@ -295,6 +468,11 @@ class RunInfo:
         converted; NaN and infinities become ``null``).  The store adds its
         own counts of what changed (see :meth:`StateStore.commit`) to
         ``counts``.
+    inputs_digest : str or None
+        A digest of everything that decides the run's outcome (the nightly
+        job hashes its rosters, events, date, configuration and options):
+        :meth:`StateStore.find_run` finds a run already committed with the
+        same digest, so that the night is not applied twice.
     """
 
     run_date: str
@@ -304,6 +482,7 @@ class RunInfo:
     input_hashes: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
     counts: Mapping[str, Any] = field(default_factory=dict)
+    inputs_digest: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,9 +575,16 @@ def _encode_value(kind: str, value: Any) -> tuple[Any, str | None]:
 
 
 def _encode_roster(
-    frame: Any, name: str, kinds: Mapping[str, str], problems: list[str]
-) -> dict[str, str]:
-    """{id: JSON text} of a roster; appends problems (ids and columns only)."""
+    frame: Any,
+    name: str,
+    kinds: Mapping[str, str],
+    allowed_values: Mapping[str, tuple[str, ...]],
+    problems: list[str],
+) -> dict[str, _Row]:
+    """{id: (JSON text, status, joined_on, left_on, left_reason)} of a roster.
+
+    Appends problems (ids and columns only).
+    """
     where = f"new_state.{name}"
     if not isinstance(frame, pd.DataFrame):
         problems.append(f"{where} is not a DataFrame")
@@ -421,7 +607,7 @@ def _encode_roster(
     encoded: dict[str, list[Any]] = {}
     for column in columns:
         kind = kinds[column]
-        allowed = _ALLOWED_VALUES.get(column)
+        allowed = allowed_values.get(column)
         values = []
         for row, value in enumerate(cells[column]):
             out, problem = _encode_value(kind, value)
@@ -433,6 +619,25 @@ def _encode_roster(
                 problems.append(f"{where} {labels[row]}: column {column!r}: {problem}")
             values.append(out)
         encoded[column] = values
+    for row, (status, joined, left, why) in enumerate(
+        zip(*(encoded[c] for c in LIFECYCLE_COLUMNS), strict=True)
+    ):
+        if not all(isinstance(v, str) for v in (status, joined, left, why)):
+            continue  # already reported
+        departed = status in _DEPARTED
+        if not _is_iso(joined):
+            problems.append(f"{where} {labels[row]}: column 'joined_on': not an ISO date")
+        if departed != bool(left) or (left and not _is_iso(left)):
+            problems.append(
+                f"{where} {labels[row]}: column 'left_on': "
+                + (
+                    "an ISO date when the status is " + status
+                    if departed
+                    else "blank while enrolled"
+                )
+            )
+        elif left and joined and left < joined:
+            problems.append(f"{where} {labels[row]}: left_on is before joined_on")
     seen: dict[str, int] = {}
     for ident in ids:
         if isinstance(ident, str):
@@ -440,49 +645,115 @@ def _encode_roster(
     for ident, count in seen.items():
         if count > 1:
             problems.append(f"{where}: duplicate id {ident} ({count} rows)")
-    rows: dict[str, str] = {}
+    data_columns = [c for c in columns if c != "id" and c not in LIFECYCLE_COLUMNS]
+    rows: dict[str, _Row] = {}
     for row in range(len(ids)):
         ident = ids[row]
         if not isinstance(ident, str):
             continue
-        record = {column: encoded[column][row] for column in columns}
-        del record["id"]
-        rows[ident] = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        record = {column: encoded[column][row] for column in data_columns}
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        life = tuple(str(encoded[c][row]) for c in LIFECYCLE_COLUMNS)
+        rows[ident] = (text, life[0], life[1], life[2], life[3])
     return rows
 
 
-def _decode_roster(rows: list[tuple[str, str]], kinds: Mapping[str, str]) -> pd.DataFrame:
-    records = [json.loads(text) for _, text in rows]
+_DEPARTED = ("exited", "left")
+
+
+def _is_iso(text: str) -> bool:
+    if _ISO_DATE.fullmatch(text) is None:
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_row(table: str, ident: str, text: str) -> dict[str, Any]:
+    """A stored JSON object, or a StoreError naming the table and the record."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise StoreError(
+            f"state store is damaged: table {table!r}, record {ident}: the stored data is not "
+            "a JSON object; restore the store from a backup"
+        )
+    return data
+
+
+def _decode_roster(
+    table: str, rows: list[tuple[Any, ...]], kinds: Mapping[str, str]
+) -> pd.DataFrame:
+    """Rows ``(id, data, status, joined_on, left_on, left_reason)`` as a typed roster frame."""
+    records = [_json_row(table, row[0], row[1]) for row in rows]
     data: dict[str, Any] = {}
     for column, kind in kinds.items():
         if column == "id":
-            data[column] = pd.Series([ident for ident, _ in rows], dtype=object)
+            data[column] = pd.Series([row[0] for row in rows], dtype=object)
+            continue
+        if column in LIFECYCLE_COLUMNS:
+            at = 2 + LIFECYCLE_COLUMNS.index(column)
+            data[column] = pd.Series([str(row[at]) for row in rows], dtype=object)
             continue
         values = [record.get(column) for record in records]
-        if kind == "text":
-            data[column] = pd.Series(["" if v is None else v for v in values], dtype=object)
-        elif kind == "float":
-            data[column] = pd.Series(
-                np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+        try:
+            data[column] = _decode_column(kind, values)
+        except (TypeError, ValueError):
+            bad = next(
+                (row[0] for row, v in zip(rows, values, strict=True) if not _decodes(kind, v)),
+                "?",
             )
-        elif kind == "int":
-            data[column] = pd.Series(np.array(values, dtype=np.int64))
-        elif kind == "bool":
-            data[column] = pd.Series(np.array(values, dtype=bool))
-        else:
-            cells = np.empty(len(values), dtype=object)
-            for row, v in enumerate(values):
-                cells[row] = tuple(v or ())
-            data[column] = pd.Series(cells, dtype=object)
+            raise StoreError(
+                f"state store is damaged: table {table!r}, record {bad}: column {column!r} "
+                f"is not {kind}; restore the store from a backup"
+            ) from None
     return pd.DataFrame(data)
+
+
+def _decode_column(kind: str, values: list[Any]) -> pd.Series:
+    if kind == "text":
+        if not all(v is None or isinstance(v, str) for v in values):
+            raise TypeError
+        return pd.Series(["" if v is None else v for v in values], dtype=object)
+    if kind == "float":
+        return pd.Series(np.array([math.nan if v is None else v for v in values], dtype=np.float64))
+    if kind == "int":
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise TypeError
+        return pd.Series(np.array(values, dtype=np.int64))
+    if kind == "bool":
+        if not all(isinstance(v, bool) for v in values):
+            raise TypeError
+        return pd.Series(np.array(values, dtype=bool))
+    cells = np.empty(len(values), dtype=object)
+    for row, v in enumerate(values):
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise TypeError
+        cells[row] = tuple(v or ())
+    return pd.Series(cells, dtype=object)
+
+
+def _decodes(kind: str, value: Any) -> bool:
+    try:
+        _decode_column(kind, [value])
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_Row = tuple[str, str, str, str, str]  # (JSON data, status, joined_on, left_on, left_reason)
 
 
 @dataclass
 class _Encoded:
     """A state as the store holds it."""
 
-    children: dict[str, str]
-    mentors: dict[str, str]
+    children: dict[str, _Row]
+    mentors: dict[str, _Row]
     capacity: dict[str, int]
     pairs: dict[Pair, tuple[str, str, bool]]  # (child, mentor) -> (started_on, reason, pinned)
     forbidden: set[Pair]
@@ -494,8 +765,8 @@ def _encode_state(state: Any) -> tuple[_Encoded, list[str]]:
     problems: list[str] = []
     if not isinstance(state, State):
         raise StoreError(f"new_state must be a State, not {type(state).__name__}")
-    children = _encode_roster(state.children, "children", _CHILD_KINDS, problems)
-    mentors = _encode_roster(state.mentors, "mentors", _MENTOR_KINDS, problems)
+    children = _encode_roster(state.children, "children", _CHILD_KINDS, _CHILD_ALLOWED, problems)
+    mentors = _encode_roster(state.mentors, "mentors", _MENTOR_KINDS, _MENTOR_ALLOWED, problems)
     capacity: dict[str, int] = {}
     if isinstance(state.mentors, pd.DataFrame) and mentors:
         ids, caps = state.mentors["id"].tolist(), state.mentors["capacity"].tolist()
@@ -559,43 +830,102 @@ def _encode_state(state: Any) -> tuple[_Encoded, list[str]]:
     return _Encoded(children, mentors, capacity, pairs, forbidden, queue), problems
 
 
+def _settle_children(new: _Encoded) -> None:
+    """An enrolled child's stored status follows the pairs: ``paired`` or ``waiting``."""
+    paired = {child for child, _ in new.pairs}
+    for ident, row in new.children.items():
+        if row[1] != "exited":
+            status = "paired" if ident in paired else "waiting"
+            if row[1] != status:
+                new.children[ident] = (row[0], status, row[2], row[3], row[4])
+
+
+_Start = tuple[str, str, str, str]  # child, mentor, reason, started_on
+_End = tuple[str, str, str, str, str]  # child, mentor, reason, approved_by, ended_on
+
+
 def _check_pairs(
-    new: _Encoded, old: _Encoded, started: Mapping[Any, Any], ended: Mapping[Any, Any]
-) -> list[str]:
-    """Problems of the new pairs against the new rosters and the stored state."""
+    new: _Encoded,
+    old: _Encoded,
+    started: Mapping[Any, Any],
+    ended: Mapping[Any, Any],
+    run_date: str,
+) -> tuple[list[str], list[_Start], list[_End]]:
+    """Problems of the new state against the stored one; the pairs that start and end."""
     problems: list[str] = []
+    for name, new_rows, old_rows in (
+        ("children", new.children, old.children),
+        ("mentors", new.mentors, old.mentors),
+    ):
+        for ident in sorted(old_rows.keys() - new_rows.keys()):
+            problems.append(
+                f"new_state.{name}: {ident} is missing; people are never removed "
+                "(their status records that they left)"
+            )
     load: dict[str, int] = {}
     for child, mentor in new.pairs:
         label = f"pair ({child}, {mentor})"
         if child not in new.children:
-            gone = " (removed in this commit)" if child in old.children else ""
-            problems.append(f"{label}: child {child} is not in new_state.children{gone}")
+            problems.append(f"{label}: child {child} is not in new_state.children")
+        elif new.children[child][1] == "exited":
+            problems.append(f"{label}: child {child} has exited")
         if mentor not in new.mentors:
-            gone = " (removed in this commit)" if mentor in old.mentors else ""
-            problems.append(f"{label}: mentor {mentor} is not in new_state.mentors{gone}")
+            problems.append(f"{label}: mentor {mentor} is not in new_state.mentors")
+        elif new.mentors[mentor][1] == "left":
+            problems.append(f"{label}: mentor {mentor} has left")
         if (child, mentor) in new.forbidden:
             problems.append(f"{label} is forbidden")
+        if new.pairs[(child, mentor)][0] > run_date:
+            problems.append(f"{label} starts after the run's date")
         load[mentor] = load.get(mentor, 0) + 1
     for mentor, count in sorted(load.items()):
         cap = new.capacity.get(mentor)
         if cap is not None and count > cap:
             problems.append(f"mentor {mentor} has {count} pairs but capacity {cap}")
 
+    starts: list[_Start] = []
     for key, value in started.items():
         if not (isinstance(key, tuple) and key in new.pairs and key not in old.pairs):
             problems.append(f"started names {_key_label(key)}, which is not a pair started now")
-        elif not isinstance(value, str):
-            problems.append(f"started[{_key_label(key)}] is not text")
+            continue
+        reason, on = (value, None) if isinstance(value, str) else (None, None)
+        if isinstance(value, tuple | list) and len(value) == 2:
+            reason, on = value
+        if not isinstance(reason, str) or not (on is None or on == new.pairs[key][0]):
+            problems.append(
+                f"started[{_key_label(key)}] is not a reason, or (reason, the pair's started_on)"
+            )
+    for key in sorted(new.pairs.keys() - old.pairs.keys()):
+        value = started.get(key)
+        reason = value if isinstance(value, str) else value[0] if value else ""
+        starts.append((key[0], key[1], reason or new.pairs[key][1] or "matched", new.pairs[key][0]))
+
+    ends: list[_End] = []
     for key, value in ended.items():
         if not (isinstance(key, tuple) and key in old.pairs and key not in new.pairs):
             problems.append(f"ended names {_key_label(key)}, which is not a pair ended now")
         elif not (
             isinstance(value, tuple | list)
-            and len(value) == 2
+            and len(value) in (2, 3)
             and all(isinstance(v, str) for v in value)
+            and (len(value) == 2 or _is_iso(value[2]))
         ):
-            problems.append(f"ended[{_key_label(key)}] is not a (reason, approved_by) pair")
-    return problems
+            problems.append(
+                f"ended[{_key_label(key)}] is not (reason, approved_by) or "
+                "(reason, approved_by, ended_on)"
+            )
+    if problems:
+        return problems, starts, ends
+    for key in sorted(old.pairs.keys() - new.pairs.keys()):
+        why: tuple[str, ...] = tuple(ended.get(key, ("re-matched", "")))
+        ended_on = why[2] if len(why) == 3 else run_date
+        if ended_on < old.pairs[key][0] or ended_on > run_date:
+            problems.append(
+                f"pair ({key[0]}, {key[1]}) would end on {ended_on}, outside its start "
+                f"({old.pairs[key][0]}) and the run's date ({run_date})"
+            )
+        ends.append((key[0], key[1], why[0], why[1], ended_on))
+    return problems, starts, ends
 
 
 def _key_label(key: Any) -> str:
@@ -604,24 +934,26 @@ def _key_label(key: Any) -> str:
     return f"a key of type {type(key).__name__}"
 
 
-def _check_run(run: Any) -> dict[str, str]:
+def _check_run(run: Any) -> dict[str, Any]:
     """The ``runs`` row of ``run`` (JSON texts; counts are added later)."""
     if not isinstance(run, RunInfo):
         raise StoreError(f"run must be a RunInfo, not {type(run).__name__}")
     date = run.run_date
-    valid = isinstance(date, str) and _ISO_DATE.fullmatch(date) is not None
-    if valid:
-        try:
-            dt.date.fromisoformat(date)
-        except ValueError:
-            valid = False
-    if not valid:
+    if not (isinstance(date, str) and _is_iso(date)):
         raise StoreError("run.run_date must be an ISO date such as '2026-11-24'")
+    digest = run.inputs_digest
+    if digest is not None and not (isinstance(digest, str) and digest):
+        raise StoreError("run.inputs_digest must be None or non-empty text")
     if not isinstance(run.kind, str) or not run.kind:
         raise StoreError("run.kind must be non-empty text")
     if not isinstance(run.library_version, str):
         raise StoreError("run.library_version must be text")
-    row = {"run_date": date, "kind": run.kind, "library_version": run.library_version}
+    row: dict[str, Any] = {
+        "run_date": date,
+        "kind": run.kind,
+        "library_version": run.library_version,
+        "inputs_digest": digest,
+    }
     for name in ("config", "input_hashes", "metrics", "counts"):
         value = getattr(run, name)
         if not isinstance(value, Mapping) and not (
@@ -632,7 +964,7 @@ def _check_run(run: Any) -> dict[str, str]:
     return row
 
 
-def _check_events(events: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
+def _check_events(events: Sequence[Mapping[str, object]], run_date: str) -> list[dict[str, Any]]:
     if isinstance(events, Mapping | str):
         raise StoreError("events must be a sequence of mappings")
     out = []
@@ -656,6 +988,14 @@ def _check_events(events: Sequence[Mapping[str, object]]) -> list[dict[str, Any]
             if not isinstance(value, str):
                 raise StoreError(f"{where}: {key!r} must be text")
             row[key] = value
+        day = event.get("date") or run_date
+        if not (isinstance(day, str) and _is_iso(day)) or day > run_date:
+            raise StoreError(f"{where}: 'date' must be an ISO date no later than the run's date")
+        row["date"] = day
+        key_value = event.get("key")
+        if key_value is not None and not (isinstance(key_value, str) and key_value):
+            raise StoreError(f"{where}: 'key' must be None or non-empty text")
+        row["key"] = key_value
         payload = event.get("payload", {})
         if payload is None:
             payload = {}
@@ -677,19 +1017,75 @@ def _check_events(events: Sequence[Mapping[str, object]]) -> list[dict[str, Any]
 # the steps of a commit (module functions, so that tests can interrupt one)
 
 
-def _write_rosters(conn: sqlite3.Connection, new: _Encoded, old: _Encoded) -> None:
-    for table, new_rows, old_rows in (
-        ("children", new.children, old.children),
-        ("mentors", new.mentors, old.mentors),
+def _write_rosters(conn: sqlite3.Connection, new: _Encoded, old: _Encoded, run_id: int) -> None:
+    for table, role, new_rows, old_rows in (
+        ("children", "child", new.children, old.children),
+        ("mentors", "mentor", new.mentors, old.mentors),
     ):
-        removed = [(ident,) for ident in old_rows if ident not in new_rows]
-        conn.executemany(f"DELETE FROM {table} WHERE id = ?", removed)
-        changed = [(ident, text) for ident, text in new_rows.items() if old_rows.get(ident) != text]
+        changed = [(ident, *row) for ident, row in new_rows.items() if old_rows.get(ident) != row]
         conn.executemany(
-            f"INSERT INTO {table} (id, data) VALUES (?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+            f"INSERT INTO {table} (id, data, status, joined_on, left_on, left_reason) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data, "
+            "status = excluded.status, joined_on = excluded.joined_on, "
+            "left_on = excluded.left_on, left_reason = excluded.left_reason",
             changed,
         )
+        joins, leaves = _spells(new_rows, old_rows)
+        # an open spell ends before a rejoin opens the next; a newcomer's opens before it ends
+        _end_spells(conn, role, [i for i in leaves if i in old_rows], new_rows, run_id)
+        conn.executemany(
+            "INSERT INTO enrolments (role, person_id, joined_on, join_run_id) VALUES (?, ?, ?, ?)",
+            [(role, ident, new_rows[ident][2], run_id) for ident in joins],
+        )
+        _end_spells(conn, role, [i for i in leaves if i not in old_rows], new_rows, run_id)
+
+
+def _end_spells(
+    conn: sqlite3.Connection,
+    role: str,
+    ids: list[str],
+    new_rows: Mapping[str, _Row],
+    run_id: int,
+) -> None:
+    for ident in ids:
+        _, status, joined_on, left_on, left_reason = new_rows[ident]
+        if status not in _DEPARTED:  # left and rejoined within this commit
+            left_on, left_reason = joined_on, "rejoined"
+        cursor = conn.execute(
+            "UPDATE enrolments SET left_on = ?, left_reason = ?, leave_run_id = ? "
+            "WHERE role = ? AND person_id = ? AND left_on IS NULL",
+            (left_on, left_reason, run_id, role, ident),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"enrolments has no open spell for {role} {ident}")
+
+
+def _spells(
+    new_rows: Mapping[str, _Row], old_rows: Mapping[str, _Row]
+) -> tuple[list[str], list[str]]:
+    """(ids whose enrolment starts now, ids whose enrolment ends now), sorted.
+
+    A spell starts for a new id or one whose ``joined_on`` changed (a rejoin),
+    and ends when the status turns to departed or a rejoin replaces it.
+    """
+    joins, leaves = [], []
+    for ident in sorted(new_rows):
+        row, before = new_rows[ident], old_rows.get(ident)
+        departed = row[1] in _DEPARTED
+        if before is None:
+            joins.append(ident)
+            if departed:
+                leaves.append(ident)
+            continue
+        was_departed = before[1] in _DEPARTED
+        rejoined = was_departed and not departed
+        if rejoined or (not was_departed and row[2] != before[2]):
+            if not was_departed:
+                leaves.append(ident)
+            joins.append(ident)
+        if departed and not was_departed:
+            leaves.append(ident)
+    return joins, leaves
 
 
 def _write_pairs(conn: sqlite3.Connection, new: _Encoded, old: _Encoded) -> None:
@@ -728,31 +1124,27 @@ def _write_pairs(conn: sqlite3.Connection, new: _Encoded, old: _Encoded) -> None
 
 
 def _write_history(
-    conn: sqlite3.Connection,
-    run_id: int,
-    run_date: str,
-    starts: list[tuple[str, str, str]],
-    ends: list[tuple[str, str, str, str]],
+    conn: sqlite3.Connection, run_id: int, starts: list[_Start], ends: list[_End]
 ) -> None:
-    for child, mentor, reason, approved_by in ends:
+    for child, mentor, reason, approved_by, ended_on in ends:
         cursor = conn.execute(
             "UPDATE history SET ended_on = ?, end_reason = ?, end_approved_by = ?, "
             "end_run_id = ? WHERE child_id = ? AND mentor_id = ? AND ended_on IS NULL",
-            (run_date, reason, approved_by, run_id, child, mentor),
+            (ended_on, reason, approved_by, run_id, child, mentor),
         )
         if cursor.rowcount != 1:
             raise StoreError(f"history has no open row for pair ({child}, {mentor})")
     conn.executemany(
         "INSERT INTO history (child_id, mentor_id, started_on, start_reason, start_run_id) "
         "VALUES (?, ?, ?, ?, ?)",
-        [(child, mentor, run_date, reason, run_id) for child, mentor, reason in starts],
+        [(child, mentor, on, reason, run_id) for child, mentor, reason, on in starts],
     )
 
 
 def _write_events(conn: sqlite3.Connection, run_id: int, events: list[dict[str, Any]]) -> None:
     conn.executemany(
-        "INSERT INTO events (run_id, seq, kind, child_id, mentor_id, actor, note, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (run_id, seq, kind, child_id, mentor_id, actor, note, event_date, "
+        "event_key, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 run_id,
@@ -762,6 +1154,8 @@ def _write_events(conn: sqlite3.Connection, run_id: int, events: list[dict[str, 
                 e["mentor_id"],
                 e["actor"],
                 e["note"],
+                e["date"],
+                e["key"],
                 e["payload"],
             )
             for seq, e in enumerate(events)
@@ -769,15 +1163,138 @@ def _write_events(conn: sqlite3.Connection, run_id: int, events: list[dict[str, 
     )
 
 
+def _write_files(conn: sqlite3.Connection, run_id: int, files: Mapping[str, bytes]) -> None:
+    conn.executemany(
+        "INSERT INTO run_files (run_id, name, data) VALUES (?, ?, ?)",
+        [(run_id, name, sqlite3.Binary(data)) for name, data in sorted(files.items())],
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # the store
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_BUSY_MS = 30_000
+_LEFTOVER_SECONDS = 600.0
 
 
 def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
         return StoreError(f"{str(path)!r} is not a state store (not an SQLite database)")
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreLockedError(f"state store {str(path)!r} is locked by another process")
     return StoreError(f"state store {str(path)!r}: {type(exc).__name__}: {text}")
+
+
+def _check_file(file: Path) -> None:
+    """Refuse an existing file that cannot be a state store, naming it."""
+    try:
+        size = file.stat().st_size
+        with file.open("rb") as fh:
+            head = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot open state store {str(file)!r}: {exc.strerror}") from None
+    if size == 0:
+        raise StoreError(
+            f"{str(file)!r} is an empty file, not a state store; a store is created only where "
+            "no file exists (restore it from a backup, or move the file away to start anew)"
+        )
+    if head != _SQLITE_HEADER:
+        raise StoreError(f"{str(file)!r} is not a state store (not an SQLite database)")
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _link_into_place(tmp: Path, target: Path) -> bool:
+    """Link the finished ``tmp`` to ``target`` unless ``target`` exists; True if linked."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links
+        if target.exists():
+            return False
+        os.replace(tmp, target)
+    _fsync_path(target.parent)
+    return True
+
+
+def _remove_leftovers(file: Path) -> None:
+    """Remove temporary stores that killed creators left beside ``file`` (old ones only)."""
+    now = dt.datetime.now().timestamp()
+    for leftover in file.parent.glob(f".{glob_escape(file.name)}.new-*"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > _LEFTOVER_SECONDS:
+                leftover.unlink()
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _create(file: Path, target: int) -> None:
+    """Build a new store in a temporary file beside ``file`` and link it into place whole."""
+    _remove_leftovers(file)
+    tmp = file.with_name(f".{file.name}.new-{secrets.token_hex(8)}")
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn, tmp, 0, target)
+        finally:
+            conn.close()
+        _fsync_path(tmp)
+        if _link_into_place(tmp, file):
+            _log.info("state store: created %s", file)
+    except sqlite3.Error as exc:
+        raise _sqlite_error(file, exc) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create state store {str(file)!r}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _reader(file: Path) -> sqlite3.Connection:
+    """A connection that never writes: read-write where allowed (so that SQLite can roll back
+    a killed writer's journal), else read-only."""
+    if os.access(file, os.W_OK) and os.access(file.parent, os.W_OK):
+        conn = sqlite3.connect(file, isolation_level=None, timeout=_BUSY_MS / 1000)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+    uri = file.absolute().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=_BUSY_MS / 1000)
+
+
+def _begin_writer(conn: sqlite3.Connection, file: Path) -> None:
+    """Take the writer's lock: a write transaction, refused at once if another writer has one."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreLockedError(
+                f"state store {str(file)!r} is locked by another writer; nothing was changed"
+            ) from None
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
 
 
 class StateStore:
@@ -787,95 +1304,113 @@ class StateStore:
     :meth:`close`.  A store is used by one thread at a time.
     """
 
-    SCHEMA_VERSION: int = 1
+    SCHEMA_VERSION: int = 2
 
-    def __init__(
-        self, path: Path, conn: sqlite3.Connection, lock_fd: int | None, readonly: bool
-    ) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = conn
-        self._lock_fd = lock_fd
         self._readonly = readonly
+        self._base_run_id = 0
 
     # -- opening and closing
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> StateStore:
-        """Open the store at ``path``, creating it (for writing) if it does not exist.
+        """Open the store at ``path``; for writing, create it first if no file is there.
 
         Parameters
         ----------
         path : str or os.PathLike
-            The SQLite file.  Its directory must exist.
+            The SQLite file.  Its directory must exist.  A symbolic link is
+            followed (the store is the file it points to).
         readonly : bool
-            Open for reading only: no lock is taken, nothing is migrated or
-            created, :meth:`commit` is refused.
+            Open for reading only: no lock is taken, nothing is created or
+            migrated, :meth:`commit` is refused.
 
         Raises
         ------
         StoreLockedError
-            If another writer has the store open (``readonly=False`` only).
+            If another writer has the store open (``readonly=False`` only),
+            through this path or any other.
         StoreError
-            If the directory or (``readonly=True``) the file does not exist,
-            the file is not a state store, or its schema version is newer than
-            this library supports (or, read-only, older).
+            If the directory or (``readonly=True``) the file does not exist;
+            the file is empty, not an SQLite database or not a state store;
+            or its schema version is newer than this library supports (or,
+            read-only, older).
         """
-        file = Path(os.fspath(path))
+        given = Path(os.fspath(path))
+        file = Path(os.path.realpath(given))
         if not file.parent.is_dir():
             raise StoreError(
-                f"cannot open state store {str(file)!r}: directory "
-                f"{str(file.parent)!r} does not exist"
+                f"cannot open state store {str(given)!r}: directory "
+                f"{str(given.parent)!r} does not exist"
             )
         if file.is_dir():
-            raise StoreError(f"cannot open state store {str(file)!r}: it is a directory")
+            raise StoreError(f"cannot open state store {str(given)!r}: it is a directory")
         if readonly and not file.is_file():
-            raise StoreError(f"cannot open state store {str(file)!r}: no such file")
-        lock_fd = None if readonly else _take_lock(file)
+            raise StoreError(f"cannot open state store {str(given)!r}: no such file")
+        target = cls.SCHEMA_VERSION
+        if not readonly and not file.exists():
+            _create(file, target)
+        _check_file(file)
         conn: sqlite3.Connection | None = None
         try:
             if readonly:
-                uri = file.absolute().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+                conn = _reader(file)
+                conn.execute("BEGIN")
             else:
-                conn = sqlite3.connect(file, isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA foreign_keys = ON")
+                conn = sqlite3.connect(file, isolation_level=None, timeout=0.0)
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "delete":
+                    # schema 1 used WAL, whose locks live beside the path, not in the file
+                    mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+                    if str(mode).lower() != "delete":
+                        raise StoreLockedError(
+                            f"state store {str(file)!r} is in use by another process"
+                        )
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                _begin_writer(conn, file)
             version = _read_version(conn, file)
-            target = cls.SCHEMA_VERSION
+            if version == 0:
+                raise StoreError(
+                    f"{str(file)!r} is not a state store (an SQLite file without tables)"
+                )
             if version > target:
                 raise StoreError(
                     f"cannot open {str(file)!r}: store schema version {version} is newer "
                     f"than this library supports ({target})"
                 )
+            if readonly and version < target:
+                raise StoreError(
+                    f"cannot open {str(file)!r} read-only: store schema version {version} "
+                    f"is older than this library's ({target}); open it for writing once "
+                    "to migrate it"
+                )
             if readonly:
-                if version < target:
-                    raise StoreError(
-                        f"cannot open {str(file)!r} read-only: store schema version {version} "
-                        f"is older than this library's ({target}); open it for writing once "
-                        "to migrate it"
-                    )
-            else:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"cannot open {str(file)!r}: WAL journal mode refused")
-                conn.execute("PRAGMA synchronous = FULL")
-                if version < target:
-                    _migrate(conn, file, version, target)
+                conn.execute("COMMIT")
+            elif version < target:
+                _migrate(conn, file, version, target, in_transaction=True)
+                conn.execute("COMMIT")
+                _begin_writer(conn, file)
+            store = cls(file, conn, readonly)
+            if not readonly:
+                store._base_run_id = _last_run_id(conn)
         except BaseException as exc:
             if conn is not None:
                 conn.close()
-            _release_lock(lock_fd)
             if isinstance(exc, sqlite3.Error):
                 raise _sqlite_error(file, exc) from exc
             raise
-        return cls(file, conn, lock_fd, readonly)
+        return store
 
     def close(self) -> None:
-        """Close the database and release the writer's lock (idempotent)."""
+        """Close the database, releasing the writer's lock (idempotent)."""
         conn, self._conn = self._conn, None
         if conn is not None:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             conn.close()
-        lock_fd, self._lock_fd = self._lock_fd, None
-        _release_lock(lock_fd)
 
     def __enter__(self) -> StateStore:
         return self
@@ -895,6 +1430,7 @@ class StateStore:
 
     @property
     def path(self) -> Path:
+        """The store's file (symbolic links resolved)."""
         return self._path
 
     @property
@@ -932,16 +1468,23 @@ class StateStore:
     def load(self) -> State:
         """The current state (:func:`~matching.state.empty_state` for a new store).
 
-        Rosters have the canonical state columns with fixed dtypes (float64
-        ``lat``, ``lon``, ``age``, ``max_distance_km``; int64 ``priority``,
-        ``capacity``; bool ``active``; object text and tuple columns), sorted by
-        id, with a fresh ``RangeIndex``; pairs are sorted by child id.
+        Rosters hold everyone ever enrolled, with their lifecycle columns, and
+        have the canonical state columns with fixed dtypes (float64 ``lat``,
+        ``lon``, ``age``, ``max_distance_km``; int64 ``priority``,
+        ``capacity``; bool ``active``; object text and tuple columns), sorted
+        by id, with a fresh ``RangeIndex``; pairs are sorted by child id.
+
+        Raises
+        ------
+        StoreError
+            If a stored row is damaged (naming the table and the record id).
         """
         with self._snapshot() as conn:
             if conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None:
                 return empty_state()
-            kids = conn.execute("SELECT id, data FROM children ORDER BY id").fetchall()
-            mentors = conn.execute("SELECT id, data FROM mentors ORDER BY id").fetchall()
+            roster = "SELECT id, data, status, joined_on, left_on, left_reason FROM {} ORDER BY id"
+            kids = conn.execute(roster.format("children")).fetchall()
+            mentors = conn.execute(roster.format("mentors")).fetchall()
             pair_rows = conn.execute(
                 "SELECT child_id, mentor_id, started_on, start_reason, pinned "
                 "FROM pairs ORDER BY child_id"
@@ -958,8 +1501,8 @@ class StateStore:
             }
         )
         return State(
-            children=_decode_roster(kids, _CHILD_KINDS),
-            mentors=_decode_roster(mentors, _MENTOR_KINDS),
+            children=_decode_roster("children", kids, _CHILD_KINDS),
+            mentors=_decode_roster("mentors", mentors, _MENTOR_KINDS),
             pairs=pairs,
             forbidden=tuple(sorted((c, m) for c, m in forbidden)),
             first_in_line=tuple(r[0] for r in queue),
@@ -976,16 +1519,71 @@ class StateStore:
             nullable_ints=("end_run_id",),
         )  # fmt: skip
 
+    def enrolments(self) -> pd.DataFrame:
+        """Every enrolment spell, in the order they began (:data:`ENROLMENT_COLUMNS`).
+
+        ``left_on`` and ``left_reason`` are ``None`` and ``leave_run_id`` is
+        ``<NA>`` while the spell lasts; ``join_run_id`` is ``<NA>`` for spells
+        brought over from a schema-1 store.
+        """
+        return self._table(
+            "enrolments", ENROLMENT_COLUMNS, "enrolment_id",
+            nullable_ints=("join_run_id", "leave_run_id"),
+        )  # fmt: skip
+
     def runs(self) -> pd.DataFrame:
         """One row per commit, oldest first; JSON columns as dicts."""
         return self._table("runs", _RUN_COLUMNS, "run_id", ints=("run_id",), json_cols=_RUN_JSON)
 
     def events(self) -> pd.DataFrame:
-        """Every recorded event, by run then ``seq``; ``payload`` as a dict."""
+        """Every recorded event, by run then ``seq``; ``payload`` as a dict.
+
+        ``event_date`` is the date the event took effect; ``event_key`` its
+        identity (:func:`matching.events.event_key`; ``None`` for events the
+        store adds itself, such as ``pin_changed``).
+        """
         return self._table(
             "events", _EVENT_COLUMNS, "run_id, seq", ints=("run_id", "seq"),
             json_cols=("payload",),
         )  # fmt: skip
+
+    def event_keys(self) -> set[str]:
+        """The identities of every recorded event (see :func:`matching.events.apply_events`)."""
+        with self._snapshot() as conn:
+            rows = conn.execute("SELECT event_key FROM events WHERE event_key IS NOT NULL")
+            return {str(r[0]) for r in rows}
+
+    def find_run(self, *, run_date: str, inputs_digest: str) -> int | None:
+        """The id of the last run committed for ``run_date`` with ``inputs_digest``, if any."""
+        with self._snapshot() as conn:
+            row = conn.execute(
+                "SELECT MAX(run_id) FROM runs WHERE run_date = ? AND inputs_digest = ?",
+                (run_date, inputs_digest),
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def last_run_id(self) -> int:
+        """The id of the newest run (0 for a store with none)."""
+        with self._snapshot() as conn:
+            return _last_run_id(conn)
+
+    def run_files(self, run_id: int) -> dict[str, bytes]:
+        """The files run ``run_id`` stored (its plan), by name.
+
+        Raises
+        ------
+        StoreError
+            If there is no such run.
+        """
+        if not isinstance(run_id, int) or isinstance(run_id, bool):
+            raise StoreError(f"run_id must be an int, not {type(run_id).__name__}")
+        with self._snapshot() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise StoreError(f"state store {str(self._path)!r} has no run {run_id}")
+            rows = conn.execute(
+                "SELECT name, data FROM run_files WHERE run_id = ? ORDER BY name", (run_id,)
+            ).fetchall()
+        return {str(name): bytes(data) for name, data in rows}
 
     def _table(
         self,
@@ -1010,14 +1608,19 @@ class StateStore:
             elif column in nullable_ints:
                 data[column] = pd.Series(values, dtype=object).astype("Int64")
             elif column in json_cols:
-                data[column] = pd.Series([json.loads(v) for v in values], dtype=object)
+                decoded = [
+                    _json_row(table, _record_label(table, r), v)
+                    for r, v in zip(rows, values, strict=True)
+                ]
+                data[column] = pd.Series(decoded, dtype=object)
             else:
                 data[column] = pd.Series(values, dtype=object)
         return pd.DataFrame(data)
 
     def _read_encoded(self, conn: sqlite3.Connection) -> _Encoded:
-        children = dict(conn.execute("SELECT id, data FROM children").fetchall())
-        mentors = dict(conn.execute("SELECT id, data FROM mentors").fetchall())
+        roster = "SELECT id, data, status, joined_on, left_on, left_reason FROM {}"
+        children = {r[0]: tuple(r[1:]) for r in conn.execute(roster.format("children"))}
+        mentors = {r[0]: tuple(r[1:]) for r in conn.execute(roster.format("mentors"))}
         pairs = {
             (c, m): (s, r, bool(p))
             for c, m, s, r, p in conn.execute(
@@ -1026,7 +1629,7 @@ class StateStore:
         }
         forbidden = {(c, m) for c, m in conn.execute("SELECT child_id, mentor_id FROM forbidden")}
         queue = [r[0] for r in conn.execute("SELECT child_id FROM queue ORDER BY position")]
-        return _Encoded(children, mentors, {}, pairs, forbidden, queue)
+        return _Encoded(children, mentors, {}, pairs, forbidden, queue)  # type: ignore[arg-type]
 
     # -- writing
 
@@ -1035,47 +1638,64 @@ class StateStore:
         new_state: State,
         *,
         run: RunInfo,
-        started: Mapping[tuple[str, str], str] | None = None,
-        ended: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+        started: Mapping[tuple[str, str], Any] | None = None,
+        ended: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
         events: Sequence[Mapping[str, object]] = (),
+        files: Mapping[str, bytes] | Callable[[int], Mapping[str, bytes]] | None = None,
     ) -> int:
         """Make ``new_state`` the current state, in one transaction; return the new run id.
 
         Parameters
         ----------
         new_state : State
-            The whole new state.  Roster columns other than the canonical
-            state columns are not stored.
+            The whole new state: everyone ever enrolled (nobody may be
+            removed; a departure is a status).  Roster columns other than the
+            canonical state columns are not stored.  An enrolled child's
+            status is stored as its pairs say (``"paired"`` / ``"waiting"``).
         run : RunInfo
             What to record about the run.
-        started : mapping (child_id, mentor_id) -> reason, optional
+        started : mapping (child_id, mentor_id) -> reason or (reason, started_on), optional
             History reason of pairs that start now (default: the pair's
-            ``start_reason``, or ``"matched"`` if it is empty).
-        ended : mapping (child_id, mentor_id) -> (reason, approved_by), optional
-            Why pairs that end now ended (default ``("re-matched", "")``).
+            ``start_reason``, or ``"matched"`` if it is empty).  A pair's
+            history starts on its ``started_on`` in ``new_state``.
+        ended : mapping (child_id, mentor_id) -> (reason, approved_by[, ended_on]), optional
+            Why and when pairs that end now ended (default ``("re-matched",
+            "")``, ended on the run's date).  ``ended_on`` may not be before
+            the pair started nor after the run's date.
         events : sequence of mappings
             Events of the run: ``kind`` (required), ``child_id``,
-            ``mentor_id``, ``actor``, ``note``, ``payload`` (a mapping); any
-            other key goes into the payload.  A change of a kept pair's
-            ``pinned`` adds a ``"pin_changed"`` event (payload ``{"pinned":
-            new value}``) unless ``events`` already has one for that pair.
+            ``mentor_id``, ``actor``, ``note``, ``date`` (default: the run's
+            date), ``key`` (the event's identity, :func:`matching.events.event_key`;
+            an event whose key is already recorded is refused), ``payload`` (a
+            mapping); any other key goes into the payload.  A change of a kept
+            pair's ``pinned`` adds a ``"pin_changed"`` event (payload
+            ``{"pinned": new value}``) unless ``events`` already has one for
+            that pair.
+        files : mapping name -> bytes, or callable run_id -> mapping, optional
+            Files of the run to keep byte for byte (:meth:`run_files`); a
+            callable gets the new run's id (so that a plan can name its run).
+            Names are plain file names (letters, digits, ``.``, ``_``, ``-``).
 
         ``counts`` of the run get, on top of ``run.counts``: ``pairs_started``,
         ``pairs_ended``, ``pairs_current``, ``pins_changed``,
         ``children_joined``, ``children_left``, ``children_updated``,
-        ``children_total`` and the same four for mentors, and ``events`` (these
-        replace keys of ``run.counts`` with the same names).
+        ``children_total`` (enrolled) and the same four for mentors, and
+        ``events`` (these replace keys of ``run.counts`` with the same names).
 
         Raises
         ------
+        StoreConflictError
+            With nothing written, if another writer committed a run since this
+            store was opened or last committed.
         StoreError
             With nothing written, if ``new_state`` is inconsistent (a pair
-            names a child or mentor not in the rosters, a child is in two
-            pairs, a mentor has more pairs than capacity, a pair is forbidden,
-            an id is duplicated, a column is missing or holds values of the
-            wrong type...), if ``started`` / ``ended`` name a pair that does
-            not start / end now, if ``run`` or ``events`` are not acceptable,
-            if the store is read-only or closed, or if SQLite fails.
+            names a child or mentor not in the rosters or departed, a child is
+            in two pairs, a mentor has more pairs than capacity, a pair is
+            forbidden, a person is missing, an id is duplicated, a column is
+            missing or holds values of the wrong type...), if ``started`` /
+            ``ended`` name a pair that does not start / end now, if ``run``,
+            ``events`` or ``files`` are not acceptable, if the store is
+            read-only or closed, or if SQLite fails.
         """
         conn = self._connection()
         if self._readonly:
@@ -1085,43 +1705,66 @@ class StateStore:
         if not isinstance(started, Mapping) or not isinstance(ended, Mapping):
             raise StoreError("started and ended must be mappings")
         run_row = _check_run(run)
-        event_rows = _check_events(events)
+        event_rows = _check_events(events, run_row["run_date"])
+        if files is not None and not isinstance(files, Mapping) and not callable(files):
+            raise StoreError("files must be a mapping of name to bytes, or a callable")
         new, problems = _encode_state(new_state)
         if problems:
             raise _problem_error("new_state is not valid", problems)
-
         try:
-            with _write_transaction(conn):
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            try:
                 run_id = self._commit_in_transaction(
-                    conn, new, run_row, started, ended, event_rows, run.counts
+                    conn, new, run_row, started, ended, event_rows, run.counts, files
                 )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise _sqlite_error(self._path, exc) from exc
+        finally:
+            # keep the writer's lock for the rest of the session, if nobody took it meanwhile
+            if self._conn is not None and not conn.in_transaction:
+                with contextlib.suppress(StoreError, sqlite3.Error):
+                    _begin_writer(conn, self._path)
+        self._base_run_id = run_id
         return run_id
 
     def _commit_in_transaction(
         self,
         conn: sqlite3.Connection,
         new: _Encoded,
-        run_row: dict[str, str],
+        run_row: dict[str, Any],
         started: Mapping[Any, Any],
         ended: Mapping[Any, Any],
         event_rows: list[dict[str, Any]],
         user_counts: Mapping[str, Any],
+        files: Mapping[str, bytes] | Callable[[int], Mapping[str, bytes]] | None,
     ) -> int:
+        latest = _last_run_id(conn)
+        if latest != self._base_run_id:
+            raise StoreConflictError(
+                f"state store {str(self._path)!r}: run {latest} was committed by another "
+                "writer since this one read the state; nothing was committed"
+            )
         old = self._read_encoded(conn)
-        problems = _check_pairs(new, old, started, ended)
+        _settle_children(new)
+        problems, starts, ends = _check_pairs(new, old, started, ended, run_row["run_date"])
+        keys = sorted({e["key"] for e in event_rows if e["key"] is not None})
+        for chunk in range(0, len(keys), 500):
+            part = keys[chunk : chunk + 500]
+            for (key,) in conn.execute(
+                f"SELECT event_key FROM events WHERE event_key IN ({', '.join('?' * len(part))})",
+                part,
+            ):
+                problems.append(f"events: event {key[:12]}... is already recorded")
         if problems:
             raise _problem_error("new_state is not valid", problems)
 
-        starts = []
-        for key in sorted(new.pairs.keys() - old.pairs.keys()):
-            reason = started.get(key) or new.pairs[key][1] or "matched"
-            starts.append((key[0], key[1], reason))
-        ends = []
-        for key in sorted(old.pairs.keys() - new.pairs.keys()):
-            reason, approved_by = ended.get(key, ("re-matched", ""))
-            ends.append((key[0], key[1], reason, approved_by))
         pins = sorted(
             key
             for key in new.pairs.keys() & old.pairs.keys()
@@ -1135,6 +1778,8 @@ class StateStore:
                 "mentor_id": mentor,
                 "actor": "",
                 "note": "",
+                "date": run_row["run_date"],
+                "key": None,
                 "payload": _dumps({"pinned": new.pairs[(child, mentor)][2]}, "payload"),
             }
             for child, mentor in pins
@@ -1153,12 +1798,16 @@ class StateStore:
             ("children", new.children, old.children),
             ("mentors", new.mentors, old.mentors),
         ):
-            counts[f"{name}_joined"] = len(new_rows.keys() - old_rows.keys())
-            counts[f"{name}_left"] = len(old_rows.keys() - new_rows.keys())
+            joins, leaves = _spells(new_rows, old_rows)
+            moved = set(joins) | set(leaves)
+            counts[f"{name}_joined"] = len(joins)
+            counts[f"{name}_left"] = sum(1 for i in leaves if new_rows[i][1] in _DEPARTED)
             counts[f"{name}_updated"] = sum(
-                1 for ident, text in new_rows.items() if old_rows.get(ident, text) != text
+                1
+                for ident, row in new_rows.items()
+                if ident in old_rows and ident not in moved and _updated(name, row, old_rows[ident])
             )
-            counts[f"{name}_total"] = len(new_rows)
+            counts[f"{name}_total"] = sum(1 for row in new_rows.values() if row[1] not in _DEPARTED)
         run_row = {**run_row, "counts": _dumps(counts, "run.counts")}
         run_row["committed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         names = list(run_row)
@@ -1168,15 +1817,17 @@ class StateStore:
         )
         run_id = cursor.lastrowid
         assert run_id is not None
+        stored = _check_files(files(run_id) if callable(files) else files or {})
 
         conn.executemany(
             "DELETE FROM pairs WHERE child_id = ? AND mentor_id = ?",
             sorted(old.pairs.keys() - new.pairs.keys()),
         )
-        _write_rosters(conn, new, old)
+        _write_rosters(conn, new, old, run_id)
         _write_pairs(conn, new, old)
-        _write_history(conn, run_id, run_row["run_date"], starts, ends)
+        _write_history(conn, run_id, starts, ends)
         _write_events(conn, run_id, event_rows)
+        _write_files(conn, run_id, stored)
         _log.info(
             "state store: committed run %d (%s, %s): %d pair(s) started, %d ended",
             run_id,
@@ -1188,35 +1839,38 @@ class StateStore:
         return run_id
 
 
-# ----------------------------------------------------------------------------------------------
-# helpers of open()
+def _updated(name: str, row: _Row, before: _Row) -> bool:
+    """Whether a kept person's row changed, other than a child's paired/waiting status."""
+    if row[0] != before[0] or row[2:] != before[2:]:
+        return True
+    return name == "mentors" and row[1] != before[1]
 
 
-def _take_lock(file: Path) -> int:
-    lock_path = file.with_name(file.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot open state store {str(file)!r}: cannot create lock file "
-            f"{str(lock_path)!r} ({exc.strerror})"
-        ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        raise StoreLockedError(
-            f"state store {str(file)!r} is locked by another writer (lock file {str(lock_path)!r})"
-        ) from exc
-    return fd
+def _check_files(files: Any) -> dict[str, bytes]:
+    if not isinstance(files, Mapping):
+        raise StoreError("files must be a mapping of name to bytes")
+    out: dict[str, bytes] = {}
+    for name, data in files.items():
+        if not isinstance(name, str) or _FILE_NAME.fullmatch(name) is None:
+            raise StoreError("files: a name is not a plain file name")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StoreError(f"files[{name!r}] is not bytes")
+        out[name] = bytes(data)
+    return out
 
 
-def _release_lock(fd: int | None) -> None:
-    if fd is None:
-        return
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+def _record_label(table: str, row: Sequence[Any]) -> str:
+    """How an error names a row of ``table``: its key columns (ids and numbers only)."""
+    if table == "runs":
+        return f"run {row[0]}"
+    if table == "events":
+        return f"run {row[0]} event {row[1]}"
+    return "?"
+
+
+def _last_run_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(run_id) FROM runs").fetchone()
+    return 0 if row is None or row[0] is None else int(row[0])
 
 
 def _read_version(conn: sqlite3.Connection, file: Path) -> int:
@@ -1251,10 +1905,14 @@ def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _migrate(conn: sqlite3.Connection, file: Path, version: int, target: int) -> None:
+def _migrate(
+    conn: sqlite3.Connection, file: Path, version: int, target: int, *, in_transaction: bool = False
+) -> None:
+    """Run ``MIGRATIONS[version:target]`` in one transaction (the caller's, if it has one)."""
     if len(MIGRATIONS) < target:
         raise StoreError(f"no migration to schema version {target}")
-    with _write_transaction(conn):
+    scope = contextlib.nullcontext() if in_transaction else _write_transaction(conn)
+    with scope:
         version = _read_version(conn, file)
         for step in range(version, target):
             MIGRATIONS[step](conn)
@@ -1264,3 +1922,58 @@ def _migrate(conn: sqlite3.Connection, file: Path, version: int, target: int) ->
                 (str(step + 1),),
             )
     _log.info("state store: migrated from schema version %d to %d", version, target)
+
+
+def backup(db: str | os.PathLike[str], to: str | os.PathLike[str]) -> Path:
+    """Copy the store at ``db`` to the new file ``to``, consistently, while others may use it.
+
+    SQLite's online backup copies the committed state as of one moment (a
+    writer holding the store does not block it, and a commit waits for it).
+    The copy is written beside ``to`` and linked into place whole; ``to``
+    must not exist.
+
+    Raises
+    ------
+    StoreError
+        If ``db`` is not a state store, or ``to`` exists or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from matching.state import empty_state
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with StateStore.open(folder / "state.db") as store:
+    ...     _ = store.commit(empty_state(), run=RunInfo(run_date="2026-11-24"))
+    >>> copy = backup(folder / "state.db", folder / "copy.db")
+    >>> with StateStore.open(copy, readonly=True) as store:
+    ...     len(store.runs())
+    1
+    """
+    target = Path(os.fspath(to))
+    if target.exists() or target.is_symlink():
+        raise StoreError(f"cannot back up to {str(target)!r}: it exists (choose a new file name)")
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot back up to {str(target)!r}: its directory does not exist")
+    tmp = target.with_name(f".{target.name}.new-{secrets.token_hex(8)}")
+    try:
+        with StateStore.open(db, readonly=True) as store:
+            source = store._connection()
+            dest = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                source.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+        _fsync_path(tmp)
+        if not _link_into_place(tmp, target):
+            raise StoreError(
+                f"cannot back up to {str(target)!r}: it exists (choose a new file name)"
+            )
+    except sqlite3.Error as exc:
+        raise _sqlite_error(Path(os.fspath(db)), exc) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot back up to {str(target)!r}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return target

@@ -137,7 +137,7 @@ def test_python_dash_m_demo(tmp_path: Path) -> None:
     # the default demo also runs a month of weekly nightly jobs on a state store
     nights = ["night-2026-01-05", "night-2026-01-12", "night-2026-01-19", "night-2026-01-26",
               "night-2026-02-02"]  # fmt: skip
-    expected = [*DEMO_FILES, "state.db", "state.db.lock", *nights]
+    expected = [*DEMO_FILES, "state.db", *nights]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert "children: 200" in proc.stdout
     for night in nights:

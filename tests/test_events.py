@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import child_rows, mentor_rows
 
 import matching.events as events_module
 from matching.errors import InputError, RosterError
@@ -18,6 +19,7 @@ from matching.events import (
     EventError,
     apply_events,
     apply_rosters,
+    event_key,
     read_events,
 )
 from matching.schema import CHILD_COLUMNS, MENTOR_COLUMNS, validate_children, validate_mentors
@@ -27,6 +29,7 @@ from matching.state import (
     PAIR_COLUMNS,
     State,
     empty_state,
+    settle,
 )
 from matching.synth import district
 
@@ -75,12 +78,14 @@ def make_state(seed: int = 1) -> State:
             (C(5), M(6), "2026-02-01", "optimiser", False),
         ]
     )
-    return State(
-        children=kids.sort_values("id").reset_index(drop=True),
-        mentors=mentors.sort_values("id").reset_index(drop=True),
-        pairs=pairs,
-        forbidden=((C(7), M(7)),),
-        first_in_line=(C(9),),
+    return settle(
+        State(
+            children=child_rows(kids.sort_values("id")),
+            mentors=mentor_rows(mentors.sort_values("id")),
+            pairs=pairs,
+            forbidden=((C(7), M(7)),),
+            first_in_line=(C(9),),
+        )
     )
 
 
@@ -163,14 +168,23 @@ def test_exit_workflow_step_by_step() -> None:
         assert outcome.started == {}
     outcome = apply_events(state, [Event(kind="exit_effective", child_id=C(1))], date=DATE)
     new = outcome.state
-    assert C(1) not in set(new.children["id"])
-    assert len(new.children) == 19
+    # the child stays on the roster, exited, with the date and reason
+    assert len(new.children) == 20
+    row = child_row(new, C(1))
+    assert (row["status"], row["left_on"], row["left_reason"]) == (
+        "exited",
+        DATE,
+        "exit_effective",
+    )
+    assert row["exit_state"] == ""
     assert (C(1), M(1)) not in pairs_of(new)
     assert M(1) not in new.mentor_load()
-    assert outcome.ended == {(C(1), M(1)): ("exit_effective", "district-7")}
+    assert outcome.ended == {(C(1), M(1)): ("exit_effective", "district-7", DATE)}
+    event = Event(kind="exit_effective", child_id=C(1))
     assert outcome.log == [
-        {"kind": "exit_effective", "child_id": C(1), "mentor_id": "", "actor": "", "note": ""}
-    ]
+        {"kind": "exit_effective", "child_id": C(1), "mentor_id": "", "actor": "", "note": "",
+         "date": DATE, "key": event_key(event, DATE)}
+    ]  # fmt: skip
 
 
 def test_exit_workflow_in_one_batch_leaves_the_queue_and_keeps_the_rest() -> None:
@@ -186,13 +200,13 @@ def test_exit_workflow_in_one_batch_leaves_the_queue_and_keeps_the_rest() -> Non
     assert_unchanged(state, snap)
     new = outcome.state
     assert new.first_in_line == ()
-    assert C(9) not in set(new.children["id"])
+    assert child_row(new, C(9))["status"] == "exited"
     assert outcome.ended == {}  # C9 had no pair
     assert [row["kind"] for row in outcome.log] == [e.kind for e in batch]
     assert outcome.log[2]["actor"] == "district-7"
     # everyone else is untouched
-    others = state.children[state.children["id"] != C(9)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(new.children, others)
+    keep = (state.children["id"] != C(9)).to_numpy()
+    pd.testing.assert_frame_equal(new.children[keep], state.children[keep])
     pd.testing.assert_frame_equal(new.mentors, state.mentors)
     pd.testing.assert_frame_equal(new.pairs, state.pairs)
     assert new.forbidden == state.forbidden
@@ -298,8 +312,8 @@ def test_unknown_ids_kinds_and_missing_fields() -> None:
         "event 2 (mentor_pause, mentor M999): unknown mentor id",
         "event 3 (pin, child C999, mentor M999): unknown child id; unknown mentor id",
         f"event 4 (forbid, child {C(1)}, mentor M999): unknown mentor id",
-        f"event 5 ('adopt', child {C(1)}): unknown kind 'adopt' (accepted: {accepted})",
-        f"event 6 ('', child {C(1)}): missing kind",
+        f"event 5 (?, child {C(1)}): unknown kind (accepted: {accepted})",
+        f"event 6 (?, child {C(1)}): missing kind",
         f"event 7 (unpin, child {C(1)}): missing mentor_id",
         "event 8 (mentor_leave): missing mentor_id",
         f"event 9 (end_pair, child {C(1)}, mentor {M(1)}): missing note (the reason the pair ends)",
@@ -323,9 +337,10 @@ def test_ids_gone_earlier_in_the_batch_are_explained() -> None:
         ],
     )
     assert problems == [
-        f"event 5 (exit_request, child {C(1)}): unknown child id (the child's exit took effect "
-        "at event 4)",
-        f"event 7 (mentor_resume, mentor {M(5)}): unknown mentor id (the mentor left at event 6)",
+        f"event 5 (exit_request, child {C(1)}): the child exited on {DATE}; a child_rejoin "
+        "event must come first",
+        f"event 7 (mentor_resume, mentor {M(5)}): the mentor left on {DATE}; a mentor_rejoin "
+        "event must come first",
     ]
 
 
@@ -412,12 +427,14 @@ def test_mentor_leave_ends_pairs_and_queues_children() -> None:
     assert_unchanged(state, snap)
     new = outcome.state
     assert outcome.ended == {
-        (C(5), M(6)): ("mentor_left", "staff-1"),
-        (C(2), M(2)): ("mentor_left", "staff-2"),
-        (C(3), M(2)): ("mentor_left", "staff-2"),
+        (C(5), M(6)): ("mentor_left", "staff-1", DATE),
+        (C(2), M(2)): ("mentor_left", "staff-2", DATE),
+        (C(3), M(2)): ("mentor_left", "staff-2", DATE),
     }
     assert new.first_in_line == (C(9), C(5), C(2), C(3))
-    assert set(new.mentors["id"]) == set(state.mentors["id"]) - {M(2), M(6), M(9)}
+    left = set(new.mentors.loc[new.mentors["status"] == "left", "id"])
+    assert left == {M(2), M(6), M(9)}
+    assert set(new.mentors["id"]) == set(state.mentors["id"])  # nobody is removed
     assert set(pairs_of(new)) == {(C(1), M(1)), (C(4), M(3))}
     assert new.mentors["id"].is_monotonic_increasing
     assert new.forbidden == state.forbidden
@@ -464,8 +481,11 @@ def test_pin_override_ends_the_old_pair_and_starts_a_pinned_one() -> None:
     )
     assert_unchanged(state, snap)
     new = outcome.state
-    assert outcome.ended == {(C(1), M(1)): ("staff_override", "staff-9")}
-    assert outcome.started == {(C(1), M(5)): "staff_override", (C(10), M(6)): "staff_override"}
+    assert outcome.ended == {(C(1), M(1)): ("staff_override", "staff-9", DATE)}
+    assert outcome.started == {
+        (C(1), M(5)): ("staff_override", DATE),
+        (C(10), M(6)): ("staff_override", DATE),
+    }
     pairs = pairs_of(new)
     assert (C(1), M(1)) not in pairs
     assert pairs[(C(1), M(5))] == (DATE, "staff_override", True)
@@ -514,8 +534,8 @@ def test_override_is_checked_against_the_evolving_state() -> None:
     )
     assert set(outcome.started) == {(C(10), M(2)), (C(4), M(5))}
     assert outcome.ended == {
-        (C(3), M(2)): ("ended: moved away", "s"),
-        (C(4), M(3)): ("staff_override", ""),
+        (C(3), M(2)): ("ended: moved away", "s", DATE),
+        (C(4), M(3)): ("staff_override", "", DATE),
     }
 
 
@@ -552,8 +572,8 @@ def test_forbid_ends_the_pair_and_queues_the_child() -> None:
     assert_unchanged(state, snap)
     new = outcome.state
     assert outcome.ended == {
-        (C(2), M(2)): ("forbidden", "staff-4"),
-        (C(4), M(3)): ("forbidden", "staff-4"),
+        (C(2), M(2)): ("forbidden", "staff-4", DATE),
+        (C(4), M(3)): ("forbidden", "staff-4", DATE),
     }
     assert new.forbidden == ((C(1), M(9)), (C(2), M(2)), (C(4), M(3)), (C(7), M(7)))
     assert new.first_in_line == (C(9), C(2), C(4))
@@ -579,7 +599,7 @@ def test_end_pair_records_the_reason_and_does_not_queue() -> None:
         [Event(kind="end_pair", child_id=C(4), mentor_id=M(3), note="family moved", actor="s-1")],
         date=DATE,
     )
-    assert outcome.ended == {(C(4), M(3)): ("ended: family moved", "s-1")}
+    assert outcome.ended == {(C(4), M(3)): ("ended: family moved", "s-1", DATE)}
     assert outcome.state.first_in_line == (C(9),)
     assert (C(4), M(3)) not in pairs_of(outcome.state)
     assert outcome.log == [
@@ -589,8 +609,14 @@ def test_end_pair_records_the_reason_and_does_not_queue() -> None:
             "mentor_id": M(3),
             "actor": "s-1",
             "note": "family moved",
+            "date": DATE,
+            "key": event_key(
+                Event(kind="end_pair", child_id=C(4), mentor_id=M(3), actor="s-1",
+                      note="family moved"),
+                DATE,
+            ),
         }
-    ]
+    ]  # fmt: skip
 
 
 def test_end_pair_on_a_missing_pair() -> None:
@@ -708,7 +734,7 @@ def test_read_events_csv_reports_every_row_problem(tmp_path: Path) -> None:
     with pytest.raises(EventError) as info:
         read_events(path)
     assert info.value.problems == [
-        f"row 2: column 'kind': unknown kind 'adopt' (accepted: {', '.join(EVENT_KINDS)})",
+        f"row 2: column 'kind': unknown kind (accepted: {', '.join(EVENT_KINDS)})",
         "row 3: column 'child_id': missing child_id",
         "row 3: column 'mentor_id': missing mentor_id",
         "row 4: column 'actor': missing actor (who approved the exit)",
@@ -727,8 +753,8 @@ def test_read_events_csv_header_problems(tmp_path: Path) -> None:
         read_events(path)
     assert info.value.problems == [
         "header: column 'child_id' appears 2 times",
-        "header: column 3 'name' is not an event field "
-        "(accepted: kind, child_id, mentor_id, actor, note)",
+        "header: column 3 is not an event field "
+        "(accepted: kind, child_id, mentor_id, actor, note, date)",
         "header: missing required column 'kind'",
     ]
     assert "张三" not in str(info.value)
@@ -777,12 +803,12 @@ def test_read_events_json_problems(tmp_path: Path) -> None:
         read_events(path)
     assert info.value.problems == [
         "row 2: expected an object, got list",
-        "row 3: column 'name': not an event field "
-        "(accepted: kind, child_id, mentor_id, actor, note)",
+        "row 3: a key that is not an event field "
+        "(accepted: kind, child_id, mentor_id, actor, note, date)",
         "row 4: column 'child_id': must be text",
         "row 5: column 'child_id': must be text",
         "row 6: column 'note': missing note (the reason the pair ends)",
-        f"row 7: column 'kind': unknown kind 'nope' (accepted: {', '.join(EVENT_KINDS)})",
+        f"row 7: column 'kind': unknown kind (accepted: {', '.join(EVENT_KINDS)})",
     ]
 
 
@@ -835,7 +861,7 @@ def test_read_then_apply(tmp_path: Path) -> None:
         ],
     )
     outcome = apply_events(make_state(), read_events(path), date=DATE)
-    assert outcome.started == {(C(2), M(5)): "staff_override"}
+    assert outcome.started == {(C(2), M(5)): ("staff_override", DATE)}
     assert outcome.state.first_in_line == (C(9), C(2), C(3))
 
 
@@ -866,13 +892,15 @@ def test_apply_rosters_joins_updates_and_never_removes() -> None:
     # shuffled input order does not matter
     raw_children = raw_children.sample(frac=1.0, random_state=3)
 
-    new, changes = apply_rosters(state, raw_children, raw_mentors)
+    new, changes = apply_rosters(state, raw_children, raw_mentors, date=DATE)
     assert_unchanged(state, snap)
     assert changes == {
         "children_joined": [C(n) for n in range(21, 26)],
         "children_updated": [C(2), C(3)],
+        "children_ignored": [],
         "mentors_joined": [M(n) for n in range(16, 19)],
         "mentors_updated": [M(6), M(7)],
+        "mentors_ignored": [],
     }
     kids = new.children.set_index("id")
     assert list(new.children["id"]) == sorted([C(n) for n in range(1, 26)])
@@ -882,6 +910,8 @@ def test_apply_rosters_joins_updates_and_never_removes() -> None:
     assert kids.at[C(2), "lat"] == 31.5
     assert kids.at[C(21), "exit_state"] == ""
     assert kids.at[C(21), "exit_approved_by"] == ""
+    assert (kids.at[C(21), "status"], kids.at[C(21), "joined_on"]) == ("waiting", DATE)
+    assert kids.at[C(2), "joined_on"] == "2026-01-01"  # kept
     mums = new.mentors.set_index("id")
     assert list(new.mentors["id"]) == sorted([M(n) for n in range(1, 19)])
     assert M(4) in mums.index
@@ -908,20 +938,44 @@ def test_apply_rosters_joins_updates_and_never_removes() -> None:
 def test_apply_rosters_same_roster_changes_nothing() -> None:
     state = make_state()
     raw_children, _ = district(20, 15, seed=1)
-    new, changes = apply_rosters(state, raw_children, None)
-    assert changes == {
-        "children_joined": [],
-        "children_updated": [],
-        "mentors_joined": [],
-        "mentors_updated": [],
-    }
+    new, changes = apply_rosters(state, raw_children, None, date=DATE)
+    assert all(ids == [] for ids in changes.values())
     pd.testing.assert_frame_equal(new.children, state.children)
     assert new.mentors is state.mentors
 
 
+def test_apply_rosters_ignores_rows_of_people_who_left() -> None:
+    """A master roster re-uploaded after an exit and a departure changes nothing for them."""
+    state = make_state()
+    exit_ = [
+        Event(kind="exit_request", child_id=C(2)),
+        Event(kind="exit_investigate", child_id=C(2)),
+        Event(kind="exit_approve", child_id=C(2), actor="district"),
+        Event(kind="exit_effective", child_id=C(2), date="2026-03-01"),
+        Event(kind="mentor_leave", mentor_id=M(1)),
+    ]
+    left = apply_events(state, exit_, date=DATE).state
+    raw_children, raw_mentors = district(20, 15, seed=1)
+    raw_children.loc[raw_children["id"] == C(2), "priority"] = 9  # would be an update
+    new, changes = apply_rosters(left, raw_children, raw_mentors, date="2026-03-09")
+    assert changes["children_ignored"] == [C(2)]
+    assert changes["mentors_ignored"] == [M(1)]
+    assert changes["children_joined"] == changes["mentors_joined"] == []
+    kids = new.children.set_index("id")
+    assert (kids.at[C(2), "status"], kids.at[C(2), "left_on"]) == ("exited", "2026-03-01")
+    assert kids.at[C(2), "priority"] == child_row(left, C(2))["priority"]
+    assert new.mentors.set_index("id").at[M(1), "status"] == "left"
+    # a rejoin brings the child back, on the rejoin's date
+    back = apply_events(new, [Event(kind="child_rejoin", child_id=C(2))], date="2026-03-09").state
+    row = child_row(back, C(2))
+    assert (row["status"], row["joined_on"], row["left_on"]) == ("waiting", "2026-03-09", "")
+    _, changes = apply_rosters(back, raw_children, None, date="2026-03-09")
+    assert changes["children_ignored"] == [] and changes["children_updated"] == [C(2)]
+
+
 def test_apply_rosters_on_an_empty_state() -> None:
     raw_children, raw_mentors = district(20, 15, seed=2)
-    new, changes = apply_rosters(empty_state(), raw_children, raw_mentors)
+    new, changes = apply_rosters(empty_state(), raw_children, raw_mentors, date=DATE)
     assert changes["children_joined"] == sorted(raw_children["id"])
     assert changes["mentors_joined"] == sorted(raw_mentors["id"])
     assert changes["children_updated"] == changes["mentors_updated"] == []
@@ -937,20 +991,22 @@ def test_apply_rosters_raises_roster_errors_and_keeps_the_state() -> None:
     raw_children, _ = district(20, 15, seed=1)
     raw_children.loc[0, "lat"] = 123.0
     with pytest.raises(RosterError) as info:
-        apply_rosters(state, raw_children, None)
+        apply_rosters(state, raw_children, None, date=DATE)
     assert [p.column for p in info.value.problems] == ["lat"]
     assert_unchanged(state, snap)
 
 
 def test_apply_rosters_none_changes_nothing() -> None:
     state = make_state()
-    new, changes = apply_rosters(state, None, None)
+    new, changes = apply_rosters(state, None, None, date=DATE)
     assert new.children is state.children
     assert new.mentors is state.mentors
     assert all(v == [] for v in changes.values())
     assert sorted(changes) == [
+        "children_ignored",
         "children_joined",
         "children_updated",
+        "mentors_ignored",
         "mentors_joined",
         "mentors_updated",
     ]

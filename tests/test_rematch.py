@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from builders import child_rows, mentor_rows
 
 from matching import InputError, MatchConfig, match
 from matching.rematch import rematch
 from matching.schema import validate_children, validate_mentors
-from matching.state import State
+from matching.state import State, settle
 from matching.synth import district
 
 CFG = MatchConfig(max_distance_km=3.0)
@@ -38,7 +39,7 @@ def _state(n: int, k: int, seed: int, *, paired_share: float = 1.0) -> State:
             "pinned": False,
         }
     ).astype({"started_on": object, "start_reason": object})
-    return State(children=kids, mentors=men, pairs=pairs)
+    return settle(State(children=child_rows(kids), mentors=mentor_rows(men), pairs=pairs))
 
 
 def _churn(state: State, seed: int, n_mentors_leave: int) -> State:

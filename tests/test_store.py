@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import child_rows, mentor_rows
 
 import matching
 import matching.store as store_module
@@ -28,6 +29,7 @@ from matching.state import (
     MENTOR_STATE_COLUMNS,
     State,
     empty_state,
+    settle,
 )
 from matching.store import (
     HISTORY_COLUMNS,
@@ -52,11 +54,8 @@ def _text(n: int, value: str) -> pd.Series:
 @functools.cache
 def _rosters() -> tuple[pd.DataFrame, pd.DataFrame]:
     children, mentors = district(60, 50, seed=1)
-    kids = validate_children(children)
-    kids["exit_state"] = _text(len(kids), "")
-    kids["exit_approved_by"] = _text(len(kids), "")
-    ments = validate_mentors(mentors)
-    ments["status"] = _text(len(ments), "active")
+    kids = child_rows(validate_children(children))
+    ments = mentor_rows(validate_mentors(mentors))
     kids = kids[list(CHILD_STATE_COLUMNS)].sort_values("id").reset_index(drop=True)
     ments = ments[list(MENTOR_STATE_COLUMNS)].sort_values("id").reset_index(drop=True)
     return kids, ments
@@ -87,12 +86,14 @@ def make_state(
     forbidden: tuple[tuple[str, str], ...] = (),
     queue: tuple[str, ...] = (),
 ) -> State:
-    return State(
-        children=kids,
-        mentors=ments,
-        pairs=pairs_frame(list(pairs)),
-        forbidden=tuple(sorted(forbidden)),
-        first_in_line=queue,
+    return settle(
+        State(
+            children=kids,
+            mentors=ments,
+            pairs=pairs_frame(list(pairs)),
+            forbidden=tuple(sorted(forbidden)),
+            first_in_line=queue,
+        )
     )
 
 
@@ -164,7 +165,7 @@ def test_module_docstring_example_runs() -> None:
 
 def test_new_store_is_empty(db: Path) -> None:
     with StateStore.open(db) as s:
-        assert s.schema_version() == StateStore.SCHEMA_VERSION == 1
+        assert s.schema_version() == StateStore.SCHEMA_VERSION == 2
         assert_state_equal(s.load(), empty_state())
         assert list(s.history().columns) == list(HISTORY_COLUMNS)
         assert s.history().empty and s.runs().empty and s.events().empty
@@ -205,13 +206,41 @@ def test_load_sorts_by_id_and_drops_extra_columns(db: Path) -> None:
     assert b"Secret Name" not in raw
 
 
-def test_empty_rosters_after_everyone_left(seeded: Path) -> None:
+def test_everyone_leaving_keeps_them_with_their_dates(seeded: Path) -> None:
     with StateStore.open(seeded) as s:
-        s.commit(empty_state(), run=run("2026-11-25"))
-        assert_state_equal(s.load(), empty_state())
+        state = s.load()
+        kids = state.children.assign(
+            status="exited", left_on="2026-11-25", left_reason="exit_effective"
+        )
+        ments = state.mentors.assign(status="left", left_on="2026-11-25", left_reason="moved")
+        gone = state.with_(children=kids, mentors=ments, pairs=state.pairs.iloc[0:0])
+        s.commit(gone, run=run("2026-11-25"), ended={
+            (c, m): ("exit_effective", "district", "2026-11-25")
+            for c, m in zip(state.pairs["child_id"], state.pairs["mentor_id"], strict=True)
+        })  # fmt: skip
+        got = s.load()
         history = s.history()
+        spells = s.enrolments()
+        counts = s.runs()["counts"].iloc[-1]
+    assert len(got.children) == len(state.children)  # nobody is deleted
+    assert set(got.children["status"]) == {"exited"}
+    assert set(got.mentors["status"]) == {"left"}
+    assert set(got.children["left_on"]) == {"2026-11-25"}
     assert history["ended_on"].tolist() == ["2026-11-25"] * 3
-    assert history["end_reason"].tolist() == ["re-matched"] * 3
+    assert history["end_reason"].tolist() == ["exit_effective"] * 3
+    assert spells["left_on"].eq("2026-11-25").all() and spells["leave_run_id"].eq(2).all()
+    assert (counts["children_left"], counts["children_total"]) == (len(kids), 0)
+    assert (counts["mentors_left"], counts["mentors_total"]) == (len(ments), 0)
+
+
+def test_removing_a_person_is_refused(seeded: Path) -> None:
+    before = snapshot(seeded)
+    with StateStore.open(seeded) as s:
+        state = s.load()
+        kids = state.children[state.children["id"] != state.children["id"].iloc[-1]]
+        with pytest.raises(StoreError, match="people are never removed"):
+            s.commit(state.with_(children=kids.reset_index(drop=True)), run=run("2026-11-25"))
+    assert_unchanged(seeded, before)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -246,7 +275,12 @@ def test_pairs_history_runs_and_events_over_commits(db: Path) -> None:
         queue=(c[1],),
     )
     # run 3: C5 leaves the programme (its pair ends), C1 goes back to M1 (a second history row)
-    kids3 = kids[kids["id"] != c[4]].reset_index(drop=True)
+    kids3 = kids.copy()
+    kids3.loc[kids3["id"] == c[4], ["status", "left_on", "left_reason"]] = [
+        "exited",
+        "2026-11-03",
+        "exit_effective",
+    ]
     kids3.loc[0, "priority"] = 1  # an update of C1's record
     s3 = make_state(
         kids3,
@@ -366,7 +400,9 @@ def test_same_pair_can_start_again_after_it_ended(seeded: Path) -> None:
     with StateStore.open(seeded) as s:
         state = s.load()
         s.commit(state.with_(pairs=state.pairs.iloc[1:].reset_index(drop=True)), run=run())
-        s.commit(state, run=run("2026-11-26"))
+        again = state.pairs.copy()
+        again.loc[0, "started_on"] = "2026-11-26"
+        s.commit(state.with_(pairs=again), run=run("2026-11-26"))
         history = s.history()
     first = history[history["child_id"] == state.pairs["child_id"][0]]
     assert first["started_on"].tolist() == ["2026-11-24", "2026-11-26"]
@@ -407,7 +443,8 @@ def _bad_states(state: State) -> dict[str, tuple[State, dict, str]]:
 
     dup_kids = pd.concat([kids, kids.iloc[[7]]], ignore_index=True)
     dup_ments = pd.concat([ments, ments.iloc[[7]]], ignore_index=True)
-    gone = kids[kids["id"] != c[0]].reset_index(drop=True)
+    gone = kids.copy()
+    gone.loc[0, ["status", "left_on", "left_reason"]] = ["exited", "2026-11-25", "exit_effective"]
     one_cap = ments.copy()
     two = add_pair(c[10], m[0])
     bad_lat = kids.copy()
@@ -424,7 +461,7 @@ def _bad_states(state: State) -> dict[str, tuple[State, dict, str]]:
         "forbidden pair": (state.with_(pairs=add_pair(c[3], m[3])), {}, f"({c[3]}, {m[3]})"),
         "duplicate child id": (state.with_(children=dup_kids), {}, c[7]),
         "duplicate mentor id": (state.with_(mentors=dup_ments), {}, m[7]),
-        "pair of a removed child": (state.with_(children=gone), {}, "removed in this commit"),
+        "pair of a removed child": (state.with_(children=gone), {}, f"child {c[0]} has exited"),
         "started not started": (state, {"started": {(c[0], m[0]): "x"}}, c[0]),
         "ended not ended": (state, {"ended": {(c[1], m[1]): ("x", "y")}}, c[1]),
         "ended unknown": (state, {"ended": {(c[9], m[9]): ("x", "y")}}, c[9]),
@@ -494,11 +531,15 @@ def test_exception_mid_transaction_rolls_everything_back(
 ) -> None:
     before = snapshot(seeded)
     state = before[0]
-    new = state.with_(
-        children=state.children.iloc[1:].reset_index(drop=True),
-        pairs=state.pairs.iloc[1:].reset_index(drop=True),
-        first_in_line=(),
-        forbidden=(),
+    kids = state.children.copy()
+    kids.loc[0, ["status", "left_on", "left_reason"]] = ["exited", "2026-11-25", "exit_effective"]
+    new = settle(
+        state.with_(
+            children=kids,
+            pairs=state.pairs.iloc[1:].reset_index(drop=True),
+            first_in_line=(),
+            forbidden=(),
+        )
     )
     real = store_module._write_events
 
@@ -522,7 +563,7 @@ def test_readers_never_see_a_half_applied_run(
 ) -> None:
     before = snapshot(seeded)
     state = before[0]
-    new = state.with_(pairs=state.pairs.iloc[:1].reset_index(drop=True))
+    new = settle(state.with_(pairs=state.pairs.iloc[:1].reset_index(drop=True)))
     seen: list[State] = []
     real = store_module._write_history
     reader = StateStore.open(seeded, readonly=True)  # opened before the commit starts
@@ -558,13 +599,13 @@ def test_one_writer_at_a_time(db: Path) -> None:
             StateStore.open(db)
         assert str(db) in str(info.value)
         with StateStore.open(db, readonly=True) as r:  # readers need no lock
-            assert r.schema_version() == 1
+            assert r.schema_version() == 2
     finally:
         first.close()
     first.close()  # idempotent
     with StateStore.open(db) as again:
         again.commit(empty_state(), run=run())
-    assert (db.parent / "state.db.lock").exists()
+    assert sorted(p.name for p in db.parent.iterdir()) == ["state.db"]  # no lock file
 
 
 def test_a_failed_open_releases_the_lock(db: Path) -> None:
@@ -603,18 +644,36 @@ def test_closed_store_refuses_work(db: Path) -> None:
         s.commit(empty_state(), run=run())
 
 
-def test_fresh_file_is_migrated(db: Path) -> None:
-    db.touch()  # an empty file is an empty SQLite database: version 0
+def test_a_new_store_is_created_whole(db: Path) -> None:
     with StateStore.open(db) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == 2
+    assert sorted(p.name for p in db.parent.iterdir()) == ["state.db"]  # no temporary file left
     conn = sqlite3.connect(db)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"meta", "runs", "children", "mentors", "pairs", "forbidden", "queue"} <= tables
-        assert {"history", "events"} <= tables
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert {"history", "events", "enrolments", "run_files"} <= tables
+        # the rollback journal keeps SQLite's locks in the file itself (see the module doc)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_an_empty_or_tableless_file_is_refused(db: Path, readonly: bool) -> None:
+    db.touch()
+    with pytest.raises(StoreError, match="is an empty file, not a state store") as info:
+        StateStore.open(db, readonly=readonly)
+    assert str(db) in str(info.value)
+    assert db.read_bytes() == b""
+    with _raw(db) as conn:  # a valid SQLite file with no tables at all
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("DROP TABLE t")
+        conn.commit()
+    size = db.stat().st_size
+    with pytest.raises(StoreError, match="not a state store"):
+        StateStore.open(db, readonly=readonly)
+    assert db.stat().st_size == size
 
 
 def test_migrations_run_in_order_and_roll_back(
@@ -622,28 +681,30 @@ def test_migrations_run_in_order_and_roll_back(
 ) -> None:
     calls: list[int] = []
 
-    def to_2(conn: sqlite3.Connection) -> None:
-        calls.append(2)
-        conn.execute("CREATE TABLE extra_v2 (x INTEGER)")
-
-    def to_3_broken(conn: sqlite3.Connection) -> None:
+    def to_3(conn: sqlite3.Connection) -> None:
         calls.append(3)
         conn.execute("CREATE TABLE extra_v3 (x INTEGER)")
+
+    def to_4_broken(conn: sqlite3.Connection) -> None:
+        calls.append(4)
+        conn.execute("CREATE TABLE extra_v4 (x INTEGER)")
         raise RuntimeError("broken migration")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, to_2, to_3_broken])
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, to_3, to_4_broken])
+    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 4)
     with pytest.raises(RuntimeError, match="broken"):
         StateStore.open(seeded)
     with _raw(seeded) as conn:
-        assert conn.execute("SELECT value FROM meta").fetchone()[0] == "1"
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 2)
+        assert conn.execute("SELECT value FROM meta").fetchone()[0] == "2"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert not {"extra_v3", "extra_v4"} & tables
+    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 3)
     calls.clear()
     with StateStore.open(seeded) as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == 3
         assert len(s.runs()) == 1
-    assert calls == [2]
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 3)
+    assert calls == [3]
+    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 4)
     with pytest.raises(StoreError, match="older"):  # read-only opens never migrate
         StateStore.open(seeded, readonly=True)
 
@@ -668,7 +729,7 @@ def test_future_schema_version_is_refused(db: Path, readonly: bool) -> None:
         conn.commit()
     with pytest.raises(StoreError) as info:
         StateStore.open(db, readonly=readonly)
-    assert "store schema version 99 is newer than this library supports (1)" in str(info.value)
+    assert "store schema version 99 is newer than this library supports (2)" in str(info.value)
 
 
 def test_bad_paths(tmp_path: Path) -> None:
@@ -680,9 +741,8 @@ def test_bad_paths(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a database, just some text " * 100, encoding="utf-8")
     for readonly in (False, True):
-        with pytest.raises(StoreError, match="not a state store") as info:
+        with pytest.raises(StoreError, match="not a state store"):
             StateStore.open(text, readonly=readonly)
-        assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
     assert text.read_text(encoding="utf-8").startswith("not a database")
     other = tmp_path / "other.db"
     with _raw(other) as conn:
@@ -690,9 +750,8 @@ def test_bad_paths(tmp_path: Path) -> None:
         conn.commit()
     with pytest.raises(StoreError, match="not a state store"):
         StateStore.open(other)
-    # the lock is released after each failed open
     with StateStore.open(tmp_path / "fine.db") as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -735,12 +794,14 @@ def _kill_rosters() -> tuple[pd.DataFrame, pd.DataFrame]:
             }
         )
     )
-    kids["exit_state"] = _text(12, "")
-    kids["exit_approved_by"] = _text(12, "")
-    ments = validate_mentors(
-        pd.DataFrame({"id": [f"V{j}" for j in range(6)], "lat": 31.8, "lon": 119.9, "capacity": 2})
+    kids = child_rows(kids)
+    ments = mentor_rows(
+        validate_mentors(
+            pd.DataFrame(
+                {"id": [f"V{j}" for j in range(6)], "lat": 31.8, "lon": 119.9, "capacity": 2}
+            )
+        )
     )
-    ments["status"] = _text(6, "active")
     return kids, ments
 
 
@@ -756,7 +817,13 @@ def kill_state(k: int) -> State:
     if k == 0:
         return empty_state()
     base_kids, ments = _kill_rosters()
-    kids = base_kids[base_kids["id"] != f"K{k % 13:02d}"].reset_index(drop=True)
+    kids = base_kids.copy()
+    absent = kids["id"] == f"K{k % 13:02d}"  # exited in this commit (rejoins in the next)
+    kids.loc[absent, ["status", "left_on", "left_reason"]] = [
+        "exited",
+        "2026-11-24",
+        "exit_effective",
+    ]
     kids.loc[kids["id"] == f"K{k % 12:02d}", "priority"] = k % 5
     pairs = kill_pairs(k)
     rows = [(c, m, "2026-11-24", "matched", (k + int(c[1:])) % 5 == 0) for c, m in pairs]
@@ -764,7 +831,7 @@ def kill_state(k: int) -> State:
     forbidden = tuple(
         p for p in [(f"K{k % 12:02d}", f"V{(k + 3) % 6}")] if p not in pairs and k % 2
     )
-    queue = tuple(c for c in kids["id"] if c not in paired)
+    queue = tuple(c for c in kids.loc[~absent, "id"] if c not in paired)
     return make_state(kids, ments.copy(), rows, forbidden, queue)
 
 
@@ -858,3 +925,51 @@ def test_kill_states_are_valid_and_distinct(tmp_path: Path) -> None:
             assert_state_equal(s.load(), kill_state(k))
     assert len({frozenset(kill_pairs(k)) for k in range(1, 15)}) > 10
     assert _check_killed_store(tmp_path / "k.db") == 14
+
+
+# ----------------------------------------------------------------------------------------------
+# migration from schema 1 (tests/data/store_v1.db: made by tests/data/make_store_v1.py at 62fc571)
+
+
+def test_a_schema_1_store_is_migrated(tmp_path: Path) -> None:
+    from matching.events import Event, event_key
+
+    path = tmp_path / "state.db"
+    path.write_bytes((TESTS_DIR / "data" / "store_v1.db").read_bytes())
+    with _raw(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with StateStore.open(path) as s:
+        assert s.schema_version() == 2
+        state = s.load()
+        events = s.events()
+        spells = s.enrolments()
+        history = s.history()
+    kids = state.children.set_index("id")
+    # schema 1 deleted C2 (exited) and M1 (left); the others keep their data
+    assert kids.index.tolist() == ["C1", "C3", "C4"]
+    assert kids["status"].tolist() == ["paired", "paired", "paired"]
+    # joined_on: the first pair's start (all started on the first night)
+    assert set(kids["joined_on"]) == {"2026-01-05"}
+    assert kids.at["C3", "needs"] == ("family_education",)
+    ments = state.mentors.set_index("id")
+    assert ments["status"].to_dict() == {"M2": "active", "M3": "active"}
+    assert "status" not in json_fields(path, "mentors")
+    assert len(history) == 5 and state.pairs["child_id"].tolist() == ["C1", "C3", "C4"]
+    assert spells["person_id"].tolist() == ["C1", "C3", "C4", "M2", "M3"]
+    assert spells["join_run_id"].isna().all() and spells["left_on"].isna().all()
+    # events keep their run's date and get their identity
+    leave = events[events["kind"] == "mentor_leave"].iloc[0]
+    assert leave["event_date"] == "2026-01-19"
+    want = Event(kind="mentor_leave", mentor_id="M1", note="moved away")
+    assert leave["event_key"] == event_key(want, "2026-01-19")
+    assert events.loc[events["kind"] == "pin_changed", "event_key"].isna().all()
+    with _raw(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def json_fields(path: Path, table: str) -> set[str]:
+    import json
+
+    with _raw(path) as conn:
+        return {k for (text,) in conn.execute(f"SELECT data FROM {table}") for k in json.loads(text)}
