@@ -972,4 +972,5 @@ def json_fields(path: Path, table: str) -> set[str]:
     import json
 
     with _raw(path) as conn:
-        return {k for (text,) in conn.execute(f"SELECT data FROM {table}") for k in json.loads(text)}
+        rows = conn.execute(f"SELECT data FROM {table}").fetchall()
+    return {key for (text,) in rows for key in json.loads(text)}
