@@ -61,7 +61,7 @@ from . import __version__
 from .config import MatchConfig, load_config
 from .errors import InputError, MatchingError
 from .match import MatchResult, match
-from .report import write_csv, write_result
+from .report import OUTPUT_FILES, staged_folder, write_csv, write_result
 from .schema import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["main"]
@@ -319,28 +319,33 @@ def _out_dir(path: str) -> Path:
 
 def _cmd_match(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
-    children_path, mentors_path = Path(args.children), Path(args.mentors)
-    if args.config is not None:
-        log.info("reading config %s", args.config)
-        config = load_config(args.config)
-    else:
-        config = MatchConfig()
-    log.info("reading children roster %s", children_path)
-    children = read_children(children_path)
-    log.info("reading mentor roster %s", mentors_path)
-    mentors = read_mentors(mentors_path)
-    _log_rosters(children, mentors)
-    result = _run_match(children, mentors, config, args.method)
-    extra = {
-        "command": "match",
-        "inputs": {
-            "children": {"file": children_path.name, "sha256": _sha256(children_path)},
-            "mentors": {"file": mentors_path.name, "sha256": _sha256(mentors_path)},
-            "config": None if args.config is None else Path(args.config).name,
-        },
-    }
-    written = write_result(result, out, extra=extra)
-    _report(result, [*written.values(), *_write_xlsx(args, result, out)], args.quiet)
+    # the output folder is replaced as a whole at the end; entering checks it first, so
+    # a folder that cannot be replaced is refused before the rosters are read
+    folder = staged_folder(out, owned=OUTPUT_FILES)
+    with folder as stage:
+        children_path, mentors_path = Path(args.children), Path(args.mentors)
+        if args.config is not None:
+            log.info("reading config %s", args.config)
+            config = load_config(args.config)
+        else:
+            config = MatchConfig()
+        log.info("reading children roster %s", children_path)
+        children = read_children(children_path)
+        log.info("reading mentor roster %s", mentors_path)
+        mentors = read_mentors(mentors_path)
+        _log_rosters(children, mentors)
+        result = _run_match(children, mentors, config, args.method)
+        extra = {
+            "command": "match",
+            "inputs": {
+                "children": {"file": children_path.name, "sha256": _sha256(children_path)},
+                "mentors": {"file": mentors_path.name, "sha256": _sha256(mentors_path)},
+                "config": None if args.config is None else Path(args.config).name,
+            },
+        }
+        written = write_result(result, stage, extra=extra, replace_folder=False)
+        staged = [*written.values(), *_write_xlsx(args, result, stage)]
+    _report(result, [folder.final(p) for p in staged], args.quiet)
     return EXIT_OK
 
 
@@ -592,7 +597,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "command": "demo",
         "demo": {"children": args.children, "mentors": args.mentors, "seed": args.seed},
     }
-    written = write_result(result, out, extra=extra)
+    written = write_result(result, out, extra=extra, replace_folder=False)  # a shared folder
     xlsx = _write_xlsx(args, result, out)
     _report(result, [*roster_paths, *written.values(), *xlsx], args.quiet)
     if args.nights:
