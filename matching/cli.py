@@ -615,7 +615,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     f"  {night.date}: +{c['pairs_started']} pairs, -{c['pairs_ended']} ended, "
                     f"{c['pairs_moved']} moved, {c['children_waiting']} waiting, "
                     f"{c['events_applied']} events, {c['children_joined']} children and "
-                    f"{c['mentors_joined']} mentors joined  ({night.folder.name}/plan.json)"
+                    f"{c['mentors_joined']} mentors joined  ({night.folder.name}/plan/plan.json)"
                 )
     return EXIT_OK
 

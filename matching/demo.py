@@ -48,7 +48,7 @@ def _events_for(db: Path, rng: np.random.Generator) -> pd.DataFrame:
     rows: list[dict[str, str]] = []
     step = {"requested": "exit_investigate", "investigated": "exit_approve",
             "approved": "exit_effective"}  # fmt: skip
-    kids = state.children
+    kids = state.enrolled_children()
     for cid, ex in zip(kids["id"], kids["exit_state"], strict=True):
         if ex in step:
             actor = "district-office" if step[ex] == "exit_approve" else ""
@@ -76,12 +76,13 @@ def simulate_nights(
 
     Returns one :class:`DemoNight` per night.  The folder gets ``state.db``
     and one ``night-YYYY-MM-DD`` folder per night holding that night's
-    roster and event files and its plan report.
+    roster and event files and its plan folder, ``plan/``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "state.db"
-    for leftover in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", ".lock"))):
+    suffixes = ("-journal", "-wal", "-shm", ".lock")  # the last three: schema-1 stores
+    for leftover in (db, *(db.with_name(db.name + s) for s in suffixes)):
         leftover.unlink(missing_ok=True)
     children, mentors = district(n_children, n_mentors, seed=seed)
     kids_path = write_csv(children, out / "children.csv")
@@ -103,20 +104,20 @@ def simulate_nights(
             with StateStore.open(db, readonly=True) as store:
                 state = store.load()
             # the day's roster exports list who is enrolled, plus the new referrals
-            kids_now = set(state.children["id"])
+            kids_now = set(state.enrolled_children()["id"])
             roster = pd.concat([roster[roster["id"].isin(kids_now)], joiners], ignore_index=True)
             kids_path = write_csv(roster, folder / "children.csv")
             _, new_mentors = district(
                 0, max(1, n_mentors // 100), seed=seed * 1000 + night, id_prefix=f"N{night:02d}-"
             )
             mentors = pd.concat(
-                [mentors[mentors["id"].isin(set(state.mentors["id"]))], new_mentors],
+                [mentors[mentors["id"].isin(set(state.present_mentors()["id"]))], new_mentors],
                 ignore_index=True,
             )
             mentors_path = write_csv(mentors, folder / "mentors.csv")
         report = run_nightly(
             db,
-            out_dir=folder,
+            out_dir=folder / "plan",
             date=date,
             children=kids_path,
             mentors=mentors_path,

@@ -43,7 +43,7 @@ from .config import MatchConfig, validate_config
 from .errors import InputError
 from .events import Event, apply_events, apply_rosters, read_events
 from .rematch import RematchPlan, rematch
-from .report import to_csv_bytes, write_bytes_atomic
+from .report import staged_folder, to_csv_bytes
 from .schema import read_children, read_mentors
 from .state import State, empty_state
 from .store import RunInfo, StateStore
@@ -533,11 +533,20 @@ def _publish(
 
 
 def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
-    """Write a plan folder whole: ``contents`` (name -> bytes) replace the folder's files.
+    """Write a plan folder whole: it holds exactly ``contents`` (name -> bytes) afterwards.
 
-    Returns the paths written, by file name.  Used after a commit, and by
-    ``matching plan`` with a run's stored files.
+    The folder is written beside ``out_dir`` and swapped in at once
+    (:func:`matching.report.staged_folder`): a failure or a kill leaves the
+    previous plan as it was.  A folder holding files other than plan files
+    (:data:`PLAN_FILES`) is refused, never replaced.  Returns the paths
+    written, by file name.  Used after a commit, and by ``matching plan``
+    with a run's stored files.
     """
-    out = Path(out_dir)  # TODO(merge): whole-folder publication
-    out.mkdir(parents=True, exist_ok=True)
-    return {name: write_bytes_atomic(out / name, data) for name, data in sorted(contents.items())}
+    unknown = sorted(set(contents) - set(PLAN_FILES))
+    if unknown:
+        raise InputError(f"not plan files: {', '.join(unknown)}")
+    folder = staged_folder(out_dir, owned=PLAN_FILES)
+    with folder as stage:
+        for name, data in sorted(contents.items()):
+            (stage / name).write_bytes(data)
+    return {name: folder.final(stage / name) for name in sorted(contents)}

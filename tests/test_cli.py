@@ -141,13 +141,13 @@ def test_python_dash_m_demo(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert "children: 200" in proc.stdout
     for night in nights:
-        plan = json.loads((out / night / "plan.json").read_text(encoding="utf-8"))
+        plan = json.loads((out / night / "plan" / "plan.json").read_text(encoding="utf-8"))
         assert plan["date"] == night.removeprefix("night-")
         assert plan["counts"]["pairs_moved"] == 0
         assert night.removeprefix("night-") in proc.stdout
-    first = json.loads((out / nights[0] / "plan.json").read_text(encoding="utf-8"))
+    first = json.loads((out / nights[0] / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert first["counts"]["children_joined"] == 200
-    later = json.loads((out / nights[-1] / "plan.json").read_text(encoding="utf-8"))
+    later = json.loads((out / nights[-1] / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert later["counts"]["events_applied"] > 0
 
 
