@@ -53,11 +53,12 @@ import numba as nb
 import numpy as np
 
 from ._flow import _INF, _pop, _push, _route
+from ._kernel_cache import CACHE
 
 __all__ = ["auction_assign"]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _heaps(
     price: np.ndarray,
     holder: np.ndarray,
@@ -78,7 +79,7 @@ def _heaps(
     return size, isize
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _enqueue(queue: np.ndarray, head: int, count: int, row: int) -> int:
     """Append ``row`` to the ring ``queue`` (``count`` entries from
     ``head``); returns the new count."""
@@ -87,7 +88,7 @@ def _enqueue(queue: np.ndarray, head: int, count: int, row: int) -> int:
     return count + 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _auction(
     n: int,
     n_slots: int,
@@ -233,7 +234,7 @@ def _auction(
                 price[o] = floor
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _reach(
     n: int,
     m: int,
@@ -277,7 +278,7 @@ def _reach(
     return False
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _row_potentials(
     rp: np.ndarray,
     col: np.ndarray,
@@ -309,7 +310,7 @@ def _row_potentials(
             aslot[i] = -2
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _slot_rows(
     n: int, ci: np.ndarray, mj: np.ndarray, cost: np.ndarray, caps: np.ndarray, slot_ptr: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

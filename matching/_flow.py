@@ -38,8 +38,9 @@ potentials of its own: shortest distances on the residual graph by a
 queue-based Bellman-Ford, which also refuses a flow that is not optimal (a
 negative cycle).
 
-Compiled with numba (``cache=True``: the first call in a fresh install
-compiles for a few seconds, later processes load the cache).
+Compiled with numba (``cache=CACHE``, :mod:`matching._kernel_cache`: the
+first call in a fresh install compiles for a few seconds, later processes
+load the cache).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import numba as nb
 import numpy as np
 
 from ._arrays import unique_ints
+from ._kernel_cache import CACHE
 from ._scan import _in_model
 
 __all__ = ["IncrementalAssignment"]
@@ -55,7 +57,7 @@ __all__ = ["IncrementalAssignment"]
 _INF = np.int64(2**62)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _push(hk: np.ndarray, hv: np.ndarray, size: int, key: int, val: int) -> int:
     i = size
     hk[i] = key
@@ -70,7 +72,7 @@ def _push(hk: np.ndarray, hv: np.ndarray, size: int, key: int, val: int) -> int:
     return size + 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _pop(hk: np.ndarray, hv: np.ndarray, size: int) -> int:
     """Remove the root (read it before calling); returns the new size."""
     size -= 1
@@ -93,7 +95,7 @@ def _pop(hk: np.ndarray, hv: np.ndarray, size: int) -> int:
     return size
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _relax(
     v: int,
     nd: int,
@@ -129,7 +131,7 @@ def _relax(
     return _push(hk, hv, size, nd, v), nties
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _greedy(
     n: int,
     m: int,
@@ -178,7 +180,7 @@ def _greedy(
     return routed
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _route(
     n: int,
     m: int,
@@ -357,7 +359,7 @@ def _route(
     return tdef
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _release(
     n: int,
     m: int,
@@ -401,7 +403,7 @@ def _release(
     return tdef
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _potentials(
     n: int,
     m: int,
@@ -484,7 +486,7 @@ def _potentials(
     return True
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _contains(
     keys: np.ndarray, row_ptr: np.ndarray, stride: int, ci: np.ndarray, mj: np.ndarray
 ) -> np.ndarray:

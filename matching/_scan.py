@@ -36,6 +36,7 @@ import numba as nb
 import numpy as np
 
 from ._arrays import unique_ints
+from ._kernel_cache import CACHE
 from .geo import EARTH_RADIUS_KM, chord
 
 __all__ = ["Grid"]
@@ -91,7 +92,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _popcount(x: np.uint64) -> int:
     c = 0
     while x:
@@ -100,7 +101,7 @@ def _popcount(x: np.uint64) -> int:
     return c
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _chord(vc: np.ndarray, vm: np.ndarray, i: int, j: int | np.uint64) -> float:
     """Chord between child i and mentor j on the unit sphere (unit vectors;
     ``j`` may be unsigned, see :func:`_scan`)."""
@@ -110,19 +111,19 @@ def _chord(vc: np.ndarray, vm: np.ndarray, i: int, j: int | np.uint64) -> float:
     return math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _arc_km(chord: float, radius_earth: float) -> float:
     """Great-circle km for a chord on the unit sphere."""
     return 2.0 * radius_earth * math.asin(min(chord / 2.0, 1.0))
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _km(vc: np.ndarray, vm: np.ndarray, i: int, j: int, radius_earth: float) -> float:
     """Great-circle km between child i and mentor j (unit vectors)."""
     return _arc_km(_chord(vc, vm, i, j), radius_earth)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _pairs_by_child(
     n: int,
     ci: np.ndarray,
@@ -186,7 +187,7 @@ def pairs_by_child(
     )  # fmt: skip
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _enlarge(
     oi: np.ndarray, oj: np.ndarray, ok: np.ndarray, cnt: int, more: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,7 +203,7 @@ def _enlarge(
     return ni, nj, nk
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _scan(
     kids: np.ndarray,
     reach: np.ndarray,
@@ -391,7 +392,7 @@ def _scan(
     return oi[:cnt].copy(), oj[:cnt].copy(), ok[:cnt].copy()
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _in_model(mkeys: np.ndarray, mrow: np.ndarray, stride: int, i: int, j: int) -> bool:
     """Whether arc (i, j) is among ``mkeys`` (``i * stride + j``, sorted;
     ``mrow`` each row's start): a binary search within row i's run."""
@@ -409,7 +410,7 @@ def _in_model(mkeys: np.ndarray, mrow: np.ndarray, stride: int, i: int, j: int) 
     return lo < mrow[i + 1] and mkeys[lo] == key
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=CACHE, nogil=True, inline="always")
 def _offer(
     hr: np.ndarray,
     hj: np.ndarray,
@@ -444,7 +445,7 @@ def _offer(
     return hr[0] if fill == k else 0.0
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _nearest_per_bucket(
     oj: np.ndarray, ok: np.ndarray, first: int, cnt: int, bucket: np.ndarray, keep_k: int
 ) -> int:
@@ -467,7 +468,7 @@ def _nearest_per_bucket(
     return w
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _reach_counts(
     kids: np.ndarray,
     cx: np.ndarray,
@@ -532,7 +533,7 @@ def _reach_counts(
     return out
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _nearest(
     qs: np.ndarray,
     qx: np.ndarray,
@@ -611,7 +612,7 @@ def _nearest(
     return out_q[:cnt].copy(), out_t[:cnt].copy()
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _by_set_and_cell(
     sets: np.ndarray, cell: np.ndarray, n_sets: int, n_cells: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -950,7 +951,7 @@ class Grid:
         return min(1.0, math.pi * km * km / area) * float(self.cell.size)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=CACHE, nogil=True)
 def _smallest_per_group(
     group: np.ndarray, value: np.ndarray, k: int, n_groups: int, keep: np.ndarray
 ) -> None:
