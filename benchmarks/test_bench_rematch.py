@@ -56,7 +56,7 @@ import matching.rematch as rematch_module
 from matching import MatchConfig, match
 from matching.events import Event, EventOutcome, apply_events, apply_rosters
 from matching.rematch import RematchPlan, rematch
-from matching.state import State, empty_state
+from matching.state import LIFECYCLE_COLUMNS, State, empty_state
 from matching.store import RunInfo, StateStore
 from matching.synth import district
 
@@ -155,7 +155,7 @@ def make_scenario(tier: str, folder: Path) -> Scenario:
     cfg = MatchConfig()
     setup_s: dict[str, float] = {}
     children, mentors = district(n_children, n_mentors, seed=SEED)
-    state, _ = apply_rosters(empty_state(), children, mentors)
+    state, _ = apply_rosters(empty_state(), children, mentors, date=START_DATE)
 
     t0 = time.perf_counter()
     initial = match(children, mentors, cfg)
@@ -175,12 +175,12 @@ def make_scenario(tier: str, folder: Path) -> Scenario:
     joiners, _ = district(n_children + n_churn_children, 0, seed=SEED, id_prefix="N")
     joiners = joiners.tail(n_churn_children).reset_index(drop=True)
     t0 = time.perf_counter()
-    joined, changes = apply_rosters(before, joiners, None)
+    joined, changes = apply_rosters(before, joiners, None, date=RUN_DATE)
     events = _churn_events(before, n_churn_children, n_churn_mentors)
     churn = apply_events(joined, events, date=RUN_DATE)
     setup_s["churn_rosters_and_events"] = time.perf_counter() - t0
 
-    reasons = pd.Series([r for r, _ in churn.ended.values()], dtype=object).value_counts()
+    reasons = pd.Series([r[0] for r in churn.ended.values()], dtype=object).value_counts()
     churn_counts = {
         "children_joined": len(changes["children_joined"]),
         "children_exited": n_churn_children,
@@ -191,8 +191,8 @@ def make_scenario(tier: str, folder: Path) -> Scenario:
         "pairs_ended_by_mentor_leaving": int(reasons.get("mentor_left", 0)),
         "surviving_pairs": len(churn.state.pairs),
         "first_in_line": len(churn.state.first_in_line),
-        "children_after": len(churn.state.children),
-        "mentors_after": len(churn.state.mentors),
+        "children_after": len(churn.state.enrolled_children()),
+        "mentors_after": len(churn.state.present_mentors()),
         "mentors_active_after": int((churn.state.mentors["status"] == "active").sum()),
     }
     return Scenario(
@@ -396,9 +396,10 @@ def test_from_scratch(benchmark: Any, scenario: Scenario) -> None:
     """``match()`` on the post-churn rosters: every child, every active mentor."""
     sc = scenario
     benchmark.group = f"{sc.tier}: re-match after 1% churn"
-    kids = sc.after.children.drop(columns=["exit_state", "exit_approved_by"])
+    kids = sc.after.enrolled_children()
+    kids = kids.drop(columns=["exit_state", "exit_approved_by", *LIFECYCLE_COLUMNS])
     mentors = sc.after.mentors
-    mentors = mentors[mentors["status"] == "active"].drop(columns=["status"])
+    mentors = mentors[mentors["status"] == "active"].drop(columns=[*LIFECYCLE_COLUMNS])
     result = benchmark.pedantic(
         match,
         args=(kids, mentors, sc.config),
