@@ -40,6 +40,7 @@ Every numeric column has a range (see :data:`CHILD_COLUMNS` and
 
 Files: a CSV line with more or fewer fields than the header, a quote never
 closed, or a one-column header holding ``;`` is a problem named by its line.
+In an ``.xlsx`` workbook every cell of a merged range takes the merged value.
 """
 
 from __future__ import annotations
@@ -1235,6 +1236,49 @@ def _read_csv(file: Path, roster: str) -> tuple[pd.DataFrame, _Source | None]:
     return df, _Source(name, lines)
 
 
+def _has_merged_cells(file: Path) -> bool:
+    """Whether a worksheet of the workbook merges cells (read from the archive,
+    without loading the workbook)."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            for info in archive.infolist():
+                if not (
+                    info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+                ):
+                    continue
+                with archive.open(info) as stream:
+                    tail = b""
+                    while chunk := stream.read(1 << 20):
+                        # (the tag may carry a namespace prefix: <x:mergeCell ...>)
+                        if b"mergeCell" in chunk or b"mergeCell" in tail + chunk[:16]:
+                            return True
+                        tail = chunk[-16:]
+    except (OSError, zipfile.BadZipFile):
+        return False  # pandas reports the file
+    return False
+
+
+def _unmerged_workbook(file: Path) -> Any:
+    """The workbook with every cell of a merged range holding the range's value
+    (openpyxl gives it to the top-left cell only, the others read as blank)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(file, data_only=True, keep_links=False)
+    for sheet in book.worksheets:
+        for cells in list(sheet.merged_cells.ranges):
+            value = sheet.cell(cells.min_row, cells.min_col).value
+            sheet.unmerge_cells(cells.coord)
+            for row in sheet.iter_rows(
+                min_row=cells.min_row,
+                max_row=cells.max_row,
+                min_col=cells.min_col,
+                max_col=cells.max_col,
+            ):
+                for cell in row:
+                    cell.value = value
+    return book
+
+
 def _read_xlsx(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, _Source]:
     name = str(file)
     try:
@@ -1245,8 +1289,9 @@ def _read_xlsx(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, _Sour
             'install it with: pip install "mentor-matching[excel]"'
         ) from exc
     try:
+        book = _unmerged_workbook(file) if _has_merged_cells(file) else file
         df = pd.read_excel(
-            file,
+            book,
             sheet_name=0 if sheet is None else sheet,
             dtype=object,
             keep_default_na=False,
@@ -1306,7 +1351,8 @@ def read_children(
     path : str or os.PathLike
         A UTF-8 CSV file (a byte-order mark is allowed; every cell is read as
         text, so ids like ``"007"`` keep their zeros) or an Excel ``.xlsx``
-        workbook (needs ``pip install "mentor-matching[excel]"``).
+        workbook (needs ``pip install "mentor-matching[excel]"``); every cell of
+        a merged range reads as the merged value (its top-left cell's).
     sheet : str or int, optional
         Worksheet name or 0-based index, for ``.xlsx`` files only; the first
         sheet by default.

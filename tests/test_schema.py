@@ -1686,6 +1686,58 @@ def test_read_table_keeps_its_signature_for_other_modules(tmp_path):
     assert schema._read_table(path, None)["id"].tolist() == ["c1"]
 
 
+# ---------------------------------------------------------------------------------------------
+# issue: merged cells in an .xlsx roster silently became blanks (openpyxl reports the top-left
+# cell of a merged range only).  Every cell of a merged range takes the merged value.
+
+
+def _merged_workbook(path, ranges, rows, sheet_title=None):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if sheet_title:
+        book.create_sheet("first", 0)
+        sheet.title = sheet_title
+    for row in rows:
+        sheet.append(row)
+    for cells in ranges:
+        sheet.merge_cells(cells)
+    book.save(path)
+
+
+def test_issue_merged_street_fills_every_row(tmp_path):
+    path = tmp_path / "kids.xlsx"
+    rows = [["id", "lat", "lon", "street", "community"]]
+    rows += [[f"c{i}", 39.9, 116.4, "东城" if i == 0 else None, f"社区{i}"] for i in range(6)]
+    _merged_workbook(path, ["D2:D6"], rows)
+    out = read_children(path)
+    assert out["street"].tolist() == ["东城"] * 5 + [""]
+    assert out["community"].tolist() == [f"社区{i}" for i in range(6)]
+
+
+def test_merged_cells_over_rows_and_columns(tmp_path):
+    path = tmp_path / "mentors.xlsx"
+    rows = [
+        ["id", "lat", "lon", "street", "community", "capacity"],
+        ["m1", 39.9, 116.4, "西城", None, 2],
+        ["m2", 39.9, 116.4, None, None, None],
+        ["m3", 39.9, 116.4, "朝阳", "某社区", 1],
+    ]
+    _merged_workbook(path, ["D2:E3", "F2:F3"], rows, sheet_title="mentors")
+    out = read_mentors(path, sheet="mentors")
+    assert out["street"].tolist() == ["西城", "西城", "朝阳"]
+    assert out["community"].tolist() == ["西城", "西城", "某社区"]
+    assert out["capacity"].tolist() == [2, 2, 1]
+
+
+def test_merged_cells_keep_line_numbers(tmp_path):
+    path = tmp_path / "kids.xlsx"
+    rows = [["id", "lat", "lon", "street"], ["c1", 39.9, 116.4, "东城"], ["c2", 95, 116.4, None]]
+    _merged_workbook(path, ["D2:D3"], rows)
+    error = error_of(read_children, path)
+    assert [(p.row_id, p.column, p.line) for p in error.problems] == [("c2", "lat", 3)]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_csv_layout_in_bulk_agrees_with_the_csv_module_and_pandas(tmp_path, seed):
     import csv
