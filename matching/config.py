@@ -99,40 +99,70 @@ class MatchConfig:
         return d
 
 
-def _num(name: str, value: object, *, minimum: float, strict: bool = False) -> None:
+# The accepted range of every numeric setting.  The upper bounds keep each integer cost of a
+# district inside the solver's 64-bit arithmetic (matching.solve.integer_costs and the guard in
+# matching.match): with every km weight <= 1000 km-eq, max_shared_interests <= 100 and a
+# roster's priority <= 100, no cost or price exceeds about 2.1e5 km-eq, 2.1e11 units at the
+# finest resolution (1e-6 km), so even the price of the unmatched arc of a district of a million
+# children (about 2e17) fits in int64 and the guard, not an overflow, answers for larger ones.
+# 1000 km-eq is far beyond any useful weight (the default limit is 5 km).  max_distance_km has
+# the bound of the roster column of the same name (matching.schema).
+_MAX_DISTANCE_KM = 100.0
+_MAX_WEIGHT_KM = 1000.0
+_RESOLUTION_KM = (1e-6, 1.0)  # 1 mm to 1 km
+_MAX_SHARED_INTERESTS = 100
+_MAX_K_NEAREST = 1_000_000  # more than the mentors of any district: the same as all of them
+
+
+def _num(name: str, value: object, *, minimum: float, maximum: float, strict: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok:
-        f = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(f) and (f > minimum if strict else f >= minimum)
+        try:
+            f = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond float range
+            f = math.inf
+        ok = math.isfinite(f) and (f > minimum if strict else f >= minimum) and f <= maximum
     if not ok:
         op = ">" if strict else ">="
         raise ConfigError(
-            f"The {name!r} parameter of MatchConfig must be a finite number {op} {minimum:g}, "
-            f"got {value!r} instead."
+            f"The {name!r} parameter of MatchConfig must be a finite number {op} {minimum:g} "
+            f"and <= {maximum:g}, got {value!r} instead."
         )
 
 
 def validate_config(config: object) -> MatchConfig:
-    """Check every field of ``config``; return it with pairs normalised to text."""
+    """Check every field of ``config``; return it with pairs normalised to text.
+
+    The numeric settings must lie in these ranges: ``max_distance_km`` more
+    than 0 up to 100 (as a roster's column); ``uncovered_need_km``,
+    ``shared_interest_km``, ``unmatched_km`` and ``priority_km`` 0 to 1000;
+    ``resolution_km`` 1e-6 to 1; ``max_shared_interests`` an int, 0 to 100;
+    ``k_nearest`` None or an int, 1 to 1,000,000.
+    """
     if not isinstance(config, MatchConfig):
         raise ConfigError(
             f"The 'config' parameter must be a MatchConfig, got {type(config).__name__} instead."
         )
-    _num("max_distance_km", config.max_distance_km, minimum=0, strict=True)
+    _num(
+        "max_distance_km", config.max_distance_km, minimum=0, maximum=_MAX_DISTANCE_KM, strict=True
+    )
     for name in ("uncovered_need_km", "shared_interest_km", "unmatched_km", "priority_km"):
-        _num(name, getattr(config, name), minimum=0)
-    _num("resolution_km", config.resolution_km, minimum=0, strict=True)
+        _num(name, getattr(config, name), minimum=0, maximum=_MAX_WEIGHT_KM)
+    low, high = _RESOLUTION_KM
+    _num("resolution_km", config.resolution_km, minimum=low, maximum=high)
     msi = config.max_shared_interests
-    if not isinstance(msi, int) or isinstance(msi, bool) or msi < 0:
+    if not isinstance(msi, int) or isinstance(msi, bool) or not 0 <= msi <= _MAX_SHARED_INTERESTS:
         raise ConfigError(
-            "The 'max_shared_interests' parameter of MatchConfig must be an int >= 0, "
-            f"got {msi!r} instead."
+            "The 'max_shared_interests' parameter of MatchConfig must be an int >= 0 and "
+            f"<= {_MAX_SHARED_INTERESTS}, got {msi!r} instead."
         )
     k = config.k_nearest
-    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
+    if k is not None and (
+        not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K_NEAREST
+    ):
         raise ConfigError(
-            f"The 'k_nearest' parameter of MatchConfig must be None or an int >= 1, got {k!r} "
-            "instead."
+            "The 'k_nearest' parameter of MatchConfig must be None or an int >= 1 and "
+            f"<= {_MAX_K_NEAREST:,}, got {k!r} instead."
         )
     if config.objective not in ("max_pairs", "min_cost"):
         raise ConfigError(

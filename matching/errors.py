@@ -4,7 +4,8 @@
 
 - ``InputError`` (also a ``ValueError``): a parameter or a roster is not
   acceptable.  ``RosterError`` carries every problem found in a roster at once,
-  each naming the record id and the column.
+  each naming the record id, its row (and line, for a file) and the column,
+  never a cell's content.
 - ``InfeasibleError`` (also a ``ValueError``): the constraints admit no
   assignment of the requested kind (scipy's "cost matrix is infeasible").
 """
@@ -46,35 +47,57 @@ class Problem:
     Attributes
     ----------
     row_id : str
-        The record's id, or ``"row N"`` (1-based data row) when the id itself
-        is missing.  Never a name or an address.
+        The record's id; ``"row N"`` (1-based data row) or, for a roster read
+        from a file, ``"line N"`` when the id is missing or cannot be trusted
+        (a malformed id, a row that looks shifted); ``"(header)"`` for a
+        problem with the header.  Never a name, an address or any other cell.
     column : str
-        The column at fault.
+        The column at fault (``""`` for a problem with a whole line, such as
+        a wrong number of fields).
     message : str
-        What is wrong, in a fixed phrase that tests can match.
+        What is wrong and what is accepted, in a fixed phrase that tests can
+        match.  Never the value found.
+    row : int or None
+        The record's 1-based data row, when the problem is about a record.
+    line : int or None
+        The record's line in the file it was read from (1-based, the header
+        is line 1; for ``.xlsx`` the sheet's row number), when known.
     """
 
     row_id: str
     column: str
     message: str
+    row: int | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.row_id}: column {self.column!r}: {self.message}"
+        if self.line is not None:
+            where = f"line {self.line}"
+        elif self.row is not None:
+            where = f"row {self.row}"
+        else:
+            where = self.row_id
+        who = where if self.row_id == where else f"{where}, id {self.row_id}"
+        column = f"column {self.column!r}: " if self.column else ""
+        return f"{who}: {column}{self.message}"
 
 
 class RosterError(InputError):
     """A roster failed validation; ``problems`` lists every problem found.
 
-    The message is one summary line followed by one line per problem (at most
-    50 in the message; all of them are in ``problems``).
+    The message is one summary line (naming the file, for a roster read from
+    one) followed by one line per problem (at most 50 in the message; all of
+    them are in ``problems``).  ``source`` is the file's path, or None.
     """
 
-    def __init__(self, roster: str, problems: list[Problem]) -> None:
+    def __init__(self, roster: str, problems: list[Problem], *, source: str | None = None) -> None:
         self.roster = roster
+        self.source = source
         self.problems = list(problems)
         shown = "\n".join(f"  - {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
         tail = f"\n  ... and {more} more" if more > 0 else ""
+        where = f" in file {source!r}" if source is not None else ""
         super().__init__(
-            f"{roster} roster is invalid: {len(self.problems)} problem(s)\n{shown}{tail}"
+            f"{roster} roster is invalid: {len(self.problems)} problem(s){where}\n{shown}{tail}"
         )

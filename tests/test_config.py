@@ -314,3 +314,109 @@ def test_keys_outside_the_matching_table_are_rejected_not_ignored(tmp_path: Path
     path.write_text("max_distance_km = 3.0\n[matching]\nunmatched_km = 5.0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="max_distance_km"):
         load_config(path)
+
+
+# ---------------------------------------------------------------------------
+# issue: values with no bound.  Every numeric setting has a documented range; the km weights
+# are bounded so that the integer costs of a district always fit the solver's 64-bit arithmetic
+# (see matching.solve.integer_costs and the guard in matching.match).
+
+
+@pytest.mark.parametrize(
+    ("name", "ok", "bad", "accepted"),
+    [
+        ("max_distance_km", [0.001, 100.0, 100], [1e16, 100.5, 0, -1.0], "> 0 and <= 100"),
+        ("uncovered_need_km", [0.0, 1000.0], [1000.5, 1e300], ">= 0 and <= 1000"),
+        ("shared_interest_km", [0, 1000], [1e300, -1], ">= 0 and <= 1000"),
+        ("unmatched_km", [0.0, 1000], [1e16, 1e300], ">= 0 and <= 1000"),
+        ("priority_km", [0.0, 1000.0], [1e16, 1e300], ">= 0 and <= 1000"),
+        ("resolution_km", [1e-6, 0.001, 1.0], [1e-7, 2.0, 0.0], ">= 1e-06 and <= 1"),
+    ],
+)
+def test_numeric_settings_have_a_range(name, ok, bad, accepted):
+    for value in ok:
+        assert getattr(load_config_value(name, value), name) == value
+    for value in bad:
+        with pytest.raises(ConfigError) as info:
+            load_config_value(name, value)
+        message = str(info.value)
+        assert f"The {name!r} parameter of MatchConfig must be a finite number {accepted}" in (
+            message
+        )
+
+
+def load_config_value(name: str, value: object) -> MatchConfig:
+    from matching.config import validate_config
+
+    return validate_config(MatchConfig(**{name: value}))
+
+
+@pytest.mark.parametrize(
+    ("name", "ok", "bad"),
+    [("max_shared_interests", [0, 100], [101, 10**30]), ("k_nearest", [1, 10**6], [10**6 + 1])],
+)
+def test_integer_settings_have_a_range(name, ok, bad):
+    for value in ok:
+        assert getattr(load_config_value(name, value), name) == value
+    for value in bad:
+        with pytest.raises(ConfigError, match=repr(name)):
+            load_config_value(name, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("max_distance_km = 1e16\n", "max_distance_km"),
+        ("uncovered_need_km = 1e300\n", "uncovered_need_km"),
+        ("shared_interest_km = 1e300\n", "shared_interest_km"),
+        ("[matching]\npriority_km = 1e300\n", "priority_km"),
+        ("resolution_km = 1e-12\n", "resolution_km"),
+    ],
+)
+def test_huge_values_in_toml_are_config_errors(tmp_path, text, name):
+    with pytest.raises(ConfigError, match=repr(name)):
+        load_config(write(tmp_path, text))
+
+
+def test_issue_cli_max_distance_1e16_is_an_input_error(tmp_path, capsys):
+    # the bug report: `max_distance_km = 1e16` gave "internal error: OverflowError" (exit 2)
+    from matching.cli import main
+
+    kids = write(tmp_path, "id,lat,lon\nC1,39.9,116.4\n", "children.csv")
+    helpers = write(tmp_path, "id,lat,lon\nM1,39.9,116.4\n", "mentors.csv")
+    cfg = write(tmp_path, "[matching]\nmax_distance_km = 1e16\n")
+    argv = ["match", str(kids), str(helpers), "--out", str(tmp_path / "out"), "--config", str(cfg)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "'max_distance_km'" in err
+    assert "internal error" not in err
+
+
+def test_largest_accepted_settings_do_not_overflow():
+    kids = pd.DataFrame(
+        {
+            "id": ["C1", "C2"],
+            "lat": [39.9, 39.95],
+            "lon": [116.4, 116.4],
+            "needs": ["生活关爱", "家庭教育"],
+            "interests": ["chess", "art"],
+            "priority": [100, 0],
+        }
+    )
+    mentors = pd.DataFrame(
+        {"id": ["M1"], "lat": [39.9], "lon": [116.4], "interests": ["chess"], "capacity": [100]}
+    )
+    cfg = MatchConfig(
+        max_distance_km=100,
+        uncovered_need_km=1000,
+        shared_interest_km=1000,
+        max_shared_interests=100,
+        unmatched_km=1000,
+        priority_km=1000,
+        resolution_km=1e-6,
+    )
+    # min_cost leaves C2 out: 1000 km-eq for its uncovered need is dearer than its price
+    for objective, pairs in (("max_pairs", 2), ("min_cost", 1)):
+        result = match(kids, mentors, dataclasses.replace(cfg, objective=objective))
+        assert len(result.pairs) == pairs
