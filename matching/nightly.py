@@ -42,7 +42,7 @@ import pandas as pd
 from .config import MatchConfig, validate_config
 from .errors import InputError
 from .events import Event, apply_events, apply_rosters, read_events
-from .rematch import RematchPlan, rematch
+from .rematch import RematchPlan, check_options, rematch
 from .report import staged_folder, to_csv_bytes
 from .schema import read_children, read_mentors
 from .state import State, empty_state
@@ -281,6 +281,7 @@ def run_nightly(
     step("validating input")
     day = _check_date(date)
     cfg = validate_config(MatchConfig() if config is None else config)
+    check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
     hashes: dict[str, str] = {}
     geo_failures: dict[str, pd.DataFrame] = {}
     if geocoder is not None:

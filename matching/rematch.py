@@ -44,7 +44,7 @@ from .match import MatchResult, match
 from .schema import needs_mask
 from .state import LIFECYCLE_COLUMNS, State, settle
 
-__all__ = ["RematchPlan", "rematch"]
+__all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "check_options", "rematch"]
 
 _MAX_DOUBLINGS = 20
 _CHILD_EXTRA = ("exit_state", "exit_approved_by", *LIFECYCLE_COLUMNS)
@@ -126,15 +126,7 @@ def rematch(
     RematchPlan
     """
     cfg = validate_config(MatchConfig() if config is None else config)
-    if not (np.isfinite(switching_cost_km) and switching_cost_km >= 0):
-        raise InputError(
-            "The 'switching_cost_km' parameter of rematch must be a finite number >= 0, "
-            f"got {switching_cost_km!r} instead."
-        )
-    if max_moves is not None and (not isinstance(max_moves, int) or max_moves < 0):
-        raise InputError(
-            f"The 'max_moves' parameter of rematch must be None or an int >= 0, got {max_moves!r}."
-        )
+    check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
     state, trimmed = _fit_capacity(state)
     kids_all = state.children
     mentors_all = state.mentors
@@ -194,6 +186,28 @@ def rematch(
         metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
         plan = replace(plan, ended=ended, metrics=metrics)
     return plan
+
+
+MAX_SWITCHING_COST_KM = 1000.0
+"""The largest ``switching_cost_km``: the bound of the other km-eq weights of
+:class:`~matching.config.MatchConfig`, so that costs stay within the integer scaling."""
+
+
+def check_options(*, switching_cost_km: object, max_moves: object) -> None:
+    """Raise :class:`~matching.errors.InputError` for an unacceptable re-matching option."""
+    ok = isinstance(switching_cost_km, int | float) and not isinstance(switching_cost_km, bool)
+    if not (ok and 0 <= float(switching_cost_km) <= MAX_SWITCHING_COST_KM):  # type: ignore[arg-type]
+        raise InputError(
+            "The 'switching_cost_km' parameter of rematch must be a number from 0 to "
+            f"{MAX_SWITCHING_COST_KM:g}, got a {type(switching_cost_km).__name__} outside "
+            "that range instead."
+        )
+    if max_moves is not None and (
+        not isinstance(max_moves, int) or isinstance(max_moves, bool) or max_moves < 0
+    ):
+        raise InputError(
+            f"The 'max_moves' parameter of rematch must be None or an int >= 0, got {max_moves!r}."
+        )
 
 
 def _fit_capacity(state: State) -> tuple[State, pd.DataFrame]:

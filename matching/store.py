@@ -313,7 +313,7 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
         )
         rows = conn.execute(f"SELECT id, data FROM {table}").fetchall()
         for ident, text in rows:
-            data = _json_row(table, ident, text)
+            data = _json_row(table, f"record {ident}", text)
             joined = min(d for d in (first.get(ident), last_date) if d) if last_date else ""
             if table == "mentors":
                 status = str(data.pop("status", "active"))
@@ -671,7 +671,7 @@ def _is_iso(text: str) -> bool:
     return True
 
 
-def _json_row(table: str, ident: str, text: str) -> dict[str, Any]:
+def _json_row(table: str, label: str, text: str) -> dict[str, Any]:
     """A stored JSON object, or a StoreError naming the table and the record."""
     try:
         data = json.loads(text)
@@ -679,7 +679,7 @@ def _json_row(table: str, ident: str, text: str) -> dict[str, Any]:
         data = None
     if not isinstance(data, dict):
         raise StoreError(
-            f"state store is damaged: table {table!r}, record {ident}: the stored data is not "
+            f"state store is damaged: table {table!r}, {label}: the stored data is not "
             "a JSON object; restore the store from a backup"
         )
     return data
@@ -689,7 +689,7 @@ def _decode_roster(
     table: str, rows: list[tuple[Any, ...]], kinds: Mapping[str, str]
 ) -> pd.DataFrame:
     """Rows ``(id, data, status, joined_on, left_on, left_reason)`` as a typed roster frame."""
-    records = [_json_row(table, row[0], row[1]) for row in rows]
+    records = [_json_row(table, f"record {row[0]}", row[1]) for row in rows]
     data: dict[str, Any] = {}
     for column, kind in kinds.items():
         if column == "id":

@@ -21,7 +21,7 @@ import pytest
 
 from matching.cli import main
 from matching.report import write_csv
-from matching.store import StateStore
+from matching.store import StateStore, StoreError
 
 # two children and two mentors of capacity 1: C1 next to M1, C2 next to M2,
 # 3 km apart, so that each child has exactly one mentor within 2 km
@@ -414,3 +414,53 @@ def test_an_event_of_a_schema_1_store_is_a_duplicate_after_migration(tmp_path):
     # C2 exited under schema 1 and is not in the migrated store: an unknown id, were it applied
     report = run_nightly(db, date="2026-02-02", events=[again], price_of_stability=False)
     assert report.counts["events_duplicate"] == 1 and report.counts["events_applied"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. a damaged store row is a store error naming the table and the record
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "name"),
+    [
+        ("children", "id = 'C1'", "record C1"),
+        ("mentors", "id = 'M2'", "record M2"),
+        ("runs", "run_id = 1", "run 1"),
+    ],
+)
+def test_a_damaged_row_is_a_store_error(tmp_path, files, capsys, table, where, name):
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    assert _nightly(db, files, "2026-03-02", tmp_path / "n1") == 0
+    column = "config" if table == "runs" else "data"
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER IF EXISTS runs_never_changed")
+    conn.execute(f"UPDATE {table} SET {column} = '{{not json, 13912345678' WHERE {where}")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    code = _nightly(db, files, "2026-03-09", tmp_path / "n2")
+    if table == "runs":  # the night does not read old runs' configuration
+        assert code == 0
+        assert main(["plan", "--db", str(db), "--run", "1", "--out", str(tmp_path / "p")]) == 0
+        with StateStore.open(db, readonly=True) as store, pytest.raises(StoreError) as info:
+            store.runs()
+        text = str(info.value)
+    else:
+        assert code == 1
+        text = capsys.readouterr().err
+        assert text.startswith("error: ")
+    assert f"table {table!r}, {name}" in text and "damaged" in text
+    assert "13912345678" not in text
+    assert "internal error" not in text
+
+
+def test_a_switching_cost_without_bound_is_refused(tmp_path, files, capsys):
+    db = tmp_path / "state.db"
+    code = _nightly(db, files, "2026-03-02", tmp_path / "n1", "--allow-moves",
+                    "--switching-cost-km", "1e16")  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "switching_cost_km" in err and "internal error" not in err
+    assert not db.exists() and not (tmp_path / "n1").exists()
