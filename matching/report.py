@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._files import fsync_path
 from .errors import InputError
 from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
 
@@ -218,16 +219,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def _fsync_dir(directory: Path) -> None:
     """Persist a rename (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_path(directory)
 
 
 # ----------------------------------------------------------------------------------------------

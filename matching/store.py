@@ -104,6 +104,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._files import fsync_path
 from .errors import MatchingError
 from .schema import CHILD_COLUMNS, MENTOR_COLUMNS
 from .state import (
@@ -1206,19 +1207,6 @@ def _check_file(file: Path) -> None:
         raise StoreError(f"{str(file)!r} is not a state store (not an SQLite database)")
 
 
-def _fsync_path(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _link_into_place(tmp: Path, target: Path) -> bool:
     """Link the finished ``tmp`` to ``target`` unless ``target`` exists; True if linked."""
     try:
@@ -1229,7 +1217,7 @@ def _link_into_place(tmp: Path, target: Path) -> bool:
         if target.exists():
             return False
         os.replace(tmp, target)
-    _fsync_path(target.parent)
+    fsync_path(target.parent)
     return True
 
 
@@ -1259,7 +1247,7 @@ def _create(file: Path, target: int) -> None:
             _migrate(conn, tmp, 0, target)
         finally:
             conn.close()
-        _fsync_path(tmp)
+        fsync_path(tmp)
         if _link_into_place(tmp, file):
             _log.info("state store: created %s", file)
     except sqlite3.Error as exc:
@@ -1964,7 +1952,7 @@ def backup(db: str | os.PathLike[str], to: str | os.PathLike[str]) -> Path:
                 dest.execute("PRAGMA journal_mode = DELETE")
             finally:
                 dest.close()
-        _fsync_path(tmp)
+        fsync_path(tmp)
         if not _link_into_place(tmp, target):
             raise StoreError(
                 f"cannot back up to {str(target)!r}: it exists (choose a new file name)"

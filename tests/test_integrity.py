@@ -191,17 +191,23 @@ def test_the_same_dated_event_takes_effect_once(tmp_path, files):
 # 3. one writer, whatever the path
 
 
-@pytest.mark.parametrize("how", ["symlink", "hardlink", "same"])
-def test_a_second_writer_through_another_path_is_refused(tmp_path, files, how, capsys):
-    db = tmp_path / "state.db"
-    assert _nightly(db, files, "2026-03-02", tmp_path / "n1") == 0
-    other = tmp_path / "other.db"
+def _another_path(db: Path, how: str) -> Path:
+    """``db`` itself, or a symbolic or hard link to it beside it."""
+    other = db.with_name("other.db")
     if how == "symlink":
         other.symlink_to(db)
     elif how == "hardlink":
         os.link(db, other)
     else:
         other = db
+    return other
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink", "same"])
+def test_a_second_writer_through_another_path_is_refused(tmp_path, files, how, capsys):
+    db = tmp_path / "state.db"
+    assert _nightly(db, files, "2026-03-02", tmp_path / "n1") == 0
+    other = _another_path(db, how)
     leave = _events(tmp_path / "leave.csv", "mentor_leave,,M1\n")
     with StateStore.open(db) as holder:
         holder.load()
@@ -329,13 +335,7 @@ def test_two_concurrent_writers_one_wins_the_other_changes_nothing(tmp_path, fil
 
     db = tmp_path / "state.db"
     assert _nightly(db, files, "2026-03-02", tmp_path / "n1") == 0
-    other = tmp_path / "other.db"
-    if how == "symlink":
-        other.symlink_to(db)
-    elif how == "hardlink":
-        os.link(db, other)
-    else:
-        other = db
+    other = _another_path(db, how)
     leave = _events(tmp_path / "leave.csv", "mentor_leave,,M1\n")
     pause = _events(tmp_path / "pause.csv", "mentor_pause,,M2\n")
     script = tmp_path / "slow.py"
