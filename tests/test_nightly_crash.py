@@ -276,7 +276,8 @@ def _plan_after_kill(nights: Nights, case: Case) -> str:
             return "old"
         if got == nights.new:
             return "new"
-        mixed = sorted(n for n in got if got[n] != nights.old.get(n))
+        names = got.keys() | nights.old.keys()
+        mixed = sorted(n for n in names if got.get(n) != nights.old.get(n))
         raise AssertionError(f"{case.name}: the plan folder is mixed; not night 1's: {mixed}")
     olds = [p for p in case.folder.iterdir() if p.name.startswith(".plan.old-")]
     if len(olds) == 1 and _folder(olds[0]) == nights.old:
