@@ -385,8 +385,24 @@ class _Sim:
         return None
 
     def _date_problem(self, event: Event, day: str) -> str | None:
-        """The event's date against the pairs it ends and the enrolment it changes."""
+        """The event's date against the enrolments it names and the pairs it ends or starts."""
         kind, child, mentor = event.kind, event.child_id, event.mentor_id
+        needs = _REQUIRED[kind]
+        for who, ident, lives, rejoin in (
+            ("child", child, self.child_life, "child_rejoin"),
+            ("mentor", mentor, self.mentor_life, "mentor_rejoin"),
+        ):
+            if f"{who}_id" in needs and kind != rejoin and day < lives[ident][1]:
+                return f"date {day} is before the {who} joined ({lives[ident][1]})"
+        if kind in ("exit_effective", "mentor_leave"):
+            person = 0 if kind == "exit_effective" else 1
+            ident = child if kind == "exit_effective" else mentor
+            for key, (_, _, ended_on) in sorted(self.ended.items()):
+                if key[person] == ident and day < ended_on:
+                    return (
+                        f"date {day} is before the pair ({key[0]}, {key[1]}) ended earlier "
+                        f"in this batch ({ended_on})"
+                    )
         if kind in ("exit_effective", "child_rejoin"):
             life = self.child_life[child]
             since = life[2] if kind == "child_rejoin" else life[1]

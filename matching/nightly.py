@@ -431,8 +431,8 @@ def _pair_changes(
 ) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], tuple[str, str, str]]]:
     """(started, ended) between the stored state and the plan's, with reasons and dates.
 
-    A pair ended by an event and made again by re-matching the same night is
-    unchanged in the store (the event log keeps the event).
+    A pair ended by an event and made again the same night (by re-matching or
+    a staff override) is in both: its history row ends and a new one starts.
     """
     day = str(plan.metrics["date"])
     ended = dict(night.ended)
@@ -443,8 +443,10 @@ def _pair_changes(
         started[(c, m)] = (reason, day)
     old = set(zip(before.pairs["child_id"], before.pairs["mentor_id"], strict=True))
     new = set(zip(plan.state.pairs["child_id"], plan.state.pairs["mentor_id"], strict=True))
-    started = {k: v for k, v in started.items() if k in new and k not in old}
-    ended = {k: v for k, v in ended.items() if k in old and k not in new}
+    # ended by an event and made again tonight: the history records both
+    restarted = {k for k in (old & new) if k in ended and k in started}
+    started = {k: v for k, v in started.items() if (k in new and k not in old) or k in restarted}
+    ended = {k: v for k, v in ended.items() if (k in old and k not in new) or k in restarted}
     return started, ended
 
 

@@ -885,8 +885,16 @@ def _check_pairs(
             problems.append(f"mentor {mentor} has {count} pairs but capacity {cap}")
 
     starts: list[_Start] = []
+    # a pair that ends and starts again in this commit (ended by an event, made again by
+    # the re-match or a staff override) is named in both ``started`` and ``ended``
+    restarted = {
+        key
+        for key in started.keys() & ended.keys()
+        if isinstance(key, tuple) and key in old.pairs and key in new.pairs
+    }
     for key, value in started.items():
-        if not (isinstance(key, tuple) and key in new.pairs and key not in old.pairs):
+        fresh = isinstance(key, tuple) and key in new.pairs and key not in old.pairs
+        if not (fresh or key in restarted):
             problems.append(f"started names {_key_label(key)}, which is not a pair started now")
             continue
         reason, on = (value, None) if isinstance(value, str) else (None, None)
@@ -896,14 +904,15 @@ def _check_pairs(
             problems.append(
                 f"started[{_key_label(key)}] is not a reason, or (reason, the pair's started_on)"
             )
-    for key in sorted(new.pairs.keys() - old.pairs.keys()):
+    for key in sorted((new.pairs.keys() - old.pairs.keys()) | restarted):
         value = started.get(key)
         reason = value if isinstance(value, str) else value[0] if value else ""
         starts.append((key[0], key[1], reason or new.pairs[key][1] or "matched", new.pairs[key][0]))
 
     ends: list[_End] = []
     for key, value in ended.items():
-        if not (isinstance(key, tuple) and key in old.pairs and key not in new.pairs):
+        gone = isinstance(key, tuple) and key in old.pairs and key not in new.pairs
+        if not (gone or key in restarted):
             problems.append(f"ended names {_key_label(key)}, which is not a pair ended now")
         elif not (
             isinstance(value, tuple | list)
@@ -917,13 +926,18 @@ def _check_pairs(
             )
     if problems:
         return problems, starts, ends
-    for key in sorted(old.pairs.keys() - new.pairs.keys()):
+    for key in sorted((old.pairs.keys() - new.pairs.keys()) | restarted):
         why: tuple[str, ...] = tuple(ended.get(key, ("re-matched", "")))
         ended_on = why[2] if len(why) == 3 else run_date
         if ended_on < old.pairs[key][0] or ended_on > run_date:
             problems.append(
                 f"pair ({key[0]}, {key[1]}) would end on {ended_on}, outside its start "
                 f"({old.pairs[key][0]}) and the run's date ({run_date})"
+            )
+        if key in restarted and new.pairs[key][0] < ended_on:
+            problems.append(
+                f"pair ({key[0]}, {key[1]}) would start again on {new.pairs[key][0]}, "
+                f"before it ended ({ended_on})"
             )
         ends.append((key[0], key[1], why[0], why[1], ended_on))
     return problems, starts, ends
@@ -1018,7 +1032,9 @@ def _check_events(events: Sequence[Mapping[str, object]], run_date: str) -> list
 # the steps of a commit (module functions, so that tests can interrupt one)
 
 
-def _write_rosters(conn: sqlite3.Connection, new: _Encoded, old: _Encoded, run_id: int) -> None:
+def _write_rosters(
+    conn: sqlite3.Connection, new: _Encoded, old: _Encoded, run_id: int, spells: _Spells
+) -> None:
     for table, role, new_rows, old_rows in (
         ("children", "child", new.children, old.children),
         ("mentors", "mentor", new.mentors, old.mentors),
@@ -1031,62 +1047,84 @@ def _write_rosters(conn: sqlite3.Connection, new: _Encoded, old: _Encoded, run_i
             "left_on = excluded.left_on, left_reason = excluded.left_reason",
             changed,
         )
-        joins, leaves = _spells(new_rows, old_rows)
-        # an open spell ends before a rejoin opens the next; a newcomer's opens before it ends
-        _end_spells(conn, role, [i for i in leaves if i in old_rows], new_rows, run_id)
-        conn.executemany(
-            "INSERT INTO enrolments (role, person_id, joined_on, join_run_id) VALUES (?, ?, ?, ?)",
-            [(role, ident, new_rows[ident][2], run_id) for ident in joins],
-        )
-        _end_spells(conn, role, [i for i in leaves if i not in old_rows], new_rows, run_id)
+        for change in spells[role]:
+            if change.end_old is not None:
+                _end_spell(conn, role, change.ident, change.end_old, run_id)
+            if change.start is not None:
+                conn.execute(
+                    "INSERT INTO enrolments (role, person_id, joined_on, join_run_id) "
+                    "VALUES (?, ?, ?, ?)",
+                    (role, change.ident, change.start, run_id),
+                )
+            if change.end_new is not None:
+                _end_spell(conn, role, change.ident, change.end_new, run_id)
 
 
-def _end_spells(
-    conn: sqlite3.Connection,
-    role: str,
-    ids: list[str],
-    new_rows: Mapping[str, _Row],
-    run_id: int,
+def _end_spell(
+    conn: sqlite3.Connection, role: str, ident: str, end: tuple[str, str], run_id: int
 ) -> None:
-    for ident in ids:
-        _, status, joined_on, left_on, left_reason = new_rows[ident]
-        if status not in _DEPARTED:  # left and rejoined within this commit
-            left_on, left_reason = joined_on, "rejoined"
-        cursor = conn.execute(
-            "UPDATE enrolments SET left_on = ?, left_reason = ?, leave_run_id = ? "
-            "WHERE role = ? AND person_id = ? AND left_on IS NULL",
-            (left_on, left_reason, run_id, role, ident),
-        )
-        if cursor.rowcount != 1:
-            raise StoreError(f"enrolments has no open spell for {role} {ident}")
+    cursor = conn.execute(
+        "UPDATE enrolments SET left_on = ?, left_reason = ?, leave_run_id = ? "
+        "WHERE role = ? AND person_id = ? AND left_on IS NULL",
+        (end[0], end[1], run_id, role, ident),
+    )
+    if cursor.rowcount != 1:
+        raise StoreError(f"enrolments has no open spell for {role} {ident}")
 
 
-def _spells(
-    new_rows: Mapping[str, _Row], old_rows: Mapping[str, _Row]
-) -> tuple[list[str], list[str]]:
-    """(ids whose enrolment starts now, ids whose enrolment ends now), sorted.
+@dataclass(frozen=True)
+class _SpellChange:
+    """How one person's enrolment spells change in a commit: each part is (date, reason) or
+    None; ``start`` is the new spell's joined_on."""
 
-    A spell starts for a new id or one whose ``joined_on`` changed (a rejoin),
-    and ends when the status turns to departed or a rejoin replaces it.
+    ident: str
+    end_old: tuple[str, str] | None
+    start: str | None
+    end_new: tuple[str, str] | None
+
+
+_Spells = dict[str, list[_SpellChange]]
+_DEPARTURES = {"exit_effective": ("child", "child_id"), "mentor_leave": ("mentor", "mentor_id")}
+
+
+def _spell_changes(new: _Encoded, old: _Encoded, events: Sequence[Mapping[str, Any]]) -> _Spells:
+    """The enrolment spells a commit ends and starts, person by person.
+
+    The states before and after say who left and who (re)joined; a departure
+    and a rejoin within the same commit show only in the events, whose dates
+    and kinds then close the earlier spell.
     """
-    joins, leaves = [], []
-    for ident in sorted(new_rows):
-        row, before = new_rows[ident], old_rows.get(ident)
-        departed = row[1] in _DEPARTED
-        if before is None:
-            joins.append(ident)
-            if departed:
-                leaves.append(ident)
-            continue
-        was_departed = before[1] in _DEPARTED
-        rejoined = was_departed and not departed
-        if rejoined or (not was_departed and row[2] != before[2]):
-            if not was_departed:
-                leaves.append(ident)
-            joins.append(ident)
-        if departed and not was_departed:
-            leaves.append(ident)
-    return joins, leaves
+    departures: dict[tuple[str, str], tuple[str, str]] = {}
+    for event in events:
+        role_field = _DEPARTURES.get(str(event["kind"]))
+        if role_field is not None and event.get(role_field[1]):
+            key = (role_field[0], str(event[role_field[1]]))
+            departures.setdefault(key, (str(event["date"]), str(event["kind"])))
+    out: _Spells = {}
+    for role, new_rows, old_rows in (
+        ("child", new.children, old.children),
+        ("mentor", new.mentors, old.mentors),
+    ):
+        changes = out.setdefault(role, [])
+        for ident in sorted(new_rows):
+            row, before = new_rows[ident], old_rows.get(ident)
+            left = (row[3], row[4]) if row[1] in _DEPARTED else None
+            if before is None:
+                changes.append(_SpellChange(ident, None, row[2], left))
+                continue
+            was_departed = before[1] in _DEPARTED
+            rejoined = row[2] != before[2]  # a new spell began in this commit
+            if was_departed:
+                if rejoined or left is None:  # back, perhaps gone again, in this commit
+                    changes.append(_SpellChange(ident, None, row[2], left))
+                continue
+            if not rejoined:
+                if left is not None:
+                    changes.append(_SpellChange(ident, left, None, None))
+                continue
+            first = departures.get((role, ident), (row[2], "rejoined"))
+            changes.append(_SpellChange(ident, first, row[2], left))
+    return out
 
 
 def _write_pairs(conn: sqlite3.Connection, new: _Encoded, old: _Encoded) -> None:
@@ -1782,14 +1820,15 @@ class StateStore:
             pins_changed=len(pins),
             events=len(event_rows),
         )
-        for name, new_rows, old_rows in (
-            ("children", new.children, old.children),
-            ("mentors", new.mentors, old.mentors),
+        spells = _spell_changes(new, old, event_rows)
+        for name, role, new_rows, old_rows in (
+            ("children", "child", new.children, old.children),
+            ("mentors", "mentor", new.mentors, old.mentors),
         ):
-            joins, leaves = _spells(new_rows, old_rows)
-            moved = set(joins) | set(leaves)
-            counts[f"{name}_joined"] = len(joins)
-            counts[f"{name}_left"] = sum(1 for i in leaves if new_rows[i][1] in _DEPARTED)
+            moved = {c.ident for c in spells[role]}
+            closed = [e for c in spells[role] for e in (c.end_old, c.end_new) if e is not None]
+            counts[f"{name}_joined"] = sum(1 for c in spells[role] if c.start is not None)
+            counts[f"{name}_left"] = sum(1 for e in closed if e[1] != "rejoined")
             counts[f"{name}_updated"] = sum(
                 1
                 for ident, row in new_rows.items()
@@ -1811,7 +1850,7 @@ class StateStore:
             "DELETE FROM pairs WHERE child_id = ? AND mentor_id = ?",
             sorted(old.pairs.keys() - new.pairs.keys()),
         )
-        _write_rosters(conn, new, old, run_id)
+        _write_rosters(conn, new, old, run_id, spells)
         _write_pairs(conn, new, old)
         _write_history(conn, run_id, starts, ends)
         _write_events(conn, run_id, event_rows)
