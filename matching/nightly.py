@@ -44,7 +44,7 @@ from .errors import InputError
 from .events import Event, apply_events, apply_rosters, read_events
 from .rematch import RematchPlan, check_options, rematch
 from .report import staged_folder, to_csv_bytes
-from .schema import read_children, read_mentors
+from .schema import read_children, read_mentors, validate_children, validate_mentors
 from .state import State, empty_state
 from .store import RunInfo, StateStore
 
@@ -404,19 +404,13 @@ def _apply(
     seen: set[str],
 ) -> _Night:
     after, changes = apply_rosters(state, kids_raw, mentors_raw, date=day)
-    rows = []
-    for roster, frame, reason in (
-        ("children", state.children, "child_exited"),
-        ("mentors", state.mentors, "mentor_left"),
-    ):
-        left_on = dict(zip(frame["id"], frame["left_on"], strict=True))
-        rows += [(roster, i, reason, left_on[i]) for i in changes[f"{roster}_ignored"]]
-    ignored = pd.DataFrame(rows, columns=_IGNORED)
+    ignored = _ignored_table(state, changes)
     if not event_list:
         return _Night(after, changes, ignored, {}, {}, [], [])
     outcome = apply_events(after, event_list, date=day, seen=seen)
+    state_now, changes, ignored = _rejoined_rows(outcome.state, kids_raw, mentors_raw, day, changes)
     return _Night(
-        outcome.state,
+        state_now,
         changes,
         ignored,
         dict(outcome.ended),
@@ -424,6 +418,57 @@ def _apply(
         list(outcome.log),
         list(outcome.duplicates),
     )
+
+
+def _rejoined_rows(
+    state: State,
+    kids_raw: Any,
+    mentors_raw: Any,
+    day: str,
+    changes: dict[str, list[str]],
+) -> tuple[State, dict[str, list[str]], pd.DataFrame]:
+    """Tonight's roster rows of people a rejoin event brought back tonight, applied now.
+
+    Rosters are applied before events (so that events may name new
+    referrals), so such a row was set aside as naming someone who had left;
+    it is applied once they are back, and no longer listed as ignored.
+    """
+    rows: dict[str, pd.DataFrame | None] = {}
+    back: dict[str, set[str]] = {}
+    for roster, raw, frame, validate in (
+        ("children", kids_raw, state.children, validate_children),
+        ("mentors", mentors_raw, state.mentors, validate_mentors),
+    ):
+        status = dict(zip(frame["id"], frame["status"], strict=True))
+        back[roster] = {i for i in changes[f"{roster}_ignored"] if status[i] not in _DEPARTED}
+        rows[roster] = None
+        if back[roster]:
+            table = validate(raw)
+            rows[roster] = table[table["id"].isin(back[roster])]
+    if not (back["children"] or back["mentors"]):
+        ignored = _ignored_table(state, changes)
+        return state, changes, ignored
+    state, again = apply_rosters(state, rows["children"], rows["mentors"], date=day)
+    merged = dict(changes)
+    for roster in ("children", "mentors"):
+        merged[f"{roster}_ignored"] = sorted(set(changes[f"{roster}_ignored"]) - back[roster])
+        updated = set(changes[f"{roster}_updated"]) | set(again[f"{roster}_updated"])
+        merged[f"{roster}_updated"] = sorted(updated)
+    return state, merged, _ignored_table(state, merged)
+
+
+_DEPARTED = ("exited", "left")
+
+
+def _ignored_table(state: State, changes: Mapping[str, list[str]]) -> pd.DataFrame:
+    rows = []
+    for roster, frame, reason in (
+        ("children", state.children, "child_exited"),
+        ("mentors", state.mentors, "mentor_left"),
+    ):
+        left_on = dict(zip(frame["id"], frame["left_on"], strict=True))
+        rows += [(roster, i, reason, left_on[i]) for i in changes[f"{roster}_ignored"]]
+    return pd.DataFrame(rows, columns=_IGNORED)
 
 
 def _pair_changes(

@@ -464,3 +464,24 @@ def test_a_switching_cost_without_bound_is_refused(tmp_path, files, capsys):
     err = capsys.readouterr().err
     assert "switching_cost_km" in err and "internal error" not in err
     assert not db.exists() and not (tmp_path / "n1").exists()
+
+
+def test_a_rejoin_takes_tonights_roster_row_and_the_next_night_changes_nothing(tmp_path, files):
+    """Rosters are applied before events: the row of a mentor who rejoins tonight is applied
+    once the rejoin is, not left over to change the next night."""
+    db = tmp_path / "state.db"
+    assert _nightly(db, files, "2026-03-02", tmp_path / "n1") == 0
+    leave = _events(tmp_path / "leave.csv", "mentor_leave,,M1\n")
+    assert _nightly(db, files, "2026-03-09", tmp_path / "n2", "--events", str(leave)) == 0
+    more = MENTORS.assign(capacity=[2, 1])  # M1 comes back able to take two children
+    files = {**files, "mentors": write_csv(more, tmp_path / "mentors-2.csv")}
+    back = _events(tmp_path / "back.csv", "mentor_rejoin,,M1\n")
+    assert _nightly(db, files, "2026-03-16", tmp_path / "n3", "--events", str(back)) == 0
+    counts = _plan(tmp_path / "n3")["counts"]
+    assert counts["roster_rows_ignored"] == 0 and counts["mentors_updated"] == 1
+    mentors = _state(db).mentors.set_index("id")
+    assert (mentors.at["M1", "status"], mentors.at["M1", "capacity"]) == ("active", 2)
+    assert mentors.at["M1", "joined_on"] == "2026-03-16"
+    assert _pairs(db) == {("C1", "M1"), ("C2", "M2")}
+    assert _nightly(db, files, "2026-03-23", tmp_path / "n4") == 0
+    assert _plan(tmp_path / "n4")["counts"]["changes"] == 0
