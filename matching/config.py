@@ -217,6 +217,17 @@ def _read_toml(p: Path) -> dict[str, Any]:
 _NIGHTLY = "nightly"
 
 
+def _refuse_unknown(p: Path, data: dict[str, Any], cls: type, where: str) -> None:
+    """A typo must not silently fall back to a default: unknown keys are an error."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"config file {p} has unknown key(s) {', '.join(unknown)}{where}; "
+            f"accepted keys: {', '.join(sorted(known))}"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class NightlyConfig:
     """Settings of the nightly batch job (the ``[nightly]`` table of the TOML file).
@@ -247,13 +258,7 @@ def load_nightly_config(path: str | Path | None) -> NightlyConfig:
     table = _read_toml(p).get(_NIGHTLY, {})
     if not isinstance(table, dict):
         raise ConfigError(f"config file {p}: [nightly] must be a table")
-    known = {f.name for f in fields(NightlyConfig)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"config file {p} has unknown key(s) {', '.join(unknown)} in [nightly]; "
-            f"accepted keys: {', '.join(sorted(known))}"
-        )
+    _refuse_unknown(p, table, NightlyConfig, " in [nightly]")
     zone = table.get("timezone", NightlyConfig.timezone)
     if not isinstance(zone, str) or not zone:
         raise ConfigError(f"config file {p}: [nightly] timezone must be a time zone name")
@@ -288,13 +293,7 @@ def load_config(path: str | Path) -> MatchConfig:
         data = raw[_SECTION]
     else:
         data = raw
-    known = {f.name for f in fields(MatchConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(
-            f"config file {p} has unknown key(s) {', '.join(unknown)}; "
-            f"accepted keys: {', '.join(sorted(known))}"
-        )
+    _refuse_unknown(p, data, MatchConfig, "")
     kwargs = dict(data)
     if "forbidden_pairs" in kwargs:
         fp = kwargs["forbidden_pairs"]

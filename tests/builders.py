@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
+
+from matching.store import StateStore
 
 
 def _text(n: int, value: str) -> pd.Series:
@@ -33,3 +38,36 @@ def mentor_rows(mentors: pd.DataFrame, joined_on: str = "2026-01-01") -> pd.Data
     out["left_on"] = _text(n, "")
     out["left_reason"] = _text(n, "")
     return out
+
+
+def frame_text(frame: pd.DataFrame) -> str:
+    """A frame as comparable text: dtypes and values."""
+    dtypes = [str(t) for t in frame.dtypes]
+    return json.dumps(dtypes) + frame.to_json(orient="split", double_precision=15)
+
+
+def store_snapshot(db: Path) -> dict[str, object]:
+    """What the store at ``db`` holds, as comparable values (``committed_at`` left out);
+    ``run_files N`` holds the files of run N."""
+    with StateStore.open(db, readonly=True) as store:
+        state = store.load()
+        runs = store.runs()
+        snapshot: dict[str, object] = {
+            "children": frame_text(state.children),
+            "mentors": frame_text(state.mentors),
+            "pairs": frame_text(state.pairs),
+            "forbidden": state.forbidden,
+            "first_in_line": state.first_in_line,
+            "history": frame_text(store.history()),
+            "enrolments": frame_text(store.enrolments()),
+            "events": frame_text(store.events()),
+            "runs": frame_text(runs.drop(columns=["committed_at"])),
+        }
+        for run_id in runs["run_id"].tolist():
+            snapshot[f"run_files {run_id}"] = store.run_files(run_id)
+    return snapshot
+
+
+def differences(got: dict[str, object], want: dict[str, object]) -> list[str]:
+    """The keys of two snapshots whose values differ, sorted."""
+    return sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))

@@ -485,3 +485,36 @@ def test_a_rejoin_takes_tonights_roster_row_and_the_next_night_changes_nothing(t
     assert _pairs(db) == {("C1", "M1"), ("C2", "M2")}
     assert _nightly(db, files, "2026-03-23", tmp_path / "n4") == 0
     assert _plan(tmp_path / "n4")["counts"]["changes"] == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "code", "date"),
+    [
+        ('[nightly]\ntimezone = "UTC"\n', 0, "2026-03-09"),
+        ('[nightly]\ntimezone = "Asia/Shanghai"\n[matching]\nmax_distance_km = 4.0\n', 0,
+         "2026-03-10"),
+        ('[nightly]\ntimezone = "Mars/Olympus"\n', 1, None),
+        ('[nightly]\ntime_zone = "UTC"\n', 1, None),
+    ],
+)  # fmt: skip
+def test_the_nightly_time_zone_setting(tmp_path, files, monkeypatch, capsys, table, code, date):
+    real = dt.datetime
+
+    class Clock(real):
+        @classmethod
+        def now(cls, tz=None):
+            moment = real(2026, 3, 9, 19, 27, tzinfo=dt.UTC)
+            return moment if tz is None else moment.astimezone(tz)
+
+    monkeypatch.setattr(dt, "datetime", Clock)
+    config = tmp_path / "matching.toml"
+    config.write_text(table, encoding="utf-8")
+    db = tmp_path / "state.db"
+    argv = ["nightly", "--db", str(db), "--out", str(tmp_path / "n1"), "--config", str(config)]
+    argv += ["--children", str(files["children"]), "--mentors", str(files["mentors"])]
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    if date is not None:
+        assert f"nightly {date}" in out
+    else:
+        assert err.startswith("error:") and "time" in err and not db.exists()

@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from builders import differences, store_snapshot
 
 from matching.cli import main
 from matching.report import write_csv
@@ -64,36 +64,6 @@ CHOSEN = {
 
 # ----------------------------------------------------------------------------------------------
 # comparing stores and plan folders
-
-
-def _frame_text(frame: pd.DataFrame) -> str:
-    dtypes = [str(t) for t in frame.dtypes]
-    return json.dumps(dtypes) + frame.to_json(orient="split", double_precision=15)
-
-
-def _store(db: Path) -> dict[str, object]:
-    """What the store at ``db`` holds, as comparable values (``committed_at`` left out)."""
-    with StateStore.open(db, readonly=True) as store:
-        state = store.load()
-        runs = store.runs()
-        snapshot: dict[str, object] = {
-            "children": _frame_text(state.children),
-            "mentors": _frame_text(state.mentors),
-            "pairs": _frame_text(state.pairs),
-            "forbidden": state.forbidden,
-            "first_in_line": state.first_in_line,
-            "history": _frame_text(store.history()),
-            "enrolments": _frame_text(store.enrolments()),
-            "events": _frame_text(store.events()),
-            "runs": _frame_text(runs.drop(columns=["committed_at"])),
-        }
-        for run_id in runs["run_id"].tolist():
-            snapshot[f"run_files {run_id}"] = store.run_files(run_id)
-    return snapshot
-
-
-def _differences(got: dict[str, object], want: dict[str, object]) -> list[str]:
-    return sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
 
 
 def _folder(folder: Path) -> dict[str, bytes]:
@@ -162,8 +132,8 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Nights:
         after_1=after_1,
         old_plan=plan,
         argv_2=argv_2,
-        before=_store(after_1),
-        after=_store(reference / "state.db"),
+        before=store_snapshot(after_1),
+        after=store_snapshot(reference / "state.db"),
         old=_folder(plan),
         new=_folder(reference / "plan"),
     )
@@ -180,7 +150,7 @@ def test_night_2_changes_the_store_and_every_plan_file(nights: Nights) -> None:
     assert counts["pairs_ended"] >= 2 and counts["pairs_started"] >= 2
     for name in ("pairs", "history", "enrolments", "events", "children", "mentors"):
         assert nights.before[name] != nights.after[name], name
-    assert _differences(nights.after, nights.before) != []
+    assert differences(nights.after, nights.before) != []
 
 
 def test_rerun_of_the_committed_night_changes_nothing(
@@ -192,14 +162,14 @@ def test_rerun_of_the_committed_night_changes_nothing(
     argv = [*nights.argv_2, "--db", str(db), "--out", str(plan)]
     assert main(argv) == 0
     assert RUN_2 in capsys.readouterr().out
-    assert _differences(_store(db), nights.after) == []
+    assert differences(store_snapshot(db), nights.after) == []
     shutil.rmtree(plan)
     shutil.copytree(nights.old_plan, plan)  # night 1's plan again: the re-run writes night 2's
     assert main(argv) == 0
     assert ALREADY in capsys.readouterr().out
     with StateStore.open(db, readonly=True) as store:
         assert len(store.runs()) == 2
-    assert _differences(_store(db), nights.after) == []
+    assert differences(store_snapshot(db), nights.after) == []
     assert _folder(plan) == nights.new
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan", "state.db"]
 
@@ -255,15 +225,15 @@ def _store_after_kill(nights: Nights, case: Case) -> tuple[str, bool]:
     shutil.copyfile(case.db, inspect / "state.db")
     if journal.exists():
         shutil.copyfile(journal, inspect / "state.db-journal")
-    got = _store(inspect / "state.db")
+    got = store_snapshot(inspect / "state.db")
     if got == nights.before:
         return "before", journal.exists()
     if got == nights.after:
         return "after", journal.exists()
     raise AssertionError(
         f"{case.name}: the store is neither night 1's nor night 2's after the kill; "
-        f"versus night 1: {_differences(got, nights.before)}, "
-        f"versus night 2: {_differences(got, nights.after)}"
+        f"versus night 1: {differences(got, nights.before)}, "
+        f"versus night 2: {differences(got, nights.after)}"
     )
 
 
@@ -297,7 +267,7 @@ def _check_kill_then_rerun(
     assert main(argv) == 0, case.name
     out = capsys.readouterr().out
     assert (ALREADY if store == "after" else RUN_2) in out, (case.name, out)
-    assert _differences(_store(case.db), nights.after) == [], case.name
+    assert differences(store_snapshot(case.db), nights.after) == [], case.name
     assert _folder(case.plan) == nights.new, case.name
     left = sorted(p.name for p in case.folder.iterdir())
     assert left == ["plan", "state.db"], (case.name, left)
@@ -335,7 +305,7 @@ def test_sigkill_at_random_times(
     _, err = proc.communicate(timeout=300)
     duration = time.perf_counter() - began
     assert proc.returncode == 0, err
-    assert _differences(_store(probe.db), nights.after) == []
+    assert differences(store_snapshot(probe.db), nights.after) == []
     assert _folder(probe.plan) == nights.new
     rng = random.Random(20260309)
     outcomes = []
