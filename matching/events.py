@@ -70,7 +70,6 @@ matching.events.EventError: 1 invalid event(s); nothing was applied
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
@@ -88,11 +87,13 @@ from .errors import InputError
 from .schema import CHILD_COLUMNS, MENTOR_COLUMNS, validate_children, validate_mentors
 from .state import (
     CHILD_STATE_COLUMNS,
+    DEPARTED_STATUSES,
     LIFECYCLE_COLUMNS,
     MENTOR_STATE_COLUMNS,
     PAIR_COLUMNS,
     State,
     empty_state,
+    iso_date,
     settle,
 )
 
@@ -104,6 +105,7 @@ __all__ = [
     "EventOutcome",
     "apply_events",
     "apply_rosters",
+    "check_date",
     "event_key",
     "id_is_plain",
     "read_events",
@@ -289,17 +291,9 @@ def _structure_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     for name in ("child_id", "mentor_id"):
         if values[name] and not id_is_plain(values[name]):
             problems.append((name, "malformed id (over 64 characters, or holds a delimiter)"))
-    if values.get("date") and _iso(values["date"]) is None:
+    if values.get("date") and iso_date(values["date"]) is None:
         problems.append(("date", "not a date (expected YYYY-MM-DD)"))
     return problems
-
-
-def _iso(text: str) -> str | None:
-    """``text`` as an ISO date, or None."""
-    try:
-        return dt.date.fromisoformat(text.strip()).isoformat()
-    except ValueError:
-        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -403,18 +397,11 @@ class _Sim:
                         f"date {day} is before the pair ({key[0]}, {key[1]}) ended earlier "
                         f"in this batch ({ended_on})"
                     )
-        if kind in ("exit_effective", "child_rejoin"):
-            life = self.child_life[child]
-            since = life[2] if kind == "child_rejoin" else life[1]
-            if since and day < since:
-                what = "the child exited" if kind == "child_rejoin" else "the child joined"
-                return f"date {day} is before {what} ({since})"
-        if kind in ("mentor_leave", "mentor_rejoin"):
-            life = self.mentor_life[mentor]
-            since = life[2] if kind == "mentor_rejoin" else life[1]
-            if since and day < since:
-                what = "the mentor left" if kind == "mentor_rejoin" else "the mentor joined"
-                return f"date {day} is before {what} ({since})"
+        # (a departure dated before the person joined is caught above, with every event)
+        if kind == "child_rejoin" and day < self.child_life[child][2]:
+            return f"date {day} is before the child exited ({self.child_life[child][2]})"
+        if kind == "mentor_rejoin" and day < self.mentor_life[mentor][2]:
+            return f"date {day} is before the mentor left ({self.mentor_life[mentor][2]})"
         ending: list[tuple[str, str]] = []
         if kind == "exit_effective":
             ending = [(child, m) for m in self.by_child.get(child, [])]
@@ -573,8 +560,9 @@ class _Sim:
         )
 
 
-def _check_date(date: object) -> str:
-    day = _iso(date) if isinstance(date, str) else None
+def check_date(date: object) -> str:
+    """``date`` as an ISO date, or an :class:`EventError` saying what is expected."""
+    day = iso_date(date) if isinstance(date, str) else None
     if day is None:
         raise EventError("invalid date", ["date: expected an ISO date (YYYY-MM-DD)"])
     return day
@@ -623,7 +611,7 @@ def apply_events(
         Nothing is applied.  Problems name events by kind and ids, never by
         the text of ``note`` or ``actor``.
     """
-    run_day = _check_date(date)
+    run_day = check_date(date)
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
         raise EventError("invalid events", ["events must be a sequence of Event"])
     sim = _Sim(state)
@@ -641,7 +629,7 @@ def apply_events(
             reasons = [problem for _, problem in _structure_problems(values)]
         day = run_day
         if not reasons and event.date:
-            day = str(_iso(event.date))
+            day = str(iso_date(event.date))
             if day > run_day:
                 reasons = [f"date {day} is after the run's date {run_day}"]
         key = "" if reasons else event_key(event, run_day)
@@ -869,7 +857,7 @@ def _merge(
     for row in roster.loc[:, roster_columns].to_dict("records"):
         ident = str(row["id"])
         previous = records.get(ident)
-        if previous is not None and previous["status"] in _DEPARTED:
+        if previous is not None and previous["status"] in DEPARTED_STATUSES:
             ignored.append(ident)  # left the programme: only a rejoin event brings them back
             continue
         merged = {**row, **status_of(row, previous, date)}
@@ -879,9 +867,6 @@ def _merge(
             updated.append(ident)
         records[ident] = merged
     return _frame(records, reference), sorted(joined), sorted(updated), sorted(ignored)
-
-
-_DEPARTED = ("exited", "left")
 
 
 def _life(previous: dict[str, Any] | None, status: str, date: str) -> dict[str, Any]:
@@ -956,7 +941,7 @@ def apply_rosters(
     RosterError
         If a roster is invalid.
     """
-    day = _check_date(date)
+    day = check_date(date)
     kids_v = None if children is None else validate_children(children)
     mums_v = None if mentors is None else validate_mentors(mentors)
     reference = empty_state()

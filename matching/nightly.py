@@ -41,11 +41,19 @@ import pandas as pd
 
 from .config import MatchConfig, validate_config
 from .errors import InputError
-from .events import Event, apply_events, apply_rosters, read_events
+from .events import (
+    EVENT_FIELDS,
+    Event,
+    apply_events,
+    apply_rosters,
+    check_date,
+    event_key,
+    read_events,
+)
 from .rematch import RematchPlan, check_options, rematch
 from .report import staged_folder, to_csv_bytes
 from .schema import read_children, read_mentors, validate_children, validate_mentors
-from .state import State, empty_state
+from .state import DEPARTED_STATUSES, State, empty_state
 from .store import RunInfo, StateStore
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
@@ -135,12 +143,15 @@ def _sha256(data: bytes) -> str:
 Source: TypeAlias = str | Path | pd.DataFrame | None
 
 
-def _roster(source: Source, reader: Any, name: str, hashes: dict[str, str]) -> Any:
+def _roster(
+    source: Source, reader: Any, validate: Any, name: str, hashes: dict[str, str]
+) -> pd.DataFrame | None:
+    """The roster, validated once here, before the store is touched."""
     if source is None:
         return None
     if isinstance(source, pd.DataFrame):
         hashes.setdefault(name, _sha256(source.to_csv(index=False).encode("utf-8")))
-        return source
+        return validate(source)
     hashes[name] = _sha256(Path(source).read_bytes())
     return reader(source)
 
@@ -275,11 +286,9 @@ def run_nightly(
     StoreError
         The store file is empty, foreign or damaged.
     """
-    from .events import _check_date
-
     step = progress or (lambda _phase: None)
     step("validating input")
-    day = _check_date(date)
+    day = check_date(date)
     cfg = validate_config(MatchConfig() if config is None else config)
     check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
     hashes: dict[str, str] = {}
@@ -291,8 +300,8 @@ def run_nightly(
             src = children if name == "children" else mentors
             src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
             children, mentors = (src, mentors) if name == "children" else (children, src)
-    kids_raw = _roster(children, read_children, "children", hashes)
-    mentors_raw = _roster(mentors, read_mentors, "mentors", hashes)
+    kids_roster = _roster(children, read_children, validate_children, "children", hashes)
+    mentors_roster = _roster(mentors, read_mentors, validate_mentors, "mentors", hashes)
     event_list = _events(events, hashes)
     options = {
         "allow_moves": allow_moves,
@@ -318,9 +327,14 @@ def run_nightly(
                 step("done")
                 zeros = dict.fromkeys((*COUNT_KEYS, "changes"), 0)
                 return NightlyReport(None, zeros, files, done, already_committed=True)
-        seen = store.event_keys() if store is not None else set()
+        batch = {
+            event_key(e, day)
+            for e in event_list
+            if all(isinstance(getattr(e, f), str) for f in EVENT_FIELDS)
+        }
+        seen = store.event_keys(among=batch) if store is not None else set()
         step("applying rosters and events")
-        night = _apply(state, kids_raw, mentors_raw, event_list, day, seen)
+        night = _apply(state, kids_roster, mentors_roster, event_list, day, seen)
         step("re-matching")
         plan = rematch(
             night.state,
@@ -397,18 +411,20 @@ class _Night:
 
 def _apply(
     state: State,
-    kids_raw: Any,
-    mentors_raw: Any,
+    kids_roster: pd.DataFrame | None,
+    mentors_roster: pd.DataFrame | None,
     event_list: list[Event],
     day: str,
     seen: set[str],
 ) -> _Night:
-    after, changes = apply_rosters(state, kids_raw, mentors_raw, date=day)
+    after, changes = apply_rosters(state, kids_roster, mentors_roster, date=day)
     ignored = _ignored_table(state, changes)
     if not event_list:
         return _Night(after, changes, ignored, {}, {}, [], [])
     outcome = apply_events(after, event_list, date=day, seen=seen)
-    state_now, changes, ignored = _rejoined_rows(outcome.state, kids_raw, mentors_raw, day, changes)
+    state_now, changes, ignored = _rejoined_rows(
+        outcome.state, kids_roster, mentors_roster, day, changes
+    )
     return _Night(
         state_now,
         changes,
@@ -422,8 +438,8 @@ def _apply(
 
 def _rejoined_rows(
     state: State,
-    kids_raw: Any,
-    mentors_raw: Any,
+    kids_roster: pd.DataFrame | None,
+    mentors_roster: pd.DataFrame | None,
     day: str,
     changes: dict[str, list[str]],
 ) -> tuple[State, dict[str, list[str]], pd.DataFrame]:
@@ -435,16 +451,19 @@ def _rejoined_rows(
     """
     rows: dict[str, pd.DataFrame | None] = {}
     back: dict[str, set[str]] = {}
-    for roster, raw, frame, validate in (
-        ("children", kids_raw, state.children, validate_children),
-        ("mentors", mentors_raw, state.mentors, validate_mentors),
+    for roster, table, frame in (
+        ("children", kids_roster, state.children),
+        ("mentors", mentors_roster, state.mentors),
     ):
         status = dict(zip(frame["id"], frame["status"], strict=True))
-        back[roster] = {i for i in changes[f"{roster}_ignored"] if status[i] not in _DEPARTED}
-        rows[roster] = None
-        if back[roster]:
-            table = validate(raw)
+        back[roster] = {
+            i for i in changes[f"{roster}_ignored"] if status[i] not in DEPARTED_STATUSES
+        }
+        # ignored ids came from this roster, so it is there whenever back[roster] is not empty
+        if back[roster] and table is not None:
             rows[roster] = table[table["id"].isin(back[roster])]
+        else:
+            rows[roster] = None
     if not (back["children"] or back["mentors"]):
         ignored = _ignored_table(state, changes)
         return state, changes, ignored
@@ -455,9 +474,6 @@ def _rejoined_rows(
         updated = set(changes[f"{roster}_updated"]) | set(again[f"{roster}_updated"])
         merged[f"{roster}_updated"] = sorted(updated)
     return state, merged, _ignored_table(state, merged)
-
-
-_DEPARTED = ("exited", "left")
 
 
 def _ignored_table(state: State, changes: Mapping[str, list[str]]) -> pd.DataFrame:

@@ -43,6 +43,7 @@ Queue
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -53,6 +54,7 @@ from .schema import CHILD_COLUMNS, MENTOR_COLUMNS
 __all__ = [
     "CHILD_STATE_COLUMNS",
     "CHILD_STATUSES",
+    "DEPARTED_STATUSES",
     "EXIT_STATES",
     "LIFECYCLE_COLUMNS",
     "MENTOR_STATE_COLUMNS",
@@ -60,12 +62,15 @@ __all__ = [
     "PAIR_COLUMNS",
     "State",
     "empty_state",
+    "iso_date",
     "settle",
 ]
 
 EXIT_STATES = ("", "requested", "investigated", "approved")
 CHILD_STATUSES = ("waiting", "paired", "exited")
 MENTOR_STATUSES = ("active", "paused", "left")
+DEPARTED_STATUSES = ("exited", "left")
+"""The statuses of people who left the programme (a child's and a mentor's)."""
 LIFECYCLE_COLUMNS = ("status", "joined_on", "left_on", "left_reason")
 """The lifecycle columns every child and mentor carries (see the module docstring)."""
 PAIR_COLUMNS = ("child_id", "mentor_id", "started_on", "start_reason", "pinned")
@@ -107,6 +112,14 @@ class State:
     def with_(self, **changes: object) -> State:
         """A copy with some fields replaced."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def iso_date(text: str) -> str | None:
+    """``text`` as an ISO date (``YYYY-MM-DD``), or None if it is not a date."""
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        return None
 
 
 def empty_state() -> State:

@@ -87,6 +87,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import glob
 import json
 import logging
 import math
@@ -95,7 +96,7 @@ import os
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -110,6 +111,7 @@ from .schema import CHILD_COLUMNS, MENTOR_COLUMNS
 from .state import (
     CHILD_STATE_COLUMNS,
     CHILD_STATUSES,
+    DEPARTED_STATUSES,
     EXIT_STATES,
     LIFECYCLE_COLUMNS,
     MENTOR_STATE_COLUMNS,
@@ -117,6 +119,7 @@ from .state import (
     PAIR_COLUMNS,
     State,
     empty_state,
+    iso_date,
 )
 
 __all__ = [
@@ -441,7 +444,6 @@ _CHILD_ALLOWED: dict[str, tuple[str, ...]] = {
 }
 _MENTOR_ALLOWED: dict[str, tuple[str, ...]] = {"status": MENTOR_STATUSES}
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_SHOWN = 30
 
 
@@ -625,7 +627,7 @@ def _encode_roster(
     ):
         if not all(isinstance(v, str) for v in (status, joined, left, why)):
             continue  # already reported
-        departed = status in _DEPARTED
+        departed = status in DEPARTED_STATUSES
         if not _is_iso(joined):
             problems.append(f"{where} {labels[row]}: column 'joined_on': not an ISO date")
         if departed != bool(left) or (left and not _is_iso(left)):
@@ -659,17 +661,9 @@ def _encode_roster(
     return rows
 
 
-_DEPARTED = ("exited", "left")
-
-
 def _is_iso(text: str) -> bool:
-    if _ISO_DATE.fullmatch(text) is None:
-        return False
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    """Whether ``text`` is an ISO date written as such (``YYYY-MM-DD``, nothing else)."""
+    return iso_date(text) == text
 
 
 def _json_row(table: str, label: str, text: str) -> dict[str, Any]:
@@ -1108,11 +1102,11 @@ def _spell_changes(new: _Encoded, old: _Encoded, events: Sequence[Mapping[str, A
         changes = out.setdefault(role, [])
         for ident in sorted(new_rows):
             row, before = new_rows[ident], old_rows.get(ident)
-            left = (row[3], row[4]) if row[1] in _DEPARTED else None
+            left = (row[3], row[4]) if row[1] in DEPARTED_STATUSES else None
             if before is None:
                 changes.append(_SpellChange(ident, None, row[2], left))
                 continue
-            was_departed = before[1] in _DEPARTED
+            was_departed = before[1] in DEPARTED_STATUSES
             rejoined = row[2] != before[2]  # a new spell began in this commit
             if was_departed:
                 if rejoined or left is None:  # back, perhaps gone again, in this commit
@@ -1262,14 +1256,10 @@ def _link_into_place(tmp: Path, target: Path) -> bool:
 def _remove_leftovers(file: Path) -> None:
     """Remove temporary stores that killed creators left beside ``file`` (old ones only)."""
     now = dt.datetime.now().timestamp()
-    for leftover in file.parent.glob(f".{glob_escape(file.name)}.new-*"):
+    for leftover in file.parent.glob(f".{glob.escape(file.name)}.new-*"):
         with contextlib.suppress(OSError):
             if now - leftover.stat().st_mtime > _LEFTOVER_SECONDS:
                 leftover.unlink()
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _create(file: Path, target: int) -> None:
@@ -1573,9 +1563,15 @@ class StateStore:
             json_cols=("payload",),
         )  # fmt: skip
 
-    def event_keys(self) -> set[str]:
-        """The identities of every recorded event (see :func:`matching.events.apply_events`)."""
+    def event_keys(self, among: Iterable[str] | None = None) -> set[str]:
+        """The identities of recorded events (see :func:`matching.events.apply_events`).
+
+        With ``among``, only those of ``among`` that are recorded (an indexed
+        lookup: what a night needs, whatever the length of the history).
+        """
         with self._snapshot() as conn:
+            if among is not None:
+                return _recorded_keys(conn, set(among))
             rows = conn.execute("SELECT event_key FROM events WHERE event_key IS NOT NULL")
             return {str(r[0]) for r in rows}
 
@@ -1780,14 +1776,9 @@ class StateStore:
         old = self._read_encoded(conn)
         _settle_children(new)
         problems, starts, ends = _check_pairs(new, old, started, ended, run_row["run_date"])
-        keys = sorted({e["key"] for e in event_rows if e["key"] is not None})
-        for chunk in range(0, len(keys), 500):
-            part = keys[chunk : chunk + 500]
-            for (key,) in conn.execute(
-                f"SELECT event_key FROM events WHERE event_key IN ({', '.join('?' * len(part))})",
-                part,
-            ):
-                problems.append(f"events: event {key[:12]}... is already recorded")
+        keys = {e["key"] for e in event_rows if e["key"] is not None}
+        for key in sorted(_recorded_keys(conn, keys)):
+            problems.append(f"events: event {key[:12]}... is already recorded")
         if problems:
             raise _problem_error("new_state is not valid", problems)
 
@@ -1834,7 +1825,9 @@ class StateStore:
                 for ident, row in new_rows.items()
                 if ident in old_rows and ident not in moved and _updated(name, row, old_rows[ident])
             )
-            counts[f"{name}_total"] = sum(1 for row in new_rows.values() if row[1] not in _DEPARTED)
+            counts[f"{name}_total"] = sum(
+                1 for row in new_rows.values() if row[1] not in DEPARTED_STATUSES
+            )
         run_row = {**run_row, "counts": _dumps(counts, "run.counts")}
         run_row["committed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         names = list(run_row)
@@ -1893,6 +1886,18 @@ def _record_label(table: str, row: Sequence[Any]) -> str:
     if table == "events":
         return f"run {row[0]} event {row[1]}"
     return "?"
+
+
+def _recorded_keys(conn: sqlite3.Connection, keys: set[str]) -> set[str]:
+    """Those of ``keys`` already recorded in ``events`` (chunked under SQLite's variable limit)."""
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        part = ordered[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        rows = conn.execute(f"SELECT event_key FROM events WHERE event_key IN ({marks})", part)
+        found.update(str(r[0]) for r in rows)
+    return found
 
 
 def _last_run_id(conn: sqlite3.Connection) -> int:
