@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 
-__all__ = ["MatchConfig", "NightlyConfig", "load_config", "load_nightly_config"]
+__all__ = ["MAX_WEIGHT_KM", "MatchConfig", "NightlyConfig", "load_config", "load_nightly_config"]
 
 Objective = Literal["max_pairs", "min_cost"]
 
@@ -108,7 +108,9 @@ class MatchConfig:
 # 1000 km-eq is far beyond any useful weight (the default limit is 5 km).  max_distance_km has
 # the bound of the roster column of the same name (matching.schema).
 _MAX_DISTANCE_KM = 100.0
-_MAX_WEIGHT_KM = 1000.0
+MAX_WEIGHT_KM = 1000.0
+"""The largest km-eq weight accepted (``uncovered_need_km`` and the others; also the
+re-match's ``switching_cost_km``)."""
 _RESOLUTION_KM = (1e-6, 1.0)  # 1 mm to 1 km
 _MAX_SHARED_INTERESTS = 100
 _MAX_K_NEAREST = 1_000_000  # more than the mentors of any district: the same as all of them
@@ -147,7 +149,7 @@ def validate_config(config: object) -> MatchConfig:
         "max_distance_km", config.max_distance_km, minimum=0, maximum=_MAX_DISTANCE_KM, strict=True
     )
     for name in ("uncovered_need_km", "shared_interest_km", "unmatched_km", "priority_km"):
-        _num(name, getattr(config, name), minimum=0, maximum=_MAX_WEIGHT_KM)
+        _num(name, getattr(config, name), minimum=0, maximum=MAX_WEIGHT_KM)
     low, high = _RESOLUTION_KM
     _num("resolution_km", config.resolution_km, minimum=low, maximum=high)
     msi = config.max_shared_interests

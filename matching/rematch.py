@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import MatchConfig, validate_config
+from .config import MAX_WEIGHT_KM, MatchConfig, validate_config
 from .costs import InterestCodes, pair_costs, unmatched_price
 from .errors import InputError
 from .geo import great_circle_km, pairs_within
@@ -128,10 +128,9 @@ def rematch(
     cfg = validate_config(MatchConfig() if config is None else config)
     check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
     state, trimmed = _fit_capacity(state)
-    kids_all = state.children
     mentors_all = state.mentors
     pairs = state.pairs
-    enrolled = kids_all[kids_all["status"] != "exited"]
+    enrolled = state.enrolled_children()
     eligible = enrolled[enrolled["exit_state"] != "approved"].copy()
     active = mentors_all[mentors_all["status"] == "active"].copy()
     queue = set(state.first_in_line)
@@ -188,7 +187,7 @@ def rematch(
     return plan
 
 
-MAX_SWITCHING_COST_KM = 1000.0
+MAX_SWITCHING_COST_KM = MAX_WEIGHT_KM
 """The largest ``switching_cost_km``: the bound of the other km-eq weights of
 :class:`~matching.config.MatchConfig`, so that costs stay within the integer scaling."""
 
@@ -417,7 +416,7 @@ def _plan(
     new_state = settle(state.with_(pairs=new_pairs_state, first_in_line=new_queue))
 
     waiting = result.unmatched[["child_id", "reason", "detail"]].copy()
-    enrolled = state.children[state.children["status"] != "exited"]
+    enrolled = state.enrolled_children()
     approved = enrolled[enrolled["exit_state"] == "approved"]
     approved = approved[~approved["id"].isin(paired_now)]
     if len(approved):
