@@ -213,13 +213,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename (POSIX); a no-op where directories cannot be opened."""
-    fsync_path(directory)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,10 +319,10 @@ class StagedFolder:
         )
         _fsync_tree(staging)
         parent = target.parent
-        _fsync_dir(parent)
+        fsync_path(parent)
         if not os.path.lexists(target):
             os.rename(staging, target)
-            _fsync_dir(parent)
+            fsync_path(parent)
         else:
             self._check_replaceable(target)  # again: files may have appeared meanwhile
             if _exchange(parent, staging.name, target.name):
@@ -341,9 +336,9 @@ class StagedFolder:
                     os.rename(old, target)
                     raise
                 self._unlock()
-                _fsync_dir(parent)
+                fsync_path(parent)
                 _remove_tree(old)
-            _fsync_dir(parent)
+            fsync_path(parent)
         self.files = tuple(self.path / f for f in files)
 
     def _unlock(self) -> None:
@@ -483,7 +478,7 @@ def _recover(target: Path, shown: Path) -> None:
                 f"to {target.name!r} and remove the others"
             )
         os.rename(olds[0], target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         dead = [(kind, path) for kind, path in dead if path != olds[0]]
     for _, path in dead:
         _remove_tree(path)
@@ -531,7 +526,7 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        fsync_path(Path(dirpath))
 
 
 def _lock_folder(folder: Path) -> int | None:
