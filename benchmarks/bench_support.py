@@ -2,7 +2,7 @@
 
 Not a test module: imported by ``conftest.py``, ``test_bench_match.py`` and
 ``summarize.py``.  Every instance is synthetic
-(:func:`matching.synth.district`), so the only ids are generated ones, and no
+(:func:`matching.datasets.synth.district`), so the only ids are generated ones, and no
 id-level data is written to the benchmark output.
 """
 
@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from matching import MatchConfig
-from matching.geo import great_circle_km
-from matching.schema import validate_children, validate_mentors
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.geo.distance import great_circle_km
+from matching.rosters.schema import validate_children, validate_mentors
 
 # ``matching.match`` as an attribute is the *function* (the package re-exports
 # it under the module's name); the module itself comes from importlib.
@@ -246,7 +246,7 @@ class ScaleTier:
 
     def rosters(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tier's synthetic ``(children, mentors)`` (deterministic, seed :data:`SEED`)."""
-        from matching import synth
+        from matching.datasets import synth
 
         return getattr(synth, self.generator)(*self.args, seed=SEED)
 
@@ -312,7 +312,7 @@ def count_candidate_arcs(p: Any) -> int:
     """
     from scipy.spatial import cKDTree
 
-    from matching.geo import chord
+    from matching.geo.distance import chord
 
     if p.n == 0 or p.m == 0:
         return 0
@@ -337,7 +337,7 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy.spatial import cKDTree
 
-    from matching.geo import chord, great_circle_km
+    from matching.geo.distance import chord, great_circle_km
 
     n, m = p.n, p.m
     e = np.empty(0, dtype=np.int64)
@@ -496,12 +496,12 @@ def library_match(
     """The library's default path for the tier's rosters.
 
     A district: :func:`matching.match`.  A city or a province (rosters with a
-    ``district`` column): :func:`matching.province.match_province`, districts
+    ``district`` column): :func:`matching.scale.province.match_province`, districts
     independent (each federation matches its own), serially on one process.
     """
     if SCALE_TIERS[tier].generator == "district":
         return MATCH_MODULE.match(children, mentors, cfg)
-    from matching.province import match_province
+    from matching.scale.province import match_province
 
     return match_province(children, mentors, cfg)
 
@@ -515,7 +515,7 @@ def warm_kernels() -> float:
     loading its cache (0.5-0.9 s in a fresh process, once).  Returns the
     seconds the warm-up took in this process (the same value on later calls)."""
     if not _KERNELS_WARM:
-        from matching.synth import district
+        from matching.datasets.synth import district
 
         start = time.perf_counter()
         MATCH_MODULE.match(*district(2_000, 1_600, seed=2), MatchConfig())
@@ -555,7 +555,7 @@ def pairing_quality(p: Any, pc: np.ndarray, pm: np.ndarray) -> dict[str, Any]:
     ``resolution_km``), ``flow_objective`` the flow model's (arc costs plus
     unmatched-arc costs); both are what ``match`` computes for its own result.
     """
-    from matching.costs import pair_costs
+    from matching._engine.costs import pair_costs
 
     km = _pair_km(p, pc, pm)
     terms = pair_costs(pc, pm, km, p.need, p.skill, p.codes, p.cfg)

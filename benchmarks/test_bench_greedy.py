@@ -16,7 +16,7 @@ import pytest
 from bench_support import MATCH_MODULE, Instance, build_problem, tier_params
 
 from matching import match
-from matching.costs import pair_costs
+from matching._engine.costs import pair_costs
 
 TIERS = pytest.mark.parametrize("instance", tier_params(), indirect=True)
 
@@ -44,7 +44,7 @@ def greedy_nearest(p: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def objective_units(p: Any, pc: np.ndarray, pm: np.ndarray) -> int:
     """Pair costs plus unmatched prices, in the library's integer units."""
-    from matching.geo import great_circle_km
+    from matching.geo.distance import great_circle_km
 
     km = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
     terms = pair_costs(pc, pm, km, p.need, p.skill, p.codes, p.cfg)
@@ -61,7 +61,7 @@ def test_greedy_nearest_vs_optimum(benchmark: Any, instance: Instance) -> None:
     best = match(instance.children, instance.mentors, instance.config)
     greedy_units = objective_units(p, pc, pm)
     km = best.pairs["distance_km"].to_numpy()
-    from matching.geo import great_circle_km
+    from matching.geo.distance import great_circle_km
 
     gkm = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
     benchmark.extra_info.update(

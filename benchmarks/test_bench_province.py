@@ -2,7 +2,7 @@
 
 Instance (built once per tier, not timed): ``city(n_districts, children, mentors, seed=4)``
 with ``MatchConfig(max_distance_km=5.0)``; districts are independent (the default of
-:func:`matching.province.match_province`), one task per district.
+:func:`matching.scale.province.match_province`), one task per district.
 
 Tiers (``quick`` / ``full`` markers of ``conftest.py``):
 
@@ -51,9 +51,9 @@ import pandas as pd
 import pytest
 
 from matching import MatchConfig
-from matching.executors import DaskExecutor, ProcessExecutor, SerialExecutor
-from matching.province import ProvinceResult, match_province
-from matching.synth import city
+from matching.datasets.synth import city
+from matching.scale.executors import DaskExecutor, ProcessExecutor, SerialExecutor
+from matching.scale.province import ProvinceResult, match_province
 
 SEED = 4
 N_WORKERS = 2
@@ -163,7 +163,7 @@ def test_province_dask(benchmark: Any, tier: str) -> None:
     start = time.perf_counter()
     ex = DaskExecutor(n_workers=N_WORKERS, threads_per_worker=1, processes=True)
     ex.client.wait_for_workers(N_WORKERS)
-    ex.client.run(exec, "import matching.province")  # imports (OR-Tools, pandas) not timed
+    ex.client.run(exec, "import matching.scale.province")  # imports (OR-Tools, pandas) not timed
     cluster_start = time.perf_counter() - start
     try:
         result, median = _timed(benchmark, tier, ex)

@@ -3,17 +3,17 @@
 Scenario (built once per session and tier, not timed):
 
 1. ``district(n, 0.8 n, seed=2)``; the state is the rosters folded into an
-   empty state by :func:`matching.events.apply_rosters` (validated, sorted by
+   empty state by :func:`matching.programme.events.apply_rosters` (validated, sorted by
    id, ``exit_state`` / ``exit_approved_by`` = ``""``, mentor ``status`` from
    ``active``), paired by :func:`matching.match` (default ``MatchConfig``) and
-   committed to a :class:`~matching.store.StateStore` in a temporary folder.
+   committed to a :class:`~matching.programme.store.StateStore` in a temporary folder.
 2. 1% churn, through the normal workflow on the state loaded back from the
    store: ``n / 100`` new children join (the last rows of a
    ``district(1.01 n, 0, seed=2, id_prefix="N")`` draw: same district, fresh
    people, distinct ids) via ``apply_rosters``; ``n / 100`` random children
    leave through the full exit workflow (request, investigate, approve,
    effective) and ``0.8 n / 100`` random mentors leave (``mentor_leave``) via
-   :func:`matching.events.apply_events`.
+   :func:`matching.programme.events.apply_events`.
 
 Benchmarks (``benchmark.pedantic``, ``iterations=1``; ``quick`` = 2,000 x
 1,600, ``full`` = the issue's 20,000 x 16,000):
@@ -30,7 +30,7 @@ Benchmarks (``benchmark.pedantic``, ``iterations=1``; ``quick`` = 2,000 x
 
 ``rematch`` computes ``metrics["price_of_stability_km"]`` by solving a
 from-scratch match itself; that step is timed separately (a timing wrapper
-around ``matching.rematch._price_of_stability``, behaviour unchanged) and
+around ``matching.programme.rematch._price_of_stability``, behaviour unchanged) and
 reported in ``extra_info["phase_s"]``.
 
 Only counts, times and objectives go into ``extra_info``: no ids.  The keys
@@ -52,13 +52,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.rematch as rematch_module
+import matching.programme.rematch as rematch_module
 from matching import MatchConfig, match
-from matching.events import Event, EventOutcome, apply_events, apply_rosters
-from matching.rematch import RematchPlan, rematch
-from matching.state import LIFECYCLE_COLUMNS, State, empty_state
-from matching.store import RunInfo, StateStore
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.programme.events import Event, EventOutcome, apply_events, apply_rosters
+from matching.programme.rematch import RematchPlan, rematch
+from matching.programme.state import LIFECYCLE_COLUMNS, State, empty_state
+from matching.programme.store import RunInfo, StateStore
 
 SEED = 2
 CHURN = 0.01

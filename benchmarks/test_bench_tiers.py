@@ -16,7 +16,7 @@ Methods, each timed end to end from the rosters it needs:
 
 - ``library``: the library's default path (``bench_support.library_match``):
   ``matching.match(children, mentors, cfg)`` for a district;
-  ``matching.province.match_province(children, mentors, cfg)`` for a city or a
+  ``matching.scale.province.match_province(children, mentors, cfg)`` for a city or a
   province (districts independent, serially in one process);
 - ``library_processes`` (city and province only): the same call with
   ``executor=ProcessExecutor(n_workers=2)`` (districts on two worker processes,
@@ -267,8 +267,8 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
 def _library_on(benchmark: Any, tier: str, kind: str) -> None:
     """A city or a province with its districts on two workers (``kind``:
     "processes" or "threads"), checked pair for pair against the serial run."""
-    from matching.executors import ProcessExecutor, ThreadExecutor
-    from matching.province import match_province
+    from matching.scale.executors import ProcessExecutor, ThreadExecutor
+    from matching.scale.province import match_province
 
     run = _run(tier)
     if run.spec.generator == "district":

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from matching import MatchConfig, match
-from matching.excel import write_workbook
-from matching.report import street_metrics
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.excel import write_workbook
+from matching.reports.files import street_metrics
 
 
 def main(out_dir: str | None = None) -> int:

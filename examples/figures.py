@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from matching import match
-from matching.plots import cjk_font, plot_distances, plot_pairs, plot_streets, save_png
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.plots import cjk_font, plot_distances, plot_pairs, plot_streets, save_png
 
 FIGURES = {
     "pairs.png": ((8.0, 7.0), 100),

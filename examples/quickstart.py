@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from matching import MatchConfig, match
-from matching.report import write_result
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.files import write_result
 
 
 def main(out_dir: str | None = None) -> int:

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from matching import match
-from matching.synth import district
-from matching.webmap import pairs_map, save
+from matching.datasets.synth import district
+from matching.reports.webmap import pairs_map, save
 
 
 def main(out_dir: str | None = None) -> int:

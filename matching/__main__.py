@@ -1,6 +1,6 @@
 """``python -m matching``: the ``matching`` command (see :mod:`matching.cli`)."""
 
-from .cli import main
+from matching.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -17,7 +17,7 @@ Usage::
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
 writes ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``DIR``.
 With ``--xlsx`` both also write the staff workbook ``report.xlsx``
-(:func:`matching.excel.write_workbook`; ``--language`` picks Chinese or
+(:func:`matching.reports.excel.write_workbook`; ``--language`` picks Chinese or
 English headers).  ``demo`` generates a synthetic district, writes its rosters as
 ``children.csv`` and ``mentors.csv`` and then does the same.
 
@@ -31,7 +31,7 @@ Exit codes
     :class:`~matching.errors.InputError`, :class:`~matching.errors.InfeasibleError`),
     a file that is missing or cannot be read or written, or a state store that
     is locked by another run, empty, foreign or damaged
-    (:class:`~matching.store.StoreError`).  The first line
+    (:class:`~matching.errors.StoreError`).  The first line
     on stderr is ``error: ...``; the details follow, one per line.
 2
     Usage error (bad command line), or an unexpected internal error, reported
@@ -57,12 +57,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import MatchConfig, load_config
-from .errors import InputError, MatchingError
-from .match import MatchResult, match
-from .report import OUTPUT_FILES, staged_folder, write_csv, write_result
-from .schema import read_children, read_mentors, validate_children, validate_mentors
+from matching._version import __version__
+from matching.config import MatchConfig, load_config
+from matching.errors import InputError, MatchingError
+from matching.match import MatchResult, match
+from matching.reports.files import OUTPUT_FILES, staged_folder, write_csv, write_result
+from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["main"]
 
@@ -114,7 +114,7 @@ def _add_xlsx_options(sub: argparse.ArgumentParser) -> None:
 def _write_xlsx(args: argparse.Namespace, result: MatchResult, out: Path) -> list[Path]:
     if not getattr(args, "xlsx", False):
         return []
-    from .excel import write_workbook
+    from matching.reports.excel import write_workbook
 
     return [write_workbook(result, out / "report.xlsx", language=args.language)]
 
@@ -378,8 +378,8 @@ def _progress(quiet: bool) -> Any:
 
 def _run_date(args: argparse.Namespace) -> str:
     """``--date``, or today in the programme's time zone (``[nightly] timezone``)."""
-    from .config import load_nightly_config
-    from .nightly import today
+    from matching.config import load_nightly_config
+    from matching.programme.nightly import today
 
     if args.date:
         return str(args.date)
@@ -387,7 +387,7 @@ def _run_date(args: argparse.Namespace) -> str:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from .nightly import run_nightly
+    from matching.programme.nightly import run_nightly
 
     out = _out_dir(args.out)
     config = load_config(args.config) if args.config is not None else MatchConfig()
@@ -428,8 +428,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .nightly import PLAN_FILES, publish_plan
-    from .store import StateStore
+    from matching.programme.nightly import PLAN_FILES, publish_plan
+    from matching.programme.store import StateStore
 
     out = _out_dir(args.out)
     with StateStore.open(args.db, readonly=True) as store:
@@ -449,7 +449,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from .store import backup
+    from matching.programme.store import backup
 
     target = backup(args.db, args.to)
     if not args.quiet:
@@ -520,14 +520,14 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 
 
 def _cmd_province(args: argparse.Namespace) -> int:
-    from .executors import (
+    from matching.scale.executors import (
         DaskExecutor,
         Executor,
         ProcessExecutor,
         SerialExecutor,
         ThreadExecutor,
     )
-    from .province import run_province_nightly
+    from matching.scale.province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
     date = _run_date(args)
@@ -575,7 +575,7 @@ def _cmd_province(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .synth import district
+    from matching.datasets.synth import district
 
     log.info(
         "generating a synthetic district: %d children, %d mentors, seed %d",
@@ -601,7 +601,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     xlsx = _write_xlsx(args, result, out)
     _report(result, [*roster_paths, *written.values(), *xlsx], args.quiet)
     if args.nights:
-        from .demo import simulate_nights
+        from matching.demo import simulate_nights
 
         nights = simulate_nights(
             out, n_children=args.children, n_mentors=args.mentors, nights=args.nights,

@@ -5,7 +5,7 @@ later night (a week apart) brings synthetic churn, deterministic for the
 seed: about 1 % of children start the exit workflow (investigation, approval
 and the effective exit follow on later nights), about 1 % of active mentors
 leave (their children go first in line), and about 1 % new children and
-mentors join through the roster files.  Every night runs :func:`matching.nightly.run_nightly`
+mentors join through the roster files.  Every night runs :func:`~matching.programme.run_nightly`
 against one state store, ``state.db`` in the output folder.
 
 The demo starts a fresh store each time (it removes the ``state.db`` it
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import MatchConfig
-from .nightly import NightlyReport, run_nightly
-from .report import write_csv
-from .store import StateStore
-from .synth import district
+from matching.config import MatchConfig
+from matching.datasets.synth import district
+from matching.programme.nightly import NightlyReport, run_nightly
+from matching.programme.store import StateStore
+from matching.reports.files import write_csv
 
 __all__ = ["DemoNight", "simulate_nights"]
 

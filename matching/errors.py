@@ -8,19 +8,29 @@
   never a cell's content.
 - ``InfeasibleError`` (also a ``ValueError``): the constraints admit no
   assignment of the requested kind (scipy's "cost matrix is infeasible").
+- ``EventError`` (an ``InputError``): events, or an events file, are not
+  acceptable; ``problems`` lists every problem.
+- ``StoreError``: the state store cannot be opened, read or written as asked;
+  ``StoreLockedError`` when another writer holds it, and its subclass
+  ``StoreConflictError`` when another writer committed since this one read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
+    "EventError",
     "InfeasibleError",
     "InputError",
     "MatchingError",
     "Problem",
     "RosterError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreLockedError",
 ]
 
 
@@ -101,3 +111,38 @@ class RosterError(InputError):
         super().__init__(
             f"{roster} roster is invalid: {len(self.problems)} problem(s){where}\n{shown}{tail}"
         )
+
+
+class EventError(InputError):
+    """Events (or an events file) are not acceptable; ``problems`` lists every problem.
+
+    The message is one summary line followed by one line per problem (at most
+    50 in the message; all of them are in ``problems``).
+    """
+
+    def __init__(self, summary: str, problems: Sequence[str]) -> None:
+        self.problems: list[str] = list(problems)
+        shown = "".join(f"\n  - {p}" for p in self.problems[:50])
+        more = len(self.problems) - 50
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(f"{summary}{shown}{tail}")
+
+
+class StoreError(MatchingError):
+    """The state store cannot be opened, read or written as asked.
+
+    ``problems`` lists every problem found when a commit is refused (empty
+    for other errors).  Messages name record ids, never other data.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class StoreLockedError(StoreError):
+    """Another writer holds the store."""
+
+
+class StoreConflictError(StoreLockedError):
+    """Another writer committed a run since this writer loaded the state: nothing was committed."""

@@ -22,11 +22,11 @@ small subset of the allowed arcs and then proves, with node potentials
 (linear-programming dual prices), that no arc outside the subset could lower
 the total.  An arc can only do so within a radius of its child that the
 potentials bound (:func:`_suspects`), so the proof searches those radii
-(a compiled scan over a planar grid, :mod:`matching._scan`, or k-d trees)
+(a compiled scan over a planar grid, :mod:`matching._engine.scan`, or k-d trees)
 instead of listing every allowed pair; arcs that fail join the model and it
 is solved again (:func:`_priced_lazy`).  The model's flow and potentials are
 kept between rounds and re-optimised around the new arcs
-(:mod:`matching._flow`); an exact auction (:mod:`matching._auction`) solves
+(:mod:`matching._engine.flow`); an exact auction (:mod:`matching._engine.auction`) solves
 afresh the rounds where that would be slow.  While the model still pairs
 more children each round, the children whose potentials carry the unmatched
 price get only their nearest few arcs per search (those rounds prove
@@ -61,12 +61,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from .config import MatchConfig, validate_config
-from .costs import CostTerms, InterestCodes, pair_costs, unmatched_price
-from .errors import InputError
-from .geo import chord, pairs_within_vectors, unit_vectors, vectors_km
-from .schema import NEEDS, needs_mask, validate_children, validate_mentors
-from .solve import (
+from matching._engine.costs import CostTerms, InterestCodes, pair_costs, unmatched_price
+from matching.config import MatchConfig, validate_config
+from matching.errors import InputError
+from matching.geo.distance import chord, pairs_within_vectors, unit_vectors, vectors_km
+from matching.rosters.schema import NEEDS, needs_mask, validate_children, validate_mentors
+from matching.solve import (
     Circulation,
     circulation,
     integer_costs,
@@ -75,8 +75,8 @@ from .solve import (
 )
 
 if TYPE_CHECKING:  # imported where used: numba costs ~0.3 s and ~100 MiB to import
-    from ._flow import IncrementalAssignment
-    from ._scan import Grid
+    from matching._engine.flow import IncrementalAssignment
+    from matching._engine.scan import Grid
 
 __all__ = ["MatchResult", "match"]
 
@@ -110,7 +110,7 @@ _HOT_BEST_PAIRS = 100_000_000
 # children, at least, for the searches by interest tag (see _suspects)
 _TAG_SPLIT_MIN = 10_000
 # threads for the searches of one match (k-d tree queries, grid scans); a
-# worker of matching.executors.ProcessExecutor sets its own
+# worker of matching.scale.executors.ProcessExecutor sets its own
 _SEARCH_THREADS = 2
 # children and mentors, at least, for the first model's k-d tree searches
 # on _SEARCH_THREADS threads (see _Problem.nearest_arcs)
@@ -248,7 +248,7 @@ def match(
     Parameters
     ----------
     children, mentors : DataFrame
-        Rosters with the columns documented in :mod:`matching.schema`
+        Rosters with the columns documented in :mod:`matching.rosters.schema`
         (validated here; every problem is reported at once).
     config : MatchConfig, optional
         Weights and rules; ``MatchConfig()`` by default.
@@ -260,7 +260,7 @@ def match(
         Existing pairs and a bonus (km-eq, >= 0) for keeping each: the solver
         minimises the total cost minus the bonuses of the pairs it keeps, so
         a pair moves only when the move gains more than its bonus.  Used by
-        :func:`matching.rematch.rematch`; the reported costs and objective
+        :func:`matching.programme.rematch.rematch`; the reported costs and objective
         never include the bonuses.  A kept pair must still satisfy the rules.
 
     Returns
@@ -448,10 +448,10 @@ class _Problem:
 
     # -- arcs ---------------------------------------------------------------
     def planar_grid(self) -> Grid | None:
-        """The mentors on a planar grid (:mod:`matching._scan`), built once;
+        """The mentors on a planar grid (:mod:`matching._engine.scan`), built once;
         None where the projection would distort (see :meth:`Grid.build`)."""
         if not hasattr(self, "_grid"):
-            from ._scan import Grid
+            from matching._engine.scan import Grid
 
             cell_km = self.radius / _GRID_CELLS_PER_RADIUS
             self._grid = Grid.build(self.clat, self.clon, self.mlat, self.mlon, cell_km)
@@ -541,7 +541,7 @@ class _Problem:
 
     def rule_codes(self) -> tuple[np.ndarray, ...]:
         """The hard rules as integer arrays for the compiled scan (see
-        :meth:`matching._scan.Grid.scan`, ``rules``)."""
+        :meth:`matching._engine.scan.Grid.scan`, ``rules``)."""
         if not hasattr(self, "_rule_codes"):
             cfg, n, m = self.cfg, self.n, self.m
             empty = np.empty(0, dtype=np.int64)
@@ -648,7 +648,7 @@ class _Problem:
             # 12 ms with two threads per query and the cover searches in turn)
             jobs = (nearest, covering)
             if self.n + self.m >= _QUERY_SPLIT_MIN and _SEARCH_THREADS > 1:
-                from ._scan import _pool
+                from matching._engine.scan import _pool
 
                 lanes = list(_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
             else:
@@ -662,7 +662,7 @@ class _Problem:
         # km as the grid scan measures it (one compiled pass: 2,000
         # children, 110,000 listed pairs: 4 ms against 9-10 ms by sorting
         # keys and computing km in numpy)
-        from ._scan import pairs_by_child
+        from matching._engine.scan import pairs_by_child
 
         ci, mj, km = pairs_by_child(
             self.n, np.concatenate(parts_c), np.concatenate(parts_m), self.vc, self.vm, self.limit
@@ -671,7 +671,7 @@ class _Problem:
 
     def km(self, ci: np.ndarray, mj: np.ndarray) -> np.ndarray:
         """Great-circle km of pairs (child ``ci[k]``, mentor ``mj[k]``): as
-        :func:`matching.geo.great_circle_km`, bit for bit, from the unit
+        :func:`matching.geo.distance.great_circle_km`, bit for bit, from the unit
         vectors already computed (no trigonometry per pair)."""
         return vectors_km(self.vc[ci], self.vm[mj])
 
@@ -811,7 +811,7 @@ def _suspects(
         return xi[keep], xj[keep], xk[keep]
 
     # the k-d tree searches release the GIL: two threads, results in job order
-    from ._scan import _pool
+    from matching._engine.scan import _pool
 
     outs = list(_pool(_SEARCH_THREADS).map(search, jobs))
     return p.allowed(*_join_arcs(outs))
@@ -827,7 +827,7 @@ def _suspects_grid(
     only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_suspects` in one compiled pass over a planar grid
-    (:mod:`matching._scan`) for every child that is not hot.  Hot children
+    (:mod:`matching._engine.scan`) for every child that is not hot.  Hot children
     (whose bound reaches nearly every mentor in range, so a scan measures
     them all) are scanned too while their estimated pairs in reach stay
     under :data:`_HOT_BEST_PAIRS` when ``best`` is given (their best lists),
@@ -914,14 +914,14 @@ def _fresh_solve(
     """Solve the model from scratch: each child's mentor (-1: unmatched),
     and potentials that should prove it (None: the flow finds its own).
 
-    By the auction (:mod:`matching._auction`; measured at 20,000 children:
+    By the auction (:mod:`matching._engine.auction`; measured at 20,000 children:
     0.42-0.60 s against OR-Tools' 0.90-1.19 s on the same three models),
     or by OR-Tools where the auction's scaled costs would not fit in int64
     or ``auction`` is False.  The flow that takes it over checks the proof
     (see :func:`_take_fresh`).
     """
     if auction:
-        from ._auction import auction_assign
+        from matching._engine.auction import auction_assign
 
         got = auction_assign(p.n, p.m, p.caps, p.unm, ci, mj, arc)
         if got is not None:
@@ -937,7 +937,7 @@ def _fresh_solve(
 def _take_fresh(p: _Problem, flow: IncrementalAssignment) -> None:
     """Solve the flow's model afresh and hand the result to the flow with a
     checked proof of optimality: the solver's potentials if they pass
-    :meth:`~matching._flow.IncrementalAssignment.residual_ok`, else the
+    :meth:`~matching._engine.flow.IncrementalAssignment.residual_ok`, else the
     flow's own (Bellman-Ford, which refuses a flow that is not optimal).
     A refused answer from the auction goes to OR-Tools, and one from
     OR-Tools (which would be a solver bug) to the flow's own solve."""
@@ -962,7 +962,7 @@ def _grow(
     the lowest reduced cost below the margin (the negative ones, which decide
     optimality, and nearly tight ones, which would likely turn negative after
     the next solve).  The arcs given are all outside the model."""
-    from ._scan import smallest_per_group
+    from matching._engine.scan import smallest_per_group
 
     near = np.flatnonzero(red < _MARGIN_UNITS)
     pick = smallest_per_group(xi[near], red[near], _PRICING_ADD)
@@ -1001,7 +1001,7 @@ def _search_again(
 
 def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pricing without listing every allowed arc: see :func:`_suspects`."""
-    from ._flow import IncrementalAssignment
+    from matching._engine.flow import IncrementalAssignment
 
     n, m = p.n, p.m
     ci, mj, km = p.nearest_arcs(_PRICING_K, _PRICING_KM, _PRICING_KC)
@@ -1034,7 +1034,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
 
     for rnd in range(1, _MAX_PRICING_ROUNDS + 1):
         # The flow and its potentials are kept between rounds and re-routed
-        # around the arcs just added (matching._flow), except right after a
+        # around the arcs just added (matching._engine.flow), except right after a
         # settling round: its arcs join children left unmatched to crowded
         # mentors, and re-routing those one child at a time searches the
         # whole crowded area per child (measured: 2.6 s against 0.8 s at
@@ -1052,7 +1052,7 @@ def _priced_lazy(p: _Problem, stats: dict[str, Any]) -> tuple[np.ndarray, np.nda
         rough = rnd == 1 and 0 < n <= _ROUGH_MAX_CHILDREN and _ROUGH_UNITS > 0
         got = None
         if rough:
-            from ._auction import auction_assign
+            from matching._engine.auction import auction_assign
 
             got = auction_assign(
                 n, m, p.caps, p.unm, *flow.arcs(), stop_units=_ROUGH_UNITS, exact=False

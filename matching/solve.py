@@ -13,7 +13,7 @@ guard.
 Internal helpers used by :func:`matching.match` live here too: the flow model
 in circulation form (:func:`circulation`) and its maximum-pairs variant
 (:func:`max_pairs_circulation`).  The node potentials that prove an arc left
-out of a model cannot improve it come from :mod:`matching._flow`.
+out of a model cannot improve it come from :mod:`matching._engine.flow`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from ._arrays import unique_ints
-from .errors import InfeasibleError, InputError
+from matching._arrays import unique_ints
+from matching.errors import InfeasibleError, InputError
 
 __all__ = ["integer_costs", "solve_assignment", "solve_sparse_assignment"]
 

@@ -1,4 +1,4 @@
-"""Test helpers: roster frames with the state columns a :class:`~matching.state.State` holds."""
+"""Test helpers: roster frames with the state columns a :class:`~matching.programme.State` holds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from matching.store import StateStore
+from matching.programme.store import StateStore
 
 
 def _text(n: int, value: str) -> pd.Series:

@@ -26,25 +26,25 @@ from typing import Any
 # point -> (module, attribute, "before" or "after", N)
 POINTS: dict[str, tuple[str, str, str, int]] = {
     # validation done, the store not yet opened
-    "open": ("matching.store", "StateStore.open", "before", 1),
+    "open": ("matching.programme.store", "StateStore.open", "before", 1),
     # the state loaded, nothing applied
-    "load": ("matching.store", "StateStore.load", "after", 1),
+    "load": ("matching.programme.store", "StateStore.load", "after", 1),
     # inside rematch: the plan computed, rematch not yet returned
-    "rematch": ("matching.rematch", "_plan", "after", 1),
+    "rematch": ("matching.programme.rematch", "_plan", "after", 1),
     # inside the commit's transaction: every row written, before the SQL COMMIT
-    "write_files": ("matching.store", "_write_files", "after", 1),
+    "write_files": ("matching.programme.store", "_write_files", "after", 1),
     # committed, the plan folder not yet written
-    "commit": ("matching.store", "StateStore.commit", "after", 1),
+    "commit": ("matching.programme.store", "StateStore.commit", "after", 1),
     # the staging folder written, not yet fsync'ed nor swapped
-    "staged": ("matching.report", "_fsync_tree", "before", 1),
+    "staged": ("matching.reports.files", "_fsync_tree", "before", 1),
     # just before the RENAME_EXCHANGE swap
-    "exchange": ("matching.report", "_exchange", "before", 1),
+    "exchange": ("matching.reports.files", "_exchange", "before", 1),
     # just after it, the old folder (under the staging name) not yet removed
-    "exchanged": ("matching.report", "_exchange", "after", 1),
+    "exchanged": ("matching.reports.files", "_exchange", "after", 1),
     # the plan folder written, the run not yet finished
-    "published": ("matching.nightly", "publish_plan", "after", 1),
+    "published": ("matching.programme.nightly", "publish_plan", "after", 1),
     # no exchange (the two-rename fallback): the folder renamed away, the new one not yet in
-    "fallback_renamed": ("matching.report", "os.rename", "before", 2),
+    "fallback_renamed": ("matching.reports.files", "os.rename", "before", 2),
     # nothing: the parent kills the run
     "none": ("", "", "", 0),
 }
@@ -107,7 +107,12 @@ def main(argv: list[str]) -> int:
     (point,), cli_argv = argv[:split], argv[split + 1 :]
     if point not in POINTS:
         raise SystemExit(f"unknown point {point!r}")
-    for name in ("matching.nightly", "matching.rematch", "matching.report", "matching.store"):
+    for name in (
+        "matching.programme.nightly",
+        "matching.programme.rematch",
+        "matching.reports.files",
+        "matching.programme.store",
+    ):
         importlib.import_module(name)  # imported before "ready": a random kill lands in the run
     from matching.cli import main as cli_main
 

@@ -1,4 +1,4 @@
-"""The auction behind the pricing loop's fresh solves (matching._auction).
+"""The auction behind the pricing loop's fresh solves (matching._engine.auction).
 
 Checked against independent oracles: scipy's ``linear_sum_assignment`` on
 the expanded matrix (tests/oracle.py), brute force on tiny cases, OR-Library
@@ -19,10 +19,10 @@ from test_flow import _dense, _random
 from test_solve import load_orlib, orlib_path
 
 from matching import MatchConfig, match
-from matching._auction import auction_assign
-from matching._flow import IncrementalAssignment
+from matching._engine.auction import auction_assign
+from matching._engine.flow import IncrementalAssignment
+from matching.datasets.synth import district
 from matching.solve import max_pairs_circulation
-from matching.synth import district
 
 M = importlib.import_module("matching.match")
 
@@ -152,7 +152,7 @@ def test_match_falls_back_when_the_auction_is_wrong(monkeypatch):
         calls.append(n)
         return np.full(n, -1, dtype=np.int64), np.zeros(n + m + 1, dtype=np.int64), {}
 
-    monkeypatch.setattr("matching._auction.auction_assign", wrong)
+    monkeypatch.setattr("matching._engine.auction.auction_assign", wrong)
     got = match(kids, mentors, cfg)
     assert calls  # the pricing loop asked the auction at least once
     assert got.metrics["objective_units"] == expected.metrics["objective_units"]
@@ -181,7 +181,7 @@ def test_slot_arcs_layout(seed):
     """The compressed row -> slot layout against a plain reference: rows in
     order, each row's arcs in the order given, one entry per slot of the
     column (none for a column of capacity 0), the slot's cost the arc's."""
-    from matching._auction import _slot_arcs
+    from matching._engine.auction import _slot_arcs
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(1, 9)), int(rng.integers(1, 7))

@@ -16,8 +16,8 @@ import pytest
 import matching.cli as cli
 from matching import MatchConfig, __version__, match
 from matching.cli import main
+from matching.datasets.synth import district
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS
-from matching.synth import district
 
 RESULT_FILES = ("pairs.csv", "unmatched.csv", "summary.json")
 DEMO_FILES = ("children.csv", "mentors.csv", *RESULT_FILES)
@@ -480,7 +480,7 @@ def test_output_write_failure_exit_1(
     def fail(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "o" / "pairs.csv"))
 
-    monkeypatch.setattr("matching.report.os.replace", fail)
+    monkeypatch.setattr("matching.reports.files.os.replace", fail)
     assert main(["match", str(children_csv), str(mentors_csv), "--out", str(tmp_path / "o")]) == 1
     _, err = _stderr_lines(capsys)
     assert err[0].startswith("error:") and "Permission denied" in err[0]

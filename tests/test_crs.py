@@ -1,4 +1,4 @@
-"""Tests for matching.crs: WGS-84 / GCJ-02 / BD-09 conversions and the mainland-China test."""
+"""Tests for matching.geo.crs: WGS-84 / GCJ-02 / BD-09 conversions and the mainland-China test."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.crs
-from matching.crs import CRS_NAMES, convert, in_mainland_china, normalize_crs
+import matching.geo.crs
+from matching.datasets.synth import district
 from matching.errors import ConfigError, RosterError
-from matching.geo import haversine_km
+from matching.geo.crs import CRS_NAMES, convert, in_mainland_china, normalize_crs
+from matching.geo.distance import haversine_km
 from matching.match import match
-from matching.report import write_csv
-from matching.schema import read_children, read_mentors, validate_children, validate_mentors
-from matching.synth import district
+from matching.reports.files import write_csv
+from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
 
 
 def _metres(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -253,13 +253,13 @@ def test_bad_crs_type():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(matching.crs, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(matching.geo.crs, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
 
 
 # ---------------------------------------------------------------------------------------------
-# rosters: the crs column and keyword of matching.schema
+# rosters: the crs column and keyword of matching.rosters.schema
 
 
 def _roster(**columns) -> pd.DataFrame:

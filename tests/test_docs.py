@@ -9,25 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from matching.report import write_csv
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.files import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = [
     "config",
-    "costs",
+    "_engine.costs",
     "errors",
-    "events",
-    "geo",
+    "programme.events",
+    "geo.distance",
     "match",
-    "rematch",
-    "report",
-    "schema",
+    "programme.rematch",
+    "reports.files",
+    "rosters.schema",
     "solve",
-    "state",
-    "store",
-    "synth",
-    "nightly",
+    "programme.state",
+    "programme.store",
+    "datasets.synth",
+    "programme.nightly",
     "demo",
     "cli",
 ]

@@ -1,4 +1,4 @@
-"""Tests of matching.events: the exit workflow, mentor changes, staff overrides, files, rosters."""
+"""Tests of events: the exit workflow, mentor changes, staff overrides, files, rosters."""
 
 from __future__ import annotations
 
@@ -11,19 +11,18 @@ import pandas as pd
 import pytest
 from builders import child_rows, mentor_rows
 
-import matching.events as events_module
-from matching.errors import InputError, RosterError
-from matching.events import (
+import matching.programme.events as events_module
+from matching.datasets.synth import district
+from matching.errors import EventError, InputError, RosterError
+from matching.programme.events import (
     EVENT_KINDS,
     Event,
-    EventError,
     apply_events,
     apply_rosters,
     event_key,
     read_events,
 )
-from matching.schema import CHILD_COLUMNS, MENTOR_COLUMNS, validate_children, validate_mentors
-from matching.state import (
+from matching.programme.state import (
     CHILD_STATE_COLUMNS,
     MENTOR_STATE_COLUMNS,
     PAIR_COLUMNS,
@@ -31,7 +30,12 @@ from matching.state import (
     empty_state,
     settle,
 )
-from matching.synth import district
+from matching.rosters.schema import (
+    CHILD_COLUMNS,
+    MENTOR_COLUMNS,
+    validate_children,
+    validate_mentors,
+)
 
 DATE = "2026-03-02"
 

@@ -11,12 +11,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-import matching.excel as excel
+import matching.reports.excel as excel
 from matching import ConfigError, match
 from matching.cli import main
-from matching.excel import HEADERS, REASON_TEXT, localise, write_workbook
-from matching.report import street_metrics, write_csv
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.excel import HEADERS, REASON_TEXT, localise, write_workbook
+from matching.reports.files import street_metrics, write_csv
 
 EVIL = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "=1+1", "-=cmd|' /C calc'!A0"]
 

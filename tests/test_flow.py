@@ -1,4 +1,4 @@
-"""The warm-started assignment behind the pricing loop (matching._flow).
+"""The warm-started assignment behind the pricing loop (matching._engine.flow).
 
 Checked against independent oracles: scipy's ``linear_sum_assignment`` on
 the expanded matrix (tests/oracle.py), brute force on tiny cases, OR-Library
@@ -14,7 +14,7 @@ import pytest
 from oracle import brute_force_optimum, scipy_optimum
 from test_solve import load_orlib, orlib_path
 
-from matching._flow import IncrementalAssignment
+from matching._engine.flow import IncrementalAssignment
 from matching.solve import circulation, max_pairs_circulation
 
 

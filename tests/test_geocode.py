@@ -1,4 +1,4 @@
-"""Tests for matching.geocode against a local HTTP server that answers like Nominatim and Baidu.
+"""Tests for matching.geo.geocode against a local HTTP server that answers like Nominatim and Baidu.
 
 No network: the server runs in the test process on 127.0.0.1 and records every request.
 """
@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 from geopy.geocoders import BaiduV3, Nominatim
 
-import matching.geocode
-from matching.crs import convert
+import matching.geo.geocode
 from matching.errors import ConfigError, InputError
-from matching.geo import haversine_km
-from matching.geocode import FAILURE_REASONS, geocode_roster, normalize_address, provider_crs
-from matching.schema import validate_children
+from matching.geo.crs import convert
+from matching.geo.distance import haversine_km
+from matching.geo.geocode import FAILURE_REASONS, geocode_roster, normalize_address, provider_crs
+from matching.rosters.schema import validate_children
 
 FAST = {"min_delay_seconds": 0.001, "error_wait_seconds": 0.01}
 
@@ -505,6 +505,6 @@ def test_bad_parameters(tmp_path):
 def test_docstring_examples_run():
     import doctest
 
-    result = doctest.testmod(matching.geocode, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(matching.geo.geocode, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0

@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 
 from matching.cli import main
-from matching.report import write_csv
-from matching.store import StateStore, StoreError
+from matching.errors import StoreError
+from matching.programme.store import StateStore
+from matching.reports.files import write_csv
 
 # two children and two mentors of capacity 1: C1 next to M1, C2 next to M2,
 # 3 km apart, so that each child has exactly one mentor within 2 km
@@ -124,7 +125,7 @@ def test_a_later_night_with_the_master_roster_keeps_a_departed_mentor_gone(tmp_p
 
 
 def test_rerun_keeps_children_who_exited_through_the_workflow_gone(tmp_path):
-    from matching.synth import district
+    from matching.datasets.synth import district
 
     kids, mentors = district(200, 170, seed=3)
     files = {
@@ -314,7 +315,7 @@ def test_default_run_date_is_the_programme_date_in_beijing(tmp_path, files, monk
 
 _SLOW_NIGHT = """
 import sys, time
-import matching.nightly as nightly
+import matching.programme.nightly as nightly
 from matching.cli import main
 
 real = nightly.rematch
@@ -404,8 +405,8 @@ def test_backup_while_a_writer_holds_the_store(tmp_path, files, capsys):
 
 
 def test_an_event_of_a_schema_1_store_is_a_duplicate_after_migration(tmp_path):
-    from matching.events import Event
-    from matching.nightly import run_nightly
+    from matching.programme.events import Event
+    from matching.programme.nightly import run_nightly
 
     db = tmp_path / "state.db"
     db.write_bytes((Path(__file__).parent / "data" / "store_v1.db").read_bytes())

@@ -42,7 +42,7 @@ RUN_KERNEL = """
 import json
 import numpy as np
 import matching
-from matching import _scan
+from matching._engine import scan as _scan
 from other_library import kernel as other_library
 
 assert _scan._popcount(np.uint64(0b1011)) == 3
@@ -135,7 +135,7 @@ def _kernel_files(folder: Path) -> list[Path]:
 def test_cache_dir_honours_matching_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from matching._kernel_cache import cache_dir
+    from matching._engine.kernel_cache import cache_dir
 
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
     monkeypatch.setenv("MATCHING_CACHE_DIR", str(tmp_path))
@@ -145,7 +145,7 @@ def test_cache_dir_honours_matching_cache_dir(
 
 
 def test_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    from matching._kernel_cache import cache_dir
+    from matching._engine.kernel_cache import cache_dir
 
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
     monkeypatch.delenv("MATCHING_CACHE_DIR", raising=False)
@@ -158,7 +158,7 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -
 def test_cache_dir_follows_numba_cache_dir_below_matching_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from matching._kernel_cache import cache_dir
+    from matching._engine.kernel_cache import cache_dir
 
     monkeypatch.delenv("MATCHING_CACHE_DIR", raising=False)
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba"))

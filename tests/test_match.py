@@ -1,11 +1,11 @@
 """Tests of ``matching.match``: optimality, rules, explanations, metrics, errors.
 
 Written from the documented behaviour (module docstrings of ``matching.match``,
-``matching.config``, ``matching.costs`` and ``matching.schema``), not from the
+``matching.config``, ``matching._engine.costs`` and ``matching.rosters.schema``), not from the
 implementation.  The reference optimum is computed here, independently:
 
 - the cost matrix is built from the documented cost model with
-  ``matching.geo.haversine_km`` and rounded to integer units of
+  ``matching.geo.distance.haversine_km`` and rounded to integer units of
   ``resolution_km``;
 - the objective is solved with ``scipy.optimize.linear_sum_assignment`` on an
   expanded matrix (mentor columns replicated by capacity, one private dummy
@@ -38,9 +38,9 @@ from matching import (
     RosterError,
     match,
 )
-from matching.geo import haversine_km
-from matching.schema import NEEDS
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.geo.distance import haversine_km
+from matching.rosters.schema import NEEDS
 
 LAT0, LON0 = 31.80, 119.97
 KM_PER_DEG = 111.195

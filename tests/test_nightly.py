@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from matching.cli import main
-from matching.report import write_csv
-from matching.store import StateStore
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.programme.store import StateStore
+from matching.reports.files import write_csv
 
 CONFIG = """[matching]
 max_distance_km = 4.0
@@ -262,8 +262,8 @@ def _mentors_in_use(db: Path) -> set[str]:
 
 
 def test_library_api_takes_frames_and_event_objects(tmp_path, district_files):
-    from matching.events import Event
-    from matching.nightly import run_nightly
+    from matching.programme.events import Event
+    from matching.programme.nightly import run_nightly
 
     db = tmp_path / "api.db"
     kids, mentors = district_files["kids_frame"], district_files["mentors_frame"]
@@ -323,7 +323,7 @@ def test_nightly_geocodes_missing_coordinates_and_lists_failures(tmp_path):
     kids.at[3, "address"] = ""
     geocoder = _AddressBook(book)
     db, out, cache = tmp_path / "state.db", tmp_path / "plan", tmp_path / "geo.sqlite"
-    from matching.nightly import run_nightly
+    from matching.programme.nightly import run_nightly
 
     report = run_nightly(
         db,

@@ -37,9 +37,9 @@ import pytest
 from builders import differences, store_snapshot
 
 from matching.cli import main
-from matching.report import write_csv
-from matching.store import StateStore, backup
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.programme.store import StateStore, backup
+from matching.reports.files import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().parent / "nightly_kill_driver.py"

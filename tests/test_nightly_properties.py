@@ -3,7 +3,7 @@
 A tiny programme (6 to 10 children referred over time, 4 to 6 mentors of
 capacity 1 or 2, all within about a kilometre, so that most pairs are
 possible) lives through weekly nights run with
-:func:`matching.nightly.run_nightly`.  Each night re-uploads the master
+:func:`matching.programme.nightly.run_nightly`.  Each night re-uploads the master
 roster (everyone referred so far, including those who left; now and then new
 referrals and a changed capacity) with a random batch of events drawn from
 the current state: exit workflow steps, departures and rejoins, pauses, pins,
@@ -52,9 +52,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from matching.events import Event, EventError
-from matching.nightly import NightlyReport, run_nightly
-from matching.store import StateStore
+from matching.errors import EventError
+from matching.programme.events import Event
+from matching.programme.nightly import NightlyReport, run_nightly
+from matching.programme.store import StateStore
 
 FIRST_NIGHT = dt.date(2026, 1, 5)
 WEEK = dt.timedelta(days=7)

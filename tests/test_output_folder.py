@@ -1,4 +1,4 @@
-"""Output folders appear whole or not at all (matching.report.staged_folder).
+"""Output folders appear whole or not at all (matching.reports.files.staged_folder).
 
 ``matching match`` writes ``pairs.csv``, ``unmatched.csv``, ``summary.json``
 (and ``report.xlsx``) into a sibling staging folder and swaps it in as a
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-import matching.report as report
+import matching.reports.files as report
 from matching import MatchResult, match
 from matching.cli import main
+from matching.datasets.synth import district
 from matching.errors import InputError
-from matching.report import FILES, OUTPUT_FILES, staged_folder, write_csv, write_result
-from matching.synth import district
+from matching.reports.files import FILES, OUTPUT_FILES, staged_folder, write_csv, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().parent / "kill_driver.py"
@@ -127,7 +127,7 @@ def test_cli_workbook_failure_keeps_previous_folder(
     def fail(*args: object, **kwargs: object) -> Path:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("matching.excel.write_workbook", fail)
+    monkeypatch.setattr("matching.reports.excel.write_workbook", fail)
     assert main(["match", *two_inputs["b"], "--out", str(out), "--xlsx", "-q"]) == 1
     assert "No space left" in capsys.readouterr().err
     assert _snapshot(out) == before

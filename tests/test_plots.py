@@ -13,10 +13,10 @@ import pytest
 from matplotlib.collections import LineCollection
 from PIL import Image
 
-import matching.plots as plots
+import matching.reports.plots as plots
 from matching import ConfigError, match
-from matching.plots import plot_distances, plot_pairs, plot_streets, save_png, street_codes
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.reports.plots import plot_distances, plot_pairs, plot_streets, save_png, street_codes
 
 matplotlib.use("Agg")
 
@@ -156,7 +156,7 @@ def test_distance_histogram_counts_every_pair(case) -> None:  # type: ignore[no-
 
 
 def test_street_bars_match_street_metrics(case) -> None:  # type: ignore[no-untyped-def]
-    from matching.report import street_metrics
+    from matching.reports.files import street_metrics
 
     table = street_metrics(case[2])
     fig = plot_streets(case[2], language="en")

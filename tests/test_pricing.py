@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from matching import MatchConfig, match
-from matching.geo import haversine_km, pairs_within
-from matching.schema import validate_children, validate_mentors
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.geo.distance import haversine_km, pairs_within
+from matching.rosters.schema import validate_children, validate_mentors
 
 M = importlib.import_module("matching.match")
-S = importlib.import_module("matching._scan")
+S = importlib.import_module("matching._engine.scan")
 
 
 def _problem(n: int, k: int, seed: int, **cfg: object) -> M._Problem:

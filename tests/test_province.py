@@ -12,7 +12,12 @@ import pytest
 
 from matching import ConfigError, InputError, MatchConfig, RosterError, match
 from matching.cli import main
-from matching.executors import (
+from matching.datasets.synth import city
+from matching.geo.distance import pairs_within
+from matching.programme.store import StateStore
+from matching.reports.files import write_csv
+from matching.rosters.schema import validate_children, validate_mentors
+from matching.scale.executors import (
     DaskExecutor,
     Executor,
     Outcome,
@@ -20,12 +25,7 @@ from matching.executors import (
     SerialExecutor,
     ThreadExecutor,
 )
-from matching.geo import pairs_within
-from matching.province import candidate_components, match_province, run_province_nightly
-from matching.report import write_csv
-from matching.schema import validate_children, validate_mentors
-from matching.store import StateStore
-from matching.synth import city
+from matching.scale.province import candidate_components, match_province, run_province_nightly
 
 # 1 mm units: at the default 1 m resolution two pairings can tie after rounding, and a tie
 # may break differently in one big model and in its components (same objective, other pairs).
@@ -134,7 +134,7 @@ def test_one_search_thread_gives_the_same_match(monkeypatch: pytest.MonkeyPatch)
     # per-tag searches; a ProcessExecutor worker runs with one thread
     import importlib
 
-    from matching.synth import district
+    from matching.datasets.synth import district
 
     kids, moms = district(2500, 2000, seed=5)
     two = match(kids, moms)
@@ -386,7 +386,7 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     assert main([*argv, "--threads", "2", "--processes", "2"]) == 2
 
 
-@pytest.mark.parametrize("name", ["matching.province", "matching.executors"])
+@pytest.mark.parametrize("name", ["matching.scale.province", "matching.scale.executors"])
 def test_docstring_examples_run(name: str) -> None:
     import doctest
     import importlib

@@ -1,4 +1,4 @@
-"""Re-matching with minimal disruption (matching.rematch)."""
+"""Re-matching with minimal disruption (matching.programme.rematch)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from builders import child_rows, mentor_rows
 
 from matching import InputError, MatchConfig, match
-from matching.rematch import rematch
-from matching.schema import validate_children, validate_mentors
-from matching.state import State, settle
-from matching.synth import district
+from matching.datasets.synth import district
+from matching.programme.rematch import rematch
+from matching.programme.state import State, settle
+from matching.rosters.schema import validate_children, validate_mentors
 
 CFG = MatchConfig(max_distance_km=3.0)
 

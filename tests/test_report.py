@@ -1,4 +1,4 @@
-"""Tests of matching.report: CSV/JSON conventions, formula neutralisation, atomic writes."""
+"""Tests of matching.reports.files: CSV/JSON conventions, formula neutralisation, atomic writes."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.report as report
+import matching.reports.files as report
 from matching import MatchConfig, MatchResult, __version__, match
+from matching.datasets.synth import district
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS
-from matching.report import (
+from matching.reports.files import (
     FILES,
     neutralise,
     summary_lines,
@@ -25,8 +26,7 @@ from matching.report import (
     write_csv,
     write_result,
 )
-from matching.schema import read_children, read_mentors, validate_children, validate_mentors
-from matching.synth import district
+from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
 
 BOM = b"\xef\xbb\xbf"
 NASTY = ['=HYPERLINK("http://x")', "+1", "-2", "@a", "\tcmd", "\rcmd"]

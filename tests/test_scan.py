@@ -1,4 +1,4 @@
-"""The compiled grid search for suspect arcs (matching._scan) lists exactly
+"""The compiled grid search for suspect arcs (matching._engine.scan) lists exactly
 the pairs a brute-force pass over every (child, mentor) pair finds."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matching._scan import Grid
+from matching._engine.costs import InterestCodes, pair_costs
+from matching._engine.scan import Grid
 from matching.config import MatchConfig
-from matching.costs import InterestCodes, pair_costs
-from matching.geo import great_circle_km, unit_vectors
+from matching.geo.distance import great_circle_km, unit_vectors
 
 TAGS = ["chess", "music", "art", "football", "reading", "coding"]
 MANY_TAGS = [f"tag{k}" for k in range(70)]  # two 64-bit words per person
@@ -118,7 +118,7 @@ def test_no_grid_where_the_projection_would_distort():
 @pytest.mark.parametrize(("keep_k", "best_k"), [(0, 0), (2, 0), (0, 3)])
 @pytest.mark.parametrize("seed", range(6))
 def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, seed, keep_k, best_k):
-    import matching._scan as S
+    import matching._engine.scan as S
 
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
     cfg = MatchConfig(max_distance_km=5.0)
@@ -228,7 +228,7 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(
 def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(monkeypatch, ring_max):
     # a ring too large for _RING_MAX is left out and the box is walked: the
     # best lists (and drops) come out as they do without nearest_first
-    import matching._scan as S
+    import matching._engine.scan as S
 
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
     cfg = MatchConfig(max_distance_km=5.0)
@@ -261,7 +261,7 @@ def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monk
     import multiprocessing
     from concurrent.futures import ThreadPoolExecutor
 
-    import matching._scan as S
+    import matching._engine.scan as S
 
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
     reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
@@ -287,7 +287,7 @@ def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monk
 
 
 def _scan_size_in_child(grid, args, terms):
-    import matching._scan as S
+    import matching._engine.scan as S
 
     assert not S._POOL  # the parent's pool did not come along
     S._SPLIT_MIN = 1
@@ -298,7 +298,7 @@ def _scan_size_in_child(grid, args, terms):
 def test_pairs_by_child_lists_each_pair_once_by_child_then_mentor(seed):
     """The first model's pairs: repeats dropped, pairs beyond the mentor's
     limit dropped, sorted by child then mentor, km as great_circle_km."""
-    from matching._scan import pairs_by_child
+    from matching._engine.scan import pairs_by_child
 
     _rng, clat, clon, mlat, mlon, _need, _skill, _codes, limit, _top, _base = _instance(
         seed, 31.7, 0.25
@@ -347,7 +347,7 @@ def test_nearest_lists_the_nearest_and_nearest_covering_pairs(
     positions, so no ties), also where the projection stretches distances
     (45-47 degrees north).  ``crowd`` puts many mentors in few cells, so the
     walk uses cells finer than the grid's."""
-    import matching._scan as S
+    import matching._engine.scan as S
 
     monkeypatch.setattr(S, "_SPLIT_MIN", 1)  # two lanes from the first child on
     _rng, clat, clon, mlat, mlon, need, skill, _codes, _limit, _top, _base = _instance(
@@ -383,8 +383,8 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value)
     same pairs."""
     import importlib
 
-    import matching._scan as S
-    from matching.synth import district
+    import matching._engine.scan as S
+    from matching.datasets.synth import district
 
     match_module = importlib.import_module("matching.match")
     kids, mentors = district(600, 480, seed=3)
@@ -407,7 +407,7 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value)
 def test_nearest_walks_coarser_cells_to_keep_its_index_small(monkeypatch):
     """A crowded roster asks for cells several times finer than the grid's;
     with a small index budget the walk takes coarser ones: the same pairs."""
-    import matching._scan as S
+    import matching._engine.scan as S
 
     rng = np.random.default_rng(5)
     mlat, mlon = 31.8 + rng.random(900) * 0.01, 120.0 + rng.random(900) * 0.01

@@ -1,4 +1,4 @@
-"""Tests of matching.schema: roster columns, validation, file reading and need masks."""
+"""Tests of matching.rosters.schema: roster columns, validation, file reading and need masks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.schema as schema
+import matching.rosters.schema as schema
 from matching.errors import InputError, MatchingError, Problem, RosterError
-from matching.schema import (
+from matching.rosters.schema import (
     CHILD_COLUMNS,
     MENTOR_COLUMNS,
     NEED_LABELS_ZH,
@@ -1675,7 +1675,7 @@ def test_semicolon_rows_under_a_comma_header(tmp_path):
 
 
 def test_read_table_keeps_its_signature_for_other_modules(tmp_path):
-    # matching.province and matching.nightly read raw tables with _read_table(source, None)
+    # the province and nightly modules read raw tables with _read_table(source, None)
     path = tmp_path / "kids.csv"
     path.write_text("id,lat,lon\nc1,1,2,3\n", encoding="utf-8")
     error = error_of(schema._read_table, path, None)

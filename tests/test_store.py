@@ -1,4 +1,4 @@
-"""Tests of matching.store: the durable SQLite state store."""
+"""Tests of matching.programme.store: the durable SQLite state store."""
 
 from __future__ import annotations
 
@@ -21,25 +21,23 @@ import pytest
 from builders import child_rows, mentor_rows
 
 import matching
-import matching.store as store_module
-from matching.errors import MatchingError
-from matching.schema import validate_children, validate_mentors
-from matching.state import (
+import matching.programme.store as store_module
+from matching.datasets.synth import district
+from matching.errors import MatchingError, StoreError, StoreLockedError
+from matching.programme.state import (
     CHILD_STATE_COLUMNS,
     MENTOR_STATE_COLUMNS,
     State,
     empty_state,
     settle,
 )
-from matching.store import (
+from matching.programme.store import (
     HISTORY_COLUMNS,
     MIGRATIONS,
     RunInfo,
     StateStore,
-    StoreError,
-    StoreLockedError,
 )
-from matching.synth import district
+from matching.rosters.schema import validate_children, validate_mentors
 
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -761,7 +759,7 @@ _KILL_CHILD = """
 import os, sys, time
 sys.path.insert(0, {tests!r})
 from test_store import kill_commit
-import matching.store as store_module
+import matching.programme.store as store_module
 
 marks = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 real = store_module._write_history
@@ -932,7 +930,7 @@ def test_kill_states_are_valid_and_distinct(tmp_path: Path) -> None:
 
 
 def test_a_schema_1_store_is_migrated(tmp_path: Path) -> None:
-    from matching.events import Event, event_key
+    from matching.programme.events import Event, event_key
 
     path = tmp_path / "state.db"
     path.write_bytes((TESTS_DIR / "data" / "store_v1.db").read_bytes())

@@ -1,4 +1,4 @@
-"""Tests of the synthetic roster generator ``matching.synth``."""
+"""Tests of the synthetic roster generator ``matching.datasets.synth``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching import synth
+from matching.datasets import synth
 
 CHILD_COLUMNS = [
     "id",
@@ -471,8 +471,13 @@ def test_module_docstring_documents_the_distributions():
 
 def test_frames_are_what_the_readers_produce(tmp_path):
     """Synthetic rosters validate cleanly and survive a CSV round trip unchanged."""
-    from matching.report import write_csv
-    from matching.schema import read_children, read_mentors, validate_children, validate_mentors
+    from matching.reports.files import write_csv
+    from matching.rosters.schema import (
+        read_children,
+        read_mentors,
+        validate_children,
+        validate_mentors,
+    )
 
     children, mentors = synth.district(300, 240, seed=21)
     vc, vm = validate_children(children), validate_mentors(mentors)

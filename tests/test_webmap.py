@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import matching.webmap as webmap
+import matching.reports.webmap as webmap
 from matching import ConfigError, match
-from matching.crs import convert
-from matching.geo import great_circle_km
-from matching.synth import district
-from matching.webmap import pairs_map, save
+from matching.datasets.synth import district
+from matching.geo.crs import convert
+from matching.geo.distance import great_circle_km
+from matching.reports.webmap import pairs_map, save
 
 MARKER = re.compile(r"L\.circleMarker\(\s*\[([-\d.e]+),\s*([-\d.e]+)\]")
 LINE = re.compile(

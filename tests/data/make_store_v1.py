@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pandas as pd
-
 from matching.events import Event
 from matching.nightly import run_nightly
 

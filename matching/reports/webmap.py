@@ -10,7 +10,7 @@ Coordinate systems
 ------------------
 The library works in WGS-84.  Tiles are drawn in their provider's system:
 OpenStreetMap tiles are WGS-84, Gaode tiles GCJ-02, so for ``tiles="gaode"``
-every point is converted with :func:`matching.crs.convert` (a shift of a few
+every point is converted with :func:`matching.geo.crs.convert` (a shift of a few
 hundred metres in mainland China) and sits on the right street of the tiles.
 Without tiles the points stay WGS-84.
 
@@ -23,7 +23,7 @@ from the tile provider; both may be slow or blocked in some networks
 ``tiles=None`` no tiles are fetched, but the page still needs the CDN for
 Leaflet itself.  Writing the file needs no network.  The page says so in a
 note box, and in an HTML comment at the top.  For an offline picture use
-:func:`matching.plots.plot_pairs`.
+:func:`matching.reports.plots.plot_pairs`.
 
 Requires folium: ``pip install "mentor-matching[map]"``.
 """
@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .crs import convert
-from .errors import ConfigError
-from .match import MatchResult
-from .report import write_bytes_atomic
-from .schema import validate_children, validate_mentors
+from matching.errors import ConfigError
+from matching.geo.crs import convert
+from matching.match import MatchResult
+from matching.reports.files import write_bytes_atomic
+from matching.rosters.schema import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
     import folium
@@ -152,7 +152,7 @@ def pairs_map(
     Examples
     --------
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> kids, moms = district(30, 20, seed=1)
     >>> m = pairs_map(match(kids, moms), kids, moms, tiles=None, language="en")
     >>> type(m).__name__
@@ -260,7 +260,7 @@ def save(fmap: folium.Map, path: str | os.PathLike[str]) -> Path:
     --------
     >>> import tempfile
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> kids, moms = district(30, 20, seed=1)
     >>> m = pairs_map(match(kids, moms), kids, moms, tiles="gaode")
     >>> with tempfile.TemporaryDirectory() as tmp:

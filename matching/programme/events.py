@@ -1,4 +1,4 @@
-"""Events: the day's changes to the programme, applied to a :class:`~matching.state.State`.
+"""Events: the day's changes to the programme, applied to a :class:`~matching.programme.State`.
 
 A nightly batch job reads the day's events (:func:`read_events`), folds in the
 day's roster files (:func:`apply_rosters`) and applies the events
@@ -41,8 +41,8 @@ Errors
 Example
 -------
 >>> import pandas as pd
->>> from matching.events import Event, apply_events, apply_rosters
->>> from matching.state import empty_state
+>>> from matching.programme.events import Event, apply_events, apply_rosters
+>>> from matching.programme.state import empty_state
 >>> kids = pd.DataFrame({"id": ["C1", "C2"], "lat": [31.8, 31.81], "lon": [119.9, 119.91]})
 >>> mums = pd.DataFrame({"id": ["M1"], "lat": [31.8], "lon": [119.9], "capacity": [2]})
 >>> state, changes = apply_rosters(empty_state(), kids, mums, date="2026-03-01")
@@ -63,7 +63,7 @@ Example
 >>> apply_events(state, [Event(kind="exit_effective", child_id="C2")], date="2026-03-01")
 Traceback (most recent call last):
 ...
-matching.events.EventError: 1 invalid event(s); nothing was applied
+matching.errors.EventError: 1 invalid event(s); nothing was applied
   - event 1 (exit_effective, child C2): exit_state is none; exit_effective needs approved
 """
 
@@ -83,9 +83,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .schema import CHILD_COLUMNS, MENTOR_COLUMNS, validate_children, validate_mentors
-from .state import (
+from matching.errors import EventError
+from matching.programme.state import (
     CHILD_STATE_COLUMNS,
     DEPARTED_STATUSES,
     LIFECYCLE_COLUMNS,
@@ -96,12 +95,17 @@ from .state import (
     iso_date,
     settle,
 )
+from matching.rosters.schema import (
+    CHILD_COLUMNS,
+    MENTOR_COLUMNS,
+    validate_children,
+    validate_mentors,
+)
 
 __all__ = [
     "EVENT_FIELDS",
     "EVENT_KINDS",
     "Event",
-    "EventError",
     "EventOutcome",
     "apply_events",
     "apply_rosters",
@@ -158,21 +162,6 @@ _MENTOR_STEPS: dict[str, tuple[str, str]] = {
     "mentor_pause": ("active", "paused"),
     "mentor_resume": ("paused", "active"),
 }
-
-
-class EventError(InputError):
-    """Events (or an events file) are not acceptable; ``problems`` lists every problem.
-
-    The message is one summary line followed by one line per problem (at most
-    50 in the message; all of them are in ``problems``).
-    """
-
-    def __init__(self, summary: str, problems: Sequence[str]) -> None:
-        self.problems: list[str] = list(problems)
-        shown = "".join(f"\n  - {p}" for p in self.problems[:50])
-        more = len(self.problems) - 50
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(f"{summary}{shown}{tail}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -589,7 +578,7 @@ def apply_events(
         ``date`` is blank, and the latest date an event may carry.
     seen : collection of str
         Keys (:func:`event_key`) of events applied before, e.g. by earlier
-        runs (:meth:`matching.store.StateStore.event_keys`): such an event is
+        runs (:meth:`matching.programme.store.StateStore.event_keys`): such an event is
         not applied again but listed in ``duplicates``.  Within the batch,
         events are never merged: the same row twice is checked twice (a
         second ``exit_request`` is an invalid transition), so that a batch
@@ -909,8 +898,8 @@ def apply_rosters(
         The programme before; not modified.
     children, mentors : pandas.DataFrame or None
         Raw roster frames (as read from a file), validated here with
-        :func:`~matching.schema.validate_children` /
-        :func:`~matching.schema.validate_mentors`; ``None`` leaves that side
+        :func:`~matching.rosters.schema.validate_children` /
+        :func:`~matching.rosters.schema.validate_mentors`; ``None`` leaves that side
         as it is.  Columns outside the schema (names, notes, ...) are not
         kept.
     date : str
@@ -932,8 +921,8 @@ def apply_rosters(
         ``mentor_rejoin`` event brings them back.  Ids absent from a roster
         are *not* removed: people leave only through events.  Frames are
         sorted by id, with exactly the columns of
-        :data:`~matching.state.CHILD_STATE_COLUMNS` /
-        :data:`~matching.state.MENTOR_STATE_COLUMNS`.  Pairs, forbidden pairs
+        :data:`~matching.programme.state.CHILD_STATE_COLUMNS` /
+        :data:`~matching.programme.state.MENTOR_STATE_COLUMNS`.  Pairs, forbidden pairs
         and the queue are unchanged.
 
     Raises

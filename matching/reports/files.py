@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._files import fsync_path
-from .errors import InputError
-from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
+from matching._files import fsync_path
+from matching.errors import InputError
+from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
 
 __all__ = [
     "FILES",
@@ -637,7 +637,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _summary_bytes(result: MatchResult, extra: Mapping[str, Any] | None) -> bytes:
-    from . import __version__
+    from matching._version import __version__
 
     data: dict[str, Any] = {
         "library_version": __version__,
@@ -769,7 +769,7 @@ def street_metrics(result: MatchResult) -> pd.DataFrame:
     Examples
     --------
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> kids, moms = district(60, 40, seed=1)
     >>> table = street_metrics(match(kids, moms))
     >>> int(table["children"].sum()), bool((table["pairing_rate"] <= 1).all())

@@ -3,7 +3,7 @@
 A province holds about a hundred districts.  Each partition (a district, or a
 group of connected components of the candidate graph) is solved by one pure
 call of :func:`matching.match` (:func:`match_partition`); an executor
-(:mod:`matching.executors`) runs the calls on this machine or on Dask, and the
+(:mod:`matching.scale.executors`) runs the calls on this machine or on Dask, and the
 results are the same pair for pair whatever the executor, because each call
 is pure and the results are put back together sorted by id.
 
@@ -58,13 +58,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .config import MatchConfig, validate_config
-from .errors import InputError, Problem, RosterError
-from .events import Event
-from .executors import Executor, Outcome, SerialExecutor
-from .geo import chord, unit_vectors
-from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
-from .schema import _read_table, validate_children, validate_mentors
+from matching.config import MatchConfig, validate_config
+from matching.errors import InputError, Problem, RosterError
+from matching.geo.distance import chord, unit_vectors
+from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
+from matching.programme.events import Event
+from matching.rosters.schema import _read_table, validate_children, validate_mentors
+from matching.scale.executors import Executor, Outcome, SerialExecutor
 
 __all__ = [
     "DistrictNight",
@@ -104,7 +104,7 @@ def match_partition(
     Examples
     --------
     >>> import pandas as pd
-    >>> from matching.province import match_partition
+    >>> from matching.scale.province import match_partition
     >>> kids = pd.DataFrame({"id": ["C1"], "lat": [31.78], "lon": [119.95]})
     >>> moms = pd.DataFrame({"id": ["M1"], "lat": [31.781], "lon": [119.951]})
     >>> match_partition(kids, moms).pairs["mentor_id"].tolist()
@@ -320,8 +320,8 @@ def candidate_components(
     Examples
     --------
     >>> import pandas as pd
-    >>> from matching.province import candidate_components
-    >>> from matching.schema import validate_children, validate_mentors
+    >>> from matching.scale.province import candidate_components
+    >>> from matching.rosters.schema import validate_children, validate_mentors
     >>> kids = validate_children(pd.DataFrame(
     ...     {"id": ["A", "B"], "lat": [31.0, 32.0], "lon": [120.0, 120.0]}))
     >>> moms = validate_mentors(pd.DataFrame(
@@ -415,7 +415,7 @@ def match_province(
     Parameters
     ----------
     children, mentors : DataFrame
-        Province rosters (the columns of :mod:`matching.schema`) with a
+        Province rosters (the columns of :mod:`matching.rosters.schema`) with a
         district column ``by``.
     config : MatchConfig, optional
         As for :func:`matching.match`; forbidden pairs are passed to the
@@ -431,8 +431,8 @@ def match_province(
         :func:`candidate_components` and the module docstring).  A district
         whose roster is invalid is left out whole, its mentors too.
     executor : Executor, optional
-        Where the partitions run: :class:`~matching.executors.SerialExecutor`
-        (default) or :class:`~matching.executors.DaskExecutor`.  The result
+        Where the partitions run: :class:`~matching.scale.executors.SerialExecutor`
+        (default) or :class:`~matching.scale.executors.DaskExecutor`.  The result
         is the same pair for pair whatever the executor.
     n_tasks : int, optional
         With ``cross_boundary=True``: how many balanced tasks to pack the
@@ -452,8 +452,8 @@ def match_province(
 
     Examples
     --------
-    >>> from matching.province import match_province
-    >>> from matching.synth import city
+    >>> from matching.scale.province import match_province
+    >>> from matching.datasets.synth import city
     >>> kids, moms = city(n_districts=2, children_per_district=50, mentors_per_district=40)
     >>> r = match_province(kids, moms)
     >>> r.districts[["status", "n_children"]].values.tolist()
@@ -665,7 +665,7 @@ class ProvinceNightlyReport(_DistrictStatus):
     districts : DataFrame
         One row per district, sorted: ``district``, ``status`` (``"ok"`` or
         ``"failed"``), ``error`` (record ids only), ``run_id`` and the counts
-        of :attr:`matching.nightly.NightlyReport.counts`.
+        of :attr:`matching.programme.nightly.NightlyReport.counts`.
     reports : dict
         :class:`DistrictNight` of each district that succeeded.
     """
@@ -686,7 +686,7 @@ class _NightTask:
 
 
 def _run_night(task: _NightTask) -> DistrictNight:
-    from .nightly import run_nightly
+    from matching.programme.nightly import run_nightly
 
     # check the rosters first, so a broken district never creates or opens its store
     if task.children is not None:
@@ -741,7 +741,7 @@ def run_province_nightly(
     """Run the nightly job of every district of a province, in parallel.
 
     The province rosters are split by ``by``; each district runs
-    :func:`matching.nightly.run_nightly` against its own state store
+    :func:`matching.programme.nightly.run_nightly` against its own state store
     ``root_dir/<district>/state.db`` (its plan goes to
     ``root_dir/<district>/plan/``).  Districts are independent: one whose
     input is broken fails on its own (its store is left untouched, as
@@ -760,12 +760,12 @@ def run_province_nightly(
     date : str
         ISO date the run stands for.
     executor : Executor, optional
-        :class:`~matching.executors.SerialExecutor` (default) or
-        :class:`~matching.executors.DaskExecutor`.  With Dask the workers
+        :class:`~matching.scale.executors.SerialExecutor` (default) or
+        :class:`~matching.scale.executors.DaskExecutor`.  With Dask the workers
         must see ``root_dir`` (a shared file system on a real cluster).
     by : str, default "district"
     config, dry_run, allow_moves, switching_cost_km, max_moves, price_of_stability
-        As for :func:`matching.nightly.run_nightly`.
+        As for :func:`matching.programme.nightly.run_nightly`.
     write_plans : bool, default True
         Write each district's plan files.
 

@@ -52,7 +52,7 @@ import numba
 import platformdirs
 from numba.core import caching
 
-from . import __version__
+from matching._version import __version__
 
 __all__ = ["CACHE", "cache_dir"]
 

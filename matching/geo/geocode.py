@@ -54,8 +54,8 @@ from urllib.parse import quote, quote_plus
 import numpy as np
 import pandas as pd
 
-from matching.crs import convert, normalize_crs
 from matching.errors import ConfigError, InputError
+from matching.geo.crs import convert, normalize_crs
 
 __all__ = [
     "FAILURE_REASONS",
@@ -107,7 +107,7 @@ class GeocodeResult:
         A copy of the roster (same rows, same order, same index) with the
         missing ``lat`` / ``lon`` filled in WGS-84 where geocoding succeeded,
         a ``crs`` column (``"wgs84"`` on filled rows, other cells unchanged or
-        blank, so a roster default of :func:`matching.schema.validate_children`
+        blank, so a roster default of :func:`matching.rosters.schema.validate_children`
         never applies to them) and a ``geocode_status`` column: ``"present"``
         (had coordinates), ``"geocoded"`` (answered now), ``"cached"``
         (answered from the cache) or one of :data:`FAILURE_REASONS`.
@@ -183,7 +183,7 @@ class _Cache:
             self.close()
             raise InputError(
                 f"cannot use {str(self.path)!r} as the geocode cache: {exc} "
-                "(expected a SQLite file written by matching.geocode)"
+                "(expected a SQLite file written by matching.geo.geocode)"
             ) from exc
 
     def _transaction(self) -> _Transaction:
@@ -371,8 +371,8 @@ def geocode_roster(
     Parameters
     ----------
     df : pandas.DataFrame
-        A raw roster (before :func:`matching.schema.validate_children` /
-        :func:`~matching.schema.validate_mentors`) with an id column (``id``
+        A raw roster (before :func:`matching.rosters.schema.validate_children` /
+        :func:`~matching.rosters.schema.validate_mentors`) with an id column (``id``
         or 编号), an address column and, optionally, ``lat`` / ``lon`` (纬度 /
         经度) columns; rows where either coordinate is blank are geocoded.
         The frame is not modified.

@@ -27,7 +27,7 @@ in the last phases, which mostly break ties).  So the auction stops at 4
 cost units (``stop_units``) and shortest augmenting paths finish exactly:
 the prices, lowest at zero, are rounded down to whole units, every row not
 on its cheapest option at those prices is freed, and
-:func:`matching._flow._route` routes the freed rows (2,000 children: about
+:func:`matching._engine.flow._route` routes the freed rows (2,000 children: about
 1,000 rows against 450 at half a unit, two phases fewer; the exact
 auctions of four 2k rosters 10-13 % faster, of two 5k rosters 13 %, at
 20k 8-17 %; at 8 or 16 units the routing costs more than the phases it
@@ -42,7 +42,7 @@ cost, because every residual cycle whose cost differs between the two adds
 a pair.  Otherwise ``lam`` grows fourfold and the auction runs again.
 
 The caller proves the result again with exact integer potentials
-(:meth:`matching._flow.IncrementalAssignment.load_solution`, which refuses a
+(:meth:`matching._engine.flow.IncrementalAssignment.load_solution`, which refuses a
 flow that is not optimal), so a fault here costs time, never a wrong
 answer.
 """
@@ -52,8 +52,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._flow import _INF, _pop, _push, _route
-from ._kernel_cache import CACHE
+from matching._engine.flow import _INF, _pop, _push, _route
+from matching._engine.kernel_cache import CACHE
 
 __all__ = ["auction_assign"]
 
@@ -452,9 +452,9 @@ def auction_assign(
     -------
     (assigned, pi, stats) or None
         Each row's column (-1: unmatched); potentials for it in the layout
-        of :class:`matching._flow.IncrementalAssignment` (rows, columns,
+        of :class:`matching._engine.flow.IncrementalAssignment` (rows, columns,
         the sink at zero), which should prove it optimal (the caller
-        checks: :meth:`~matching._flow.IncrementalAssignment.residual_ok`);
+        checks: :meth:`~matching._engine.flow.IncrementalAssignment.residual_ok`);
         and counters (``bids``, ``phases``, ``runs`` of the auction, rows
         ``routed`` by shortest paths).  None if the scaled costs would not
         fit in int64 with room to spare (the caller solves another way).

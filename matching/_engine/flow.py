@@ -31,14 +31,14 @@ auction 9-11 ms -> 6 ms, the match about 3 % faster).  Everything is
 integer, so results are exact and deterministic.
 
 :meth:`IncrementalAssignment.load_solution` takes over a flow solved
-elsewhere (the auction of :mod:`matching._auction`, or OR-Tools, in the
+elsewhere (the auction of :mod:`matching._engine.auction`, or OR-Tools, in the
 rounds where re-routing row by row would be slow), with the solver's
 potentials (checked by :meth:`IncrementalAssignment.residual_ok`) or
 potentials of its own: shortest distances on the residual graph by a
 queue-based Bellman-Ford, which also refuses a flow that is not optimal (a
 negative cycle).
 
-Compiled with numba (``cache=CACHE``, :mod:`matching._kernel_cache`: the
+Compiled with numba (``cache=CACHE``, :mod:`matching._engine.kernel_cache`: the
 first call in a fresh install compiles for a few seconds, later processes
 load the cache).
 """
@@ -48,9 +48,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._arrays import unique_ints
-from ._kernel_cache import CACHE
-from ._scan import _in_model
+from matching._arrays import unique_ints
+from matching._engine.kernel_cache import CACHE
+from matching._engine.scan import _in_model
 
 __all__ = ["IncrementalAssignment"]
 

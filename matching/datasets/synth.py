@@ -985,7 +985,7 @@ def province(
 
     Examples
     --------
-    >>> from matching.synth import province
+    >>> from matching.datasets.synth import province
     >>> children, mentors = province(4, 30, 20, seed=1)
     >>> len(children), len(mentors), children["district"].nunique()
     (120, 80, 4)

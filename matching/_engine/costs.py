@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._arrays import distinct_codes
-from .config import MatchConfig
+from matching._arrays import distinct_codes
+from matching.config import MatchConfig
 
 __all__ = ["CostTerms", "InterestCodes", "pair_costs", "unmatched_price"]
 

@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
-from .match import MatchResult
-from .report import street_metrics, write_bytes_atomic
-from .schema import validate_children, validate_mentors
+from matching.errors import ConfigError
+from matching.match import MatchResult
+from matching.reports.files import street_metrics, write_bytes_atomic
+from matching.rosters.schema import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -247,7 +247,7 @@ def plot_pairs(
     Examples
     --------
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> kids, moms = district(80, 60, seed=1)
     >>> fig = plot_pairs(match(kids, moms), kids, moms, language="en")
     >>> [round(v) for v in fig.get_size_inches() * fig.dpi]
@@ -337,7 +337,7 @@ def plot_distances(
     Examples
     --------
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> fig = plot_distances(match(*district(80, 60, seed=1)), language="en")
     >>> fig.axes[0].get_xlabel()
     'Distance (km)'
@@ -377,7 +377,7 @@ def plot_streets(
     """Pairing rate and need coverage by street, as grouped bars.
 
     Need coverage is the share of the paired children's needs that the
-    mentor's skills cover (:func:`matching.report.street_metrics`).
+    mentor's skills cover (:func:`matching.reports.files.street_metrics`).
 
     Parameters
     ----------
@@ -395,7 +395,7 @@ def plot_streets(
     Examples
     --------
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> fig = plot_streets(match(*district(80, 60, seed=1)), language="en")
     >>> len(fig.axes[0].patches) == 2 * len(set(district(80, 60, seed=1)[0]["street"]))
     True
@@ -438,7 +438,7 @@ def save_png(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = N
     --------
     >>> import tempfile
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> fig = plot_distances(match(*district(50, 40, seed=1)), language="en", dpi=50)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     save_png(fig, f"{tmp}/d.png").stat().st_size > 0

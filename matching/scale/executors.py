@@ -28,7 +28,7 @@ executor: each call is pure.
 
 Examples
 --------
->>> from matching.executors import SerialExecutor
+>>> from matching.scale.executors import SerialExecutor
 >>> out = SerialExecutor().map(lambda x: 10 // x, [5, 0, 2])
 >>> [o.value for o in out]
 [2, None, 5]
@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigError
+from matching.errors import ConfigError
 
 __all__ = [
     "DaskExecutor",
@@ -148,7 +148,7 @@ class ThreadExecutor:
 
     Examples
     --------
-    >>> from matching.executors import ThreadExecutor
+    >>> from matching.scale.executors import ThreadExecutor
     >>> [o.value for o in ThreadExecutor(n_workers=2).map(abs, [-1, -2, 3])]
     [1, 2, 3]
     """
@@ -212,7 +212,7 @@ class ProcessExecutor:
 
     Examples
     --------
-    >>> from matching.executors import ProcessExecutor
+    >>> from matching.scale.executors import ProcessExecutor
     >>> [o.value for o in ProcessExecutor(n_workers=2).map(abs, [-1, -2, 3])]
     [1, 2, 3]
     """
@@ -311,7 +311,7 @@ class DaskExecutor:
 
     Examples
     --------
-    >>> from matching.executors import DaskExecutor
+    >>> from matching.scale.executors import DaskExecutor
     >>> with DaskExecutor(n_workers=1, processes=False) as ex:  # doctest: +SKIP
     ...     [o.value for o in ex.map(abs, [-1, -2])]
     [1, 2]

@@ -12,7 +12,7 @@ for a night that did not happen:
    is ignored and listed; nobody is removed by absence), then the events (exit
    workflow, rejoins, mentor pauses and departures, pins, forbidden pairs,
    ended pairs), each event once -- an invalid event rejects the whole run;
-5. re-match with minimal disruption (:func:`matching.rematch.rematch`);
+5. re-match with minimal disruption (:func:`matching.programme.rematch.rematch`);
 6. unless ``dry_run``, commit the new state, the pair and enrolment
    histories, the events, the run record and the plan's files in one
    transaction;
@@ -20,7 +20,7 @@ for a night that did not happen:
 
 Idempotent: re-running a committed night with the same inputs is a no-op
 that says so; an event already recorded is not applied again (events are
-identified by what they say, :func:`matching.events.event_key`), rosters
+identified by what they say, :func:`matching.programme.events.event_key`), rosters
 that did not change change nothing, and re-matching a settled state makes no
 change.
 """
@@ -39,9 +39,9 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from .config import MatchConfig, validate_config
-from .errors import InputError
-from .events import (
+from matching.config import MatchConfig, validate_config
+from matching.errors import InputError
+from matching.programme.events import (
     EVENT_FIELDS,
     Event,
     apply_events,
@@ -50,11 +50,11 @@ from .events import (
     event_key,
     read_events,
 )
-from .rematch import RematchPlan, check_options, rematch
-from .report import staged_folder, to_csv_bytes
-from .schema import read_children, read_mentors, validate_children, validate_mentors
-from .state import DEPARTED_STATUSES, State, empty_state
-from .store import RunInfo, StateStore
+from matching.programme.rematch import RematchPlan, check_options, rematch
+from matching.programme.state import DEPARTED_STATUSES, State, empty_state
+from matching.programme.store import RunInfo, StateStore
+from matching.reports.files import staged_folder, to_csv_bytes
+from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
@@ -169,8 +169,13 @@ def _geocoded(
     records that could not be placed are left out of tonight's roster and
     listed in ``failures`` (by id, with the reason).  A roster without an
     address column is returned as it is."""
-    from .geocode import _ADDRESS_ALIASES, FAILURE_REASONS, _find, geocode_roster
-    from .schema import _read_table
+    from matching.geo.geocode import (
+        _ADDRESS_ALIASES,
+        FAILURE_REASONS,
+        _find,
+        geocode_roster,
+    )
+    from matching.rosters.schema import _read_table
 
     if source is None:
         return None
@@ -244,7 +249,7 @@ def run_nightly(
         ISO date the run stands for (see :func:`today`).
     out_dir : path, optional
         The plan folder, written whole after the commit (a sibling folder
-        swapped in: see :func:`matching.report.publish_folder`); ``None``
+        swapped in: see :func:`matching.reports.files.publish_folder`); ``None``
         writes no files (library use).  The plan of any committed run can be
         written again with ``matching plan``.
     children, mentors : path or DataFrame, optional
@@ -256,21 +261,21 @@ def run_nightly(
         Plan and report, commit nothing; the store is opened read-only (and
         not created).
     allow_moves, switching_cost_km, max_moves, price_of_stability
-        As in :func:`matching.rematch.rematch` (the price of stability costs a
+        As in :func:`matching.programme.rematch.rematch` (the price of stability costs a
         from-scratch solve).
     progress : callable, optional
         Called with a short phase name as the run advances (for a progress
         display); never with personal data.
     geocoder : geopy geocoder, optional
         Fill the rosters' missing coordinates from their ``address`` column
-        first (:func:`matching.geocode.geocode_roster`).  Records that cannot
+        first (:func:`matching.geo.geocode.geocode_roster`).  Records that cannot
         be placed are not guessed: they are left out of tonight's roster,
         counted (``*_geocode_failed``) and listed by id and reason in
         ``geocode_failures.csv``; the run carries on with the rest.
     geocode_cache : path, optional
         The geocoding cache (SQLite), so that no address is asked twice.
     geocode_options : dict, optional
-        Further keywords of :func:`~matching.geocode.geocode_roster`
+        Further keywords of :func:`~matching.geo.geocode.geocode_roster`
         (``address_column``, ``crs``, ``provider``, ``min_delay_seconds``, ...).
 
     Returns
@@ -552,7 +557,7 @@ def _plan_files(
     geo_failures: Mapping[str, pd.DataFrame] | None,
 ) -> dict[str, bytes]:
     """The plan folder's files, rendered to bytes (deterministic for the same run)."""
-    from . import __version__
+    from matching._version import __version__
 
     ended_df = pd.DataFrame(
         [(c, m, r, a, on) for (c, m), (r, a, on) in sorted(ended.items())],
@@ -600,7 +605,7 @@ def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str
     """Write a plan folder whole: it holds exactly ``contents`` (name -> bytes) afterwards.
 
     The folder is written beside ``out_dir`` and swapped in at once
-    (:func:`matching.report.staged_folder`): a failure or a kill leaves the
+    (:func:`matching.reports.files.staged_folder`): a failure or a kill leaves the
     previous plan as it was.  A folder holding files other than plan files
     (:data:`PLAN_FILES`) is refused, never replaced.  Returns the paths
     written, by file name.  Used after a commit, and by ``matching plan``

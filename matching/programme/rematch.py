@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import MAX_WEIGHT_KM, MatchConfig, validate_config
-from .costs import InterestCodes, pair_costs, unmatched_price
-from .errors import InputError
-from .geo import great_circle_km, pairs_within
-from .match import MatchResult, match
-from .schema import needs_mask
-from .state import LIFECYCLE_COLUMNS, State, settle
+from matching._engine.costs import InterestCodes, pair_costs, unmatched_price
+from matching.config import MAX_WEIGHT_KM, MatchConfig, validate_config
+from matching.errors import InputError
+from matching.geo.distance import great_circle_km, pairs_within
+from matching.match import MatchResult, match
+from matching.programme.state import LIFECYCLE_COLUMNS, State, settle
+from matching.rosters.schema import needs_mask
 
 __all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "check_options", "rematch"]
 
@@ -104,7 +104,7 @@ def rematch(
     Parameters
     ----------
     state : State
-        The programme now (see :mod:`matching.state`).
+        The programme now (see :mod:`matching.programme.state`).
     config : MatchConfig, optional
         Weights and rules, as for :func:`matching.match`.
     date : str

@@ -21,7 +21,7 @@ Coordinates may be given in WGS-84, GCJ-02 (Gaode, Tencent) or BD-09 (Baidu):
 an optional ``crs`` column (Chinese header 坐标系) names the system of each
 record, and the ``crs`` keyword of the validate/read functions the system of
 records whose cell is blank (``"wgs84"`` by default).  Validated rosters always
-hold WGS-84 coordinates (converted with :func:`matching.crs.convert`) and no
+hold WGS-84 coordinates (converted with :func:`matching.geo.crs.convert`) and no
 ``crs`` column, so validating them again changes nothing.
 
 Problems name the file and the line (when read from a file), the record id and
@@ -62,8 +62,8 @@ import numpy as np
 import pandas as pd
 
 from matching._arrays import distinct_codes
-from matching.crs import CRS_NAMES, convert, normalize_crs
 from matching.errors import ConfigError, InputError, Problem, RosterError
+from matching.geo.crs import CRS_NAMES, convert, normalize_crs
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -247,7 +247,7 @@ MENTOR_COLUMNS: tuple[Column, ...] = (
 """The columns of the mentor roster, in canonical order."""
 
 # Headers of the optional per-record coordinate-system column.  Its cells hold wgs84, gcj02 or
-# bd09 (any case; see matching.crs.normalize_crs); a blank cell means the roster's default (the
+# bd09 (any case; see matching.geo.crs.normalize_crs); a blank cell means the roster's default (the
 # crs keyword).  Validation consumes it: the output holds WGS-84 coordinates and no crs column.
 _CRS_HEADERS: tuple[str, ...] = ("crs", "坐标系")
 
@@ -969,7 +969,7 @@ def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
         (int64), ``referral_source`` (str), ``gender`` (``"female"``,
         ``"male"`` or ``""``) and ``age`` (float64, NaN if unknown), followed
         by any other input columns, unchanged.  Coordinates are WGS-84,
-        converted from the record's system (:func:`matching.crs.convert`,
+        converted from the record's system (:func:`matching.geo.crs.convert`,
         round trip < 1 m); the ``crs`` column is not carried over.
 
     Raises
@@ -988,7 +988,7 @@ def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> from matching.schema import validate_children
+    >>> from matching.rosters.schema import validate_children
     >>> raw = pd.DataFrame(
     ...     {
     ...         "编号": [7, "008"],

@@ -35,9 +35,9 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from ._arrays import unique_ints
-from ._kernel_cache import CACHE
-from .geo import EARTH_RADIUS_KM, chord
+from matching._arrays import unique_ints
+from matching._engine.kernel_cache import CACHE
+from matching.geo.distance import EARTH_RADIUS_KM, chord
 
 __all__ = ["Grid"]
 

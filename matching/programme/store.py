@@ -1,7 +1,7 @@
 """A durable, embedded store of the programme's state (one SQLite file, no server).
 
 The nightly batch job opens the store, :meth:`StateStore.load` s the current
-:class:`~matching.state.State`, applies events and re-matching, and
+:class:`~matching.programme.state.State`, applies events and re-matching, and
 :meth:`StateStore.commit` s the new state.  Each commit is one SQLite
 transaction: it writes the rosters that changed, replaces the current pairs,
 the forbidden pairs and the first-in-line queue, appends to the pair and
@@ -13,10 +13,10 @@ readers never see a half-applied run.
 What is stored
     ``children`` / ``mentors``
         One row per person ever enrolled, never deleted: the id, a JSON
-        object of the roster columns (:data:`~matching.state.CHILD_STATE_COLUMNS`
+        object of the roster columns (:data:`~matching.programme.state.CHILD_STATE_COLUMNS`
         less the lifecycle; tuples as lists, NaN as ``null``), and the
         lifecycle columns ``status``, ``joined_on``, ``left_on`` and
-        ``left_reason`` (:data:`~matching.state.LIFECYCLE_COLUMNS`).  A child's
+        ``left_reason`` (:data:`~matching.programme.state.LIFECYCLE_COLUMNS`).  A child's
         ``status`` is ``"exited"`` or else follows the pairs (``"paired"`` /
         ``"waiting"``).  Other columns a roster may carry (a name, a phone
         number...) are **not** stored.
@@ -25,7 +25,7 @@ What is stored
         ``joined_on`` and the run that recorded it, and once it ends
         ``left_on``, ``left_reason`` and that run.  A rejoin opens a new spell.
     ``pairs``
-        The current pairs (:data:`~matching.state.PAIR_COLUMNS`).
+        The current pairs (:data:`~matching.programme.state.PAIR_COLUMNS`).
     ``forbidden``, ``queue``
         ``State.forbidden`` and ``State.first_in_line`` (in queue order).
     ``history``
@@ -43,7 +43,7 @@ What is stored
     ``events``
         The events of each run, numbered ``seq`` 0, 1, ... within the run,
         with the date each took effect and its identity (``event_key``,
-        :func:`matching.events.event_key`).
+        :func:`matching.programme.events.event_key`).
     ``run_files``
         Files a run produced (the nightly plan), byte for byte, so that the
         plan of any run can be written again (``matching plan``).
@@ -73,7 +73,7 @@ Error messages name tables, record ids and columns, never other personal data.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from matching.state import empty_state
+>>> from matching.programme.state import empty_state
 >>> folder = tempfile.mkdtemp()
 >>> with StateStore.open(pathlib.Path(folder) / "state.db") as store:
 ...     run_id = store.commit(empty_state(), run=RunInfo(run_date="2026-11-24", kind="import"))
@@ -105,10 +105,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._files import fsync_path
-from .errors import MatchingError
-from .schema import CHILD_COLUMNS, MENTOR_COLUMNS
-from .state import (
+from matching._files import fsync_path
+from matching.errors import StoreConflictError, StoreError, StoreLockedError
+from matching.programme.state import (
     CHILD_STATE_COLUMNS,
     CHILD_STATUSES,
     DEPARTED_STATUSES,
@@ -121,6 +120,7 @@ from .state import (
     empty_state,
     iso_date,
 )
+from matching.rosters.schema import CHILD_COLUMNS, MENTOR_COLUMNS
 
 __all__ = [
     "ENROLMENT_COLUMNS",
@@ -128,35 +128,12 @@ __all__ = [
     "MIGRATIONS",
     "RunInfo",
     "StateStore",
-    "StoreConflictError",
-    "StoreError",
-    "StoreLockedError",
     "backup",
 ]
 
 _log = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
-
-
-class StoreError(MatchingError):
-    """The state store cannot be opened, read or written as asked.
-
-    ``problems`` lists every problem found when a commit is refused (empty
-    for other errors).  Messages name record ids, never other data.
-    """
-
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)
-
-
-class StoreLockedError(StoreError):
-    """Another writer holds the store."""
-
-
-class StoreConflictError(StoreLockedError):
-    """Another writer committed a run since this writer loaded the state: nothing was committed."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,7 +278,7 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     enrolled: the start of their first pair, or else the last run's date.
     Events get their run's date and their identity.
     """
-    from .events import EVENT_KINDS, Event, event_key
+    from matching.programme.events import EVENT_KINDS, Event, event_key
 
     for statement in _V2_STATEMENTS:
         conn.execute(statement)
@@ -448,7 +425,7 @@ _MAX_SHOWN = 30
 
 
 def _library_version() -> str:
-    from . import __version__
+    from matching._version import __version__
 
     return str(__version__)
 
@@ -1314,7 +1291,7 @@ def _begin_writer(conn: sqlite3.Connection, file: Path) -> None:
 
 
 class StateStore:
-    """A durable store of the programme's :class:`~matching.state.State` (see the module doc).
+    """A durable store of the programme's :class:`~matching.programme.State` (see the module doc).
 
     Make one with :meth:`open`; use it as a context manager or call
     :meth:`close`.  A store is used by one thread at a time.
@@ -1482,7 +1459,7 @@ class StateStore:
             return _read_version(conn, self._path)
 
     def load(self) -> State:
-        """The current state (:func:`~matching.state.empty_state` for a new store).
+        """The current state (:func:`~matching.programme.state.empty_state` for a new store).
 
         Rosters hold everyone ever enrolled, with their lifecycle columns, and
         have the canonical state columns with fixed dtypes (float64 ``lat``,
@@ -1555,7 +1532,7 @@ class StateStore:
         """Every recorded event, by run then ``seq``; ``payload`` as a dict.
 
         ``event_date`` is the date the event took effect; ``event_key`` its
-        identity (:func:`matching.events.event_key`; ``None`` for events the
+        identity (:func:`matching.programme.events.event_key`; ``None`` for events the
         store adds itself, such as ``pin_changed``).
         """
         return self._table(
@@ -1564,7 +1541,7 @@ class StateStore:
         )  # fmt: skip
 
     def event_keys(self, among: Iterable[str] | None = None) -> set[str]:
-        """The identities of recorded events (see :func:`matching.events.apply_events`).
+        """The identities of recorded events (see :func:`matching.programme.events.apply_events`).
 
         With ``among``, only those of ``among`` that are recorded (an indexed
         lookup: what a night needs, whatever the length of the history).
@@ -1687,7 +1664,7 @@ class StateStore:
         events : sequence of mappings
             Events of the run: ``kind`` (required), ``child_id``,
             ``mentor_id``, ``actor``, ``note``, ``date`` (default: the run's
-            date), ``key`` (the event's identity, :func:`matching.events.event_key`;
+            date), ``key`` (the event's identity, :func:`matching.programme.events.event_key`;
             an event whose key is already recorded is refused), ``payload`` (a
             mapping); any other key goes into the payload.  A change of a kept
             pair's ``pinned`` adds a ``"pin_changed"`` event (payload
@@ -1972,7 +1949,7 @@ def backup(db: str | os.PathLike[str], to: str | os.PathLike[str]) -> Path:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from matching.state import empty_state
+    >>> from matching.programme.state import empty_state
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> with StateStore.open(folder / "state.db") as store:
     ...     _ = store.commit(empty_state(), run=RunInfo(run_date="2026-11-24"))

@@ -9,7 +9,7 @@
     One row per child left without a mentor, with the reason (in words, in
     the chosen language), the reason code and the detail.
 ``streets`` (街道统计)
-    Per-street metrics (:func:`matching.report.street_metrics`): pairing
+    Per-street metrics (:func:`matching.reports.files.street_metrics`): pairing
     rate, need coverage, distances.
 ``summary`` (运行摘要)
     The run summary: counts, rates, distances, unmatched children by reason,
@@ -23,7 +23,7 @@ a CSV with Chinese headers, say).
 Safety
 ------
 Text cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return are prefixed with ``'`` (:func:`matching.report.neutralise`, the same
+return are prefixed with ``'`` (:func:`matching.reports.files.neutralise`, the same
 rule as the CSV files), so no cell of the workbook is ever a formula, whatever
 the rosters hold.  Control characters that the xlsx format cannot store are
 written as visible ``\\xNN`` escapes rather than dropped.  The file is written
@@ -46,10 +46,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
-from .match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
-from .report import STREET_COLUMNS, neutralise, street_metrics, write_bytes_atomic
-from .schema import NEED_LABELS_ZH
+from matching.errors import ConfigError
+from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
+from matching.reports.files import STREET_COLUMNS, neutralise, street_metrics, write_bytes_atomic
+from matching.rosters.schema import NEED_LABELS_ZH
 
 __all__ = [
     "HEADERS",
@@ -240,7 +240,7 @@ def localise(frame: pd.DataFrame, language: str = "zh") -> pd.DataFrame:
 def _summary_rows(
     result: MatchResult, language: Language, extra: Mapping[str, Any] | None
 ) -> list[tuple[str, Any]]:
-    from . import __version__
+    from matching._version import __version__
 
     m = result.metrics
     rows: list[tuple[str, Any]] = [(header("library_version", language), __version__)]
@@ -424,7 +424,7 @@ def write_workbook(
     --------
     >>> import tempfile, openpyxl
     >>> from matching import match
-    >>> from matching.synth import district
+    >>> from matching.datasets.synth import district
     >>> result = match(*district(40, 30, seed=2))
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     p = write_workbook(result, f"{tmp}/report.xlsx", language="en")
