@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/plot_scaling.py              # benchmarks/results/bench_tiers*.json
+    python benchmarks/plot_scaling.py     # results/quick.json, tier20k.json, tier200k.json
     python benchmarks/plot_scaling.py a.json b.json -o benchmarks/results/scaling.png
 
 Reads pytest-benchmark JSON files (``--benchmark-json``) and draws, on log-log
@@ -10,7 +10,7 @@ axes, the median end-to-end time of each method against the number of
 children: one line per method, from the scaling tiers of
 ``test_bench_tiers.py`` (``extra_info`` keys ``scale_tier`` / ``method``) and
 the district benchmarks of ``test_bench_match.py`` (``tier`` / ``kind``).  The
-issue's targets (0.5 s at 2k, 5 s at 20k, 60 s at 200k, 10 min at 1M children)
+speed targets (0.5 s at 2k, 5 s at 20k, 60 s at 200k, 10 min at 1M children)
 are drawn as marked points.  When several files measure the same method at
 the same size, the most recent file wins (by ``datetime``); files from
 different machines or commits should not be mixed in one plot.
@@ -30,6 +30,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "scaling.png"
+#: The saved runs read when no file is given: the latest run of each scaling tier.
+DEFAULT_RUNS = ("quick.json", "tier20k.json", "tier200k.json")
 
 #: (children, seconds) targets of the issue, by tier.
 TARGETS: dict[str, tuple[int, float]] = {
@@ -110,7 +112,7 @@ def plot(series: dict[str, dict[int, float]], out: Path) -> Path:
             color="black",
             alpha=0.6,
             zorder=5,
-            label="target (issue 4)" if i == 0 else None,
+            label="target" if i == 0 else None,
         )
         ax.annotate(name, (n, t), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.set_xscale("log")
@@ -139,10 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", nargs="*", type=Path, help="pytest-benchmark JSON files")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT, help="PNG to write")
     args = parser.parse_args(argv)
-    paths = args.json or sorted((HERE / "results").glob("bench_tiers*.json"))
+    default = [HERE / "results" / name for name in DEFAULT_RUNS]
+    paths = args.json or [p for p in default if p.exists()]
     if not paths:
         print(
-            "no benchmark JSON given and no benchmarks/results/bench_tiers*.json", file=sys.stderr
+            "no benchmark JSON given and none of benchmarks/results/" + ", ".join(DEFAULT_RUNS),
+            file=sys.stderr,
         )
         return 2
     series = collect(paths)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/summarize.py benchmarks/results/bench-full.json
+    python benchmarks/summarize.py benchmarks/results/quick.json
 """
 
 from __future__ import annotations

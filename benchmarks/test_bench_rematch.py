@@ -40,6 +40,7 @@ Only counts, times and objectives go into ``extra_info``: no ids.  The keys
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import time
@@ -52,13 +53,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.programme.rematch as rematch_module
 from matching import MatchConfig, match
 from matching.datasets.synth import district
 from matching.programme.events import Event, EventOutcome, apply_events, apply_rosters
 from matching.programme.rematch import RematchPlan, rematch
 from matching.programme.state import LIFECYCLE_COLUMNS, State, empty_state
 from matching.programme.store import RunInfo, StateStore
+
+# ``matching.programme.rematch`` as an attribute is the *function* (the subpackage
+# re-exports it under the module's name); the module itself comes from importlib.
+rematch_module = importlib.import_module("matching.programme.rematch")
 
 SEED = 2
 CHURN = 0.01
