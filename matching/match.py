@@ -65,7 +65,7 @@ from matching._engine.costs import CostTerms, InterestCodes, pair_costs, unmatch
 from matching.config import MatchConfig, validate_config
 from matching.errors import InputError
 from matching.geo.distance import chord, pairs_within_vectors, unit_vectors, vectors_km
-from matching.rosters.schema import NEEDS, needs_mask, validate_children, validate_mentors
+from matching.rosters import NEEDS, needs_mask, validate_children, validate_mentors
 from matching.solve import (
     Circulation,
     circulation,
@@ -248,7 +248,7 @@ def match(
     Parameters
     ----------
     children, mentors : DataFrame
-        Rosters with the columns documented in :mod:`matching.rosters.schema`
+        Rosters with the columns documented in :mod:`matching.rosters`
         (validated here; every problem is reported at once).
     config : MatchConfig, optional
         Weights and rules; ``MatchConfig()`` by default.

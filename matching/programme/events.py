@@ -95,7 +95,7 @@ from matching.programme.state import (
     iso_date,
     settle,
 )
-from matching.rosters.schema import (
+from matching.rosters import (
     CHILD_COLUMNS,
     MENTOR_COLUMNS,
     validate_children,
@@ -898,8 +898,8 @@ def apply_rosters(
         The programme before; not modified.
     children, mentors : pandas.DataFrame or None
         Raw roster frames (as read from a file), validated here with
-        :func:`~matching.rosters.schema.validate_children` /
-        :func:`~matching.rosters.schema.validate_mentors`; ``None`` leaves that side
+        :func:`~matching.rosters.validate_children` /
+        :func:`~matching.rosters.validate_mentors`; ``None`` leaves that side
         as it is.  Columns outside the schema (names, notes, ...) are not
         kept.
     date : str

@@ -54,7 +54,7 @@ from matching.programme.rematch import RematchPlan, check_options, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
 from matching.reports.files import staged_folder, to_csv_bytes
-from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
@@ -169,13 +169,8 @@ def _geocoded(
     records that could not be placed are left out of tonight's roster and
     listed in ``failures`` (by id, with the reason).  A roster without an
     address column is returned as it is."""
-    from matching.geo.geocode import (
-        _ADDRESS_ALIASES,
-        FAILURE_REASONS,
-        _find,
-        geocode_roster,
-    )
-    from matching.rosters.schema import _read_table
+    from matching.geo.geocode import ADDRESS_ALIASES, FAILURE_REASONS, geocode_roster
+    from matching.rosters import find_column, read_table
 
     if source is None:
         return None
@@ -184,9 +179,9 @@ def _geocoded(
         hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
     else:
         hashes[name] = _sha256(Path(source).read_bytes())
-        raw = _read_table(source, None)
+        raw = read_table(source, None)
     wanted = str(options.get("address_column", "address")).strip().lower()
-    if _find(raw, (wanted, *_ADDRESS_ALIASES)) is None:
+    if find_column(raw, (wanted, *ADDRESS_ALIASES)) is None:
         # no addresses to go by: validation names any missing coordinates
         failures[name] = pd.DataFrame(columns=["roster", "id", "reason", "detail"])
         return raw

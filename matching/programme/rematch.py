@@ -42,7 +42,7 @@ from matching.errors import InputError
 from matching.geo.distance import great_circle_km, pairs_within
 from matching.match import MatchResult, match
 from matching.programme.state import LIFECYCLE_COLUMNS, State, settle
-from matching.rosters.schema import needs_mask
+from matching.rosters import needs_mask
 
 __all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "check_options", "rematch"]
 
