@@ -54,7 +54,7 @@ from matching.programme.rematch import RematchPlan, check_options, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
 from matching.reports.files import staged_folder, to_csv_bytes
-from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
@@ -144,8 +144,12 @@ Source: TypeAlias = str | Path | pd.DataFrame | None
 
 
 def _roster(
-    source: Source, reader: Any, validate: Any, name: str, hashes: dict[str, str]
-) -> pd.DataFrame | None:
+    source: Source,
+    reader: Callable[[Path | str], ValidRoster],
+    validate: Callable[[pd.DataFrame], ValidRoster],
+    name: str,
+    hashes: dict[str, str],
+) -> ValidRoster | None:
     """The roster, validated once here, before the store is touched."""
     if source is None:
         return None
@@ -300,8 +304,8 @@ def run_nightly(
             src = children if name == "children" else mentors
             src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
             children, mentors = (src, mentors) if name == "children" else (children, src)
-    kids_roster = _roster(children, read_children, validate_children, "children", hashes)
-    mentors_roster = _roster(mentors, read_mentors, validate_mentors, "mentors", hashes)
+    kids_roster = _roster(children, load_children, valid_children, "children", hashes)
+    mentors_roster = _roster(mentors, load_mentors, valid_mentors, "mentors", hashes)
     event_list = _events(events, hashes)
     options = {
         "allow_moves": allow_moves,
@@ -411,8 +415,8 @@ class _Night:
 
 def _apply(
     state: State,
-    kids_roster: pd.DataFrame | None,
-    mentors_roster: pd.DataFrame | None,
+    kids_roster: ValidRoster | None,
+    mentors_roster: ValidRoster | None,
     event_list: list[Event],
     day: str,
     seen: set[str],
@@ -438,8 +442,8 @@ def _apply(
 
 def _rejoined_rows(
     state: State,
-    kids_roster: pd.DataFrame | None,
-    mentors_roster: pd.DataFrame | None,
+    kids_roster: ValidRoster | None,
+    mentors_roster: ValidRoster | None,
     day: str,
     changes: dict[str, list[str]],
 ) -> tuple[State, dict[str, list[str]], pd.DataFrame]:
@@ -449,7 +453,7 @@ def _rejoined_rows(
     referrals), so such a row was set aside as naming someone who had left;
     it is applied once they are back, and no longer listed as ignored.
     """
-    rows: dict[str, pd.DataFrame | None] = {}
+    rows: dict[str, ValidRoster | None] = {}
     back: dict[str, set[str]] = {}
     for roster, table, frame in (
         ("children", kids_roster, state.children),
@@ -461,7 +465,7 @@ def _rejoined_rows(
         }
         # ignored ids came from this roster, so it is there whenever back[roster] is not empty
         if back[roster] and table is not None:
-            rows[roster] = table[table["id"].isin(back[roster])]
+            rows[roster] = table.select(table.frame["id"].isin(back[roster]))
         else:
             rows[roster] = None
     if not (back["children"] or back["mentors"]):

@@ -206,7 +206,7 @@ def assume_valid(frame: pd.DataFrame, kind: RosterKind) -> ValidRoster:
     extras = [label for label in frame.columns if label not in set(names)]
     out = frame.loc[:, names + extras].reset_index(drop=True)
     dtypes = {c.name: _DTYPES[c.kind] for c in columns if c.kind in _DTYPES}
-    return ValidRoster(out.astype(dtypes, copy=False), kind, _SEAL)
+    return ValidRoster(out.astype(dtypes), kind, _SEAL)
 
 
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
