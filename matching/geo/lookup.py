@@ -36,6 +36,7 @@ from matching.geo.crs import convert
 
 __all__ = ["AddressLookup", "Answer", "GeocodeCache"]
 
+# Failures are logged under the public module's name, where users configure geocoding's logs.
 logger = logging.getLogger("matching.geo.geocode")
 
 _SCHEMA = """
@@ -196,8 +197,8 @@ class _RedactAddresses(logging.Filter):
         return True
 
 
-# An address's outcome: (status, detail, lat, lon), the coordinates in WGS-84 (NaN if none).
 Answer = tuple[str, str, float, float]
+"""An address's outcome: (status, detail, lat, lon), the coordinates in WGS-84 (NaN if none)."""
 
 
 class AddressLookup:
