@@ -20,7 +20,7 @@ import pytest
 from matching import MatchConfig
 from matching.datasets.synth import district
 from matching.geo.distance import great_circle_km
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 # ``matching.match`` as an attribute is the *function* (the package re-exports
 # it under the module's name); the module itself comes from importlib.

@@ -106,7 +106,7 @@ class MatchConfig:
 # finest resolution (1e-6 km), so even the price of the unmatched arc of a district of a million
 # children (about 2e17) fits in int64 and the guard, not an overflow, answers for larger ones.
 # 1000 km-eq is far beyond any useful weight (the default limit is 5 km).  max_distance_km has
-# the bound of the roster column of the same name (matching.rosters.schema).
+# the bound of the roster column of the same name (matching.rosters).
 _MAX_DISTANCE_KM = 100.0
 MAX_WEIGHT_KM = 1000.0
 """The largest km-eq weight accepted (``uncovered_need_km`` and the others; also the

@@ -65,7 +65,7 @@ from matching._engine.costs import CostTerms, InterestCodes, pair_costs, unmatch
 from matching.config import MatchConfig, validate_config
 from matching.errors import InputError
 from matching.geo.distance import chord, pairs_within_vectors, unit_vectors, vectors_km
-from matching.rosters.schema import NEEDS, needs_mask, validate_children, validate_mentors
+from matching.rosters import NEEDS, ValidRoster, needs_mask, valid_children, valid_mentors
 from matching.solve import (
     Circulation,
     circulation,
@@ -236,8 +236,8 @@ class MatchResult:
 
 
 def match(
-    children: pd.DataFrame,
-    mentors: pd.DataFrame,
+    children: pd.DataFrame | ValidRoster,
+    mentors: pd.DataFrame | ValidRoster,
     config: MatchConfig | None = None,
     *,
     method: Method = "sparse",
@@ -248,8 +248,9 @@ def match(
     Parameters
     ----------
     children, mentors : DataFrame
-        Rosters with the columns documented in :mod:`matching.rosters.schema`
-        (validated here; every problem is reported at once).
+        Rosters with the columns documented in :mod:`matching.rosters`
+        (validated here; every problem is reported at once), or rosters
+        validated already (:class:`~matching.rosters.ValidRoster`, used as they are).
     config : MatchConfig, optional
         Weights and rules; ``MatchConfig()`` by default.
     method : {"sparse", "dense"}, default "sparse"
@@ -295,8 +296,8 @@ def match(
         raise InputError(
             f"The 'method' parameter of match must be 'sparse' or 'dense', got {method!r} instead."
         )
-    kids = _sorted(validate_children(children))
-    all_mentors = _sorted(validate_mentors(mentors))
+    kids = _sorted(valid_children(children).frame)
+    all_mentors = _sorted(valid_mentors(mentors).frame)
     mentors_v = all_mentors[all_mentors["active"].to_numpy(dtype=bool)].reset_index(drop=True)
     _check_forbidden(cfg, kids, all_mentors)
     problem = _Problem(kids, mentors_v, cfg, keep=_check_keep(keep, kids, mentors_v))

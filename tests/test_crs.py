@@ -16,7 +16,7 @@ from matching.geo.crs import CRS_NAMES, convert, in_mainland_china, normalize_cr
 from matching.geo.distance import haversine_km
 from matching.match import match
 from matching.reports.files import write_csv
-from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
 
 
 def _metres(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -259,7 +259,7 @@ def test_docstring_examples_run():
 
 
 # ---------------------------------------------------------------------------------------------
-# rosters: the crs column and keyword of matching.rosters.schema
+# rosters: the crs column and keyword of matching.rosters
 
 
 def _roster(**columns) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from matching.programme.state import (
     empty_state,
     settle,
 )
-from matching.rosters.schema import (
+from matching.rosters import (
     CHILD_COLUMNS,
     MENTOR_COLUMNS,
     validate_children,

@@ -26,7 +26,7 @@ from matching.errors import ConfigError, InputError
 from matching.geo.crs import convert
 from matching.geo.distance import haversine_km
 from matching.geo.geocode import FAILURE_REASONS, geocode_roster, normalize_address, provider_crs
-from matching.rosters.schema import validate_children
+from matching.rosters import validate_children
 
 FAST = {"min_delay_seconds": 0.001, "error_wait_seconds": 0.01}
 

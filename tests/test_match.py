@@ -1,7 +1,7 @@
 """Tests of ``matching.match``: optimality, rules, explanations, metrics, errors.
 
 Written from the documented behaviour (module docstrings of ``matching.match``,
-``matching.config``, ``matching._engine.costs`` and ``matching.rosters.schema``), not from the
+``matching.config``, ``matching._engine.costs`` and ``matching.rosters``), not from the
 implementation.  The reference optimum is computed here, independently:
 
 - the cost matrix is built from the documented cost model with
@@ -40,7 +40,7 @@ from matching import (
 )
 from matching.datasets.synth import district
 from matching.geo.distance import haversine_km
-from matching.rosters.schema import NEEDS
+from matching.rosters import NEEDS
 
 LAT0, LON0 = 31.80, 119.97
 KM_PER_DEG = 111.195

@@ -16,7 +16,7 @@ import pytest
 from matching import MatchConfig, match
 from matching.datasets.synth import district
 from matching.geo.distance import haversine_km, pairs_within
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 M = importlib.import_module("matching.match")
 S = importlib.import_module("matching._engine.scan")

@@ -16,7 +16,7 @@ from matching.datasets.synth import city
 from matching.geo.distance import pairs_within
 from matching.programme.store import StateStore
 from matching.reports.files import write_csv
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 from matching.scale.executors import (
     DaskExecutor,
     Executor,

@@ -11,7 +11,7 @@ from matching import InputError, MatchConfig, match
 from matching.datasets.synth import district
 from matching.programme.rematch import rematch
 from matching.programme.state import State, settle
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 CFG = MatchConfig(max_distance_km=3.0)
 

@@ -26,7 +26,7 @@ from matching.reports.files import (
     write_csv,
     write_result,
 )
-from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
 
 BOM = b"\xef\xbb\xbf"
 NASTY = ['=HYPERLINK("http://x")', "+1", "-2", "@a", "\tcmd", "\rcmd"]

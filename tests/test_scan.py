@@ -385,12 +385,13 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value)
 
     import matching._engine.scan as S
     from matching.datasets.synth import district
+    from matching.rosters import validate_children, validate_mentors
 
     match_module = importlib.import_module("matching.match")
     kids, mentors = district(600, 480, seed=3)
     p = match_module._Problem(
-        match_module._sorted(match_module.validate_children(kids)),
-        match_module._sorted(match_module.validate_mentors(mentors)),
+        match_module._sorted(validate_children(kids)),
+        match_module._sorted(validate_mentors(mentors)),
         MatchConfig(),
     )
     walked = p.nearest_arcs(8, 16, 16)

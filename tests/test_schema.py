@@ -1,4 +1,4 @@
-"""Tests of matching.rosters.schema: roster columns, validation, file reading and need masks."""
+"""Tests of matching.rosters: roster columns, validation, file reading and need masks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.rosters.schema as schema
+import matching.rosters as rosters
+import matching.rosters.cells
+import matching.rosters.columns
+import matching.rosters.files as files
+import matching.rosters.validate
 from matching.errors import InputError, MatchingError, Problem, RosterError
-from matching.rosters.schema import (
+from matching.rosters import (
     CHILD_COLUMNS,
     MENTOR_COLUMNS,
     NEED_LABELS_ZH,
@@ -134,20 +138,34 @@ def test_needs_and_labels():
 
 
 def test_public_names():
-    assert set(schema.__all__) == {
+    assert set(rosters.__all__) == {
+        "ACCEPTED_NEEDS",
         "CHILD_COLUMNS",
+        "CRS_HEADERS",
         "MENTOR_COLUMNS",
         "NEEDS",
         "NEED_LABELS_ZH",
+        "NEED_ORDER",
         "Column",
+        "RosterKind",
+        "RosterSource",
+        "ValidRoster",
+        "assume_valid",
+        "find_column",
+        "load_children",
+        "load_mentors",
         "needs_mask",
         "read_children",
         "read_mentors",
+        "read_table",
+        "valid_children",
+        "valid_mentors",
         "validate_children",
         "validate_mentors",
+        "validate_roster",
     }
-    for name in schema.__all__:
-        assert hasattr(schema, name)
+    for name in rosters.__all__:
+        assert hasattr(rosters, name)
 
 
 @pytest.mark.parametrize(
@@ -183,10 +201,18 @@ def test_errors_hierarchy():
     assert issubclass(InputError, MatchingError)
 
 
-def test_module_doctests():
-    result = doctest.testmod(schema)
-    assert result.attempted >= 5
+@pytest.mark.parametrize(
+    "module",
+    [matching.rosters.columns, matching.rosters.cells, matching.rosters.validate, files],
+)
+def test_module_doctests(module):
+    result = doctest.testmod(module)
     assert result.failed == 0
+
+
+def test_module_doctests_ran():
+    modules = (matching.rosters.columns, matching.rosters.validate)
+    assert sum(doctest.testmod(m).attempted for m in modules) >= 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1675,15 +1701,15 @@ def test_semicolon_rows_under_a_comma_header(tmp_path):
 
 
 def test_read_table_keeps_its_signature_for_other_modules(tmp_path):
-    # the province and nightly modules read raw tables with _read_table(source, None)
+    # the province and nightly modules read raw tables with read_table(source, None)
     path = tmp_path / "kids.csv"
     path.write_text("id,lat,lon\nc1,1,2,3\n", encoding="utf-8")
-    error = error_of(schema._read_table, path, None)
+    error = error_of(rosters.read_table, path, None)
     assert [(p.row_id, p.message) for p in error.problems] == [
         ("line 2", "expected 3 fields (as in the header), found 4"),
     ]
     path.write_text("id,lat,lon\nc1,1,2\n", encoding="utf-8")
-    assert schema._read_table(path, None)["id"].tolist() == ["c1"]
+    assert rosters.read_table(path, None)["id"].tolist() == ["c1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1753,11 +1779,11 @@ def test_csv_layout_in_bulk_agrees_with_the_csv_module_and_pandas(tmp_path, seed
         if rng.random() < 0.1:
             buffer.write("\n")  # a blank line
     data = buffer.getvalue().encode("utf-8")
-    bulk = schema._csv_layout(data, parser_failed=False)
-    reference = schema._quoted_layout(data.decode("utf-8"), parser_failed=False)
+    bulk = files._csv_layout(data, parser_failed=False)
+    reference = files._quoted_layout(data.decode("utf-8"), parser_failed=False)
     np.testing.assert_array_equal(bulk.fields, reference.fields)
     np.testing.assert_array_equal(bulk.lines, reference.lines)
     assert set(bulk.fields.tolist()) == {4}
     path = tmp_path / "notes.csv"
     path.write_bytes(data)
-    assert len(schema._read_table(path, None)) == len(bulk.lines) - 1
+    assert len(rosters.read_table(path, None)) == len(bulk.lines) - 1

@@ -37,7 +37,7 @@ from matching.programme.store import (
     RunInfo,
     StateStore,
 )
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 TESTS_DIR = Path(__file__).resolve().parent
 

@@ -472,7 +472,7 @@ def test_module_docstring_documents_the_distributions():
 def test_frames_are_what_the_readers_produce(tmp_path):
     """Synthetic rosters validate cleanly and survive a CSV round trip unchanged."""
     from matching.reports.files import write_csv
-    from matching.rosters.schema import (
+    from matching.rosters import (
         read_children,
         read_mentors,
         validate_children,

@@ -17,6 +17,7 @@ from matching.geo.distance import (
     vectors_km,
 )
 from matching.geo.geocode import (
+    ADDRESS_ALIASES,
     FAILURE_REASONS,
     GeocodeResult,
     geocode_roster,
@@ -25,6 +26,7 @@ from matching.geo.geocode import (
 )
 
 __all__ = [
+    "ADDRESS_ALIASES",
     "CRS_NAMES",
     "EARTH_RADIUS_KM",
     "FAILURE_REASONS",

@@ -26,38 +26,59 @@ Rules
 
 The cache
 ---------
-One table keyed by (provider, digest of the normalised address) holding the
-provider's raw ``lat``, ``lon``, its coordinate system and a status
-(``ok`` or ``not_found``).  Normalising: Unicode NFKC, trimmed, runs of
-whitespace collapsed to one space.  "Not found" is cached (a nightly run
-does not ask again); quota, timeout and other service errors are not (they
-are transient).  Each answer is committed in its own transaction as soon as
-it arrives, so an interrupted run keeps what it has paid for and never
-leaves a half-written entry.
+Keyed by provider and a digest of the normalised address (Unicode NFKC,
+trimmed, runs of whitespace collapsed to one space); "not found" is cached,
+transient errors are not.  See :mod:`matching.geo.lookup`.
+
+Example
+-------
+A stand-in geocoder (any object with ``geocode``) shows the flow; use a
+geopy geocoder in practice:
+
+>>> import pandas as pd
+>>> from geopy.location import Location
+>>> class Book:
+...     def geocode(self, query):
+...         if query == "常州市天宁区红梅街道":
+...             return Location(query, (31.79, 119.97), {})
+...         return None
+>>> roster = pd.DataFrame(
+...     {
+...         "id": ["C1", "C2", "C3"],
+...         "lat": [31.8, None, None],
+...         "lon": [119.9, None, None],
+...         "address": ["", " 常州市天宁区红梅街道 ", "无此地址"],
+...     }
+... )
+>>> result = geocode_roster(roster, Book(), min_delay_seconds=0)
+>>> result.frame["geocode_status"].tolist()
+['present', 'geocoded', 'not_found']
+>>> result.frame.loc[1, ["lat", "lon"]].tolist()
+[31.79, 119.97]
+>>> result.failures.to_dict("records")
+[{'id': 'C3', 'reason': 'not_found', 'detail': 'no result'}]
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
-import sqlite3
-import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import numpy as np
 import pandas as pd
 
 from matching.errors import ConfigError, InputError
-from matching.geo.crs import convert, normalize_crs
+from matching.geo.crs import normalize_crs
+from matching.geo.lookup import AddressLookup, GeocodeCache
+from matching.rosters.columns import CRS_HEADERS, find_column
 
 __all__ = [
+    "ADDRESS_ALIASES",
     "FAILURE_REASONS",
     "GeocodeResult",
     "geocode_roster",
@@ -79,22 +100,10 @@ FAILURE_REASONS: tuple[str, ...] = (
 _ID_HEADERS = ("id", "编号")
 _LAT_HEADERS = ("lat", "纬度")
 _LON_HEADERS = ("lon", "经度")
-_CRS_HEADERS = ("crs", "坐标系")
-_ADDRESS_ALIASES = ("address", "地址")
-_FAILURE_COLUMNS = ["id", "reason", "detail"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS geocode_cache (
-    provider TEXT NOT NULL,
-    address_sha256 TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'not_found')),
-    lat REAL,
-    lon REAL,
-    crs TEXT,
-    created_utc TEXT NOT NULL,
-    PRIMARY KEY (provider, address_sha256)
-)
-"""
+ADDRESS_ALIASES: tuple[str, ...] = ("address", "地址")
+"""The headers of a roster's address column looked for by default (stripped, lower-cased)."""
+_FAILURE_COLUMNS = ["id", "reason", "detail"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ class GeocodeResult:
         A copy of the roster (same rows, same order, same index) with the
         missing ``lat`` / ``lon`` filled in WGS-84 where geocoding succeeded,
         a ``crs`` column (``"wgs84"`` on filled rows, other cells unchanged or
-        blank, so a roster default of :func:`matching.rosters.schema.validate_children`
+        blank, so a roster default of :func:`matching.rosters.validate_children`
         never applies to them) and a ``geocode_status`` column: ``"present"``
         (had coordinates), ``"geocoded"`` (answered now), ``"cached"``
         (answered from the cache) or one of :data:`FAILURE_REASONS`.
@@ -160,110 +169,7 @@ def provider_crs(geocoder: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# the cache
-
-
-class _Cache:
-    """A SQLite cache file, or an in-memory dict when ``path`` is None."""
-
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.path = None if path is None else Path(path)
-        self.memory: dict[tuple[str, str], tuple[str, float, float, str]] = {}
-        self.conn: sqlite3.Connection | None = None
-        if self.path is None:
-            return
-        if self.path.is_dir():
-            raise InputError(f"cannot use {str(self.path)!r} as the geocode cache: a directory")
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout = 30000")
-            with self._transaction():
-                self.conn.execute(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise InputError(
-                f"cannot use {str(self.path)!r} as the geocode cache: {exc} "
-                "(expected a SQLite file written by matching.geo.geocode)"
-            ) from exc
-
-    def _transaction(self) -> _Transaction:
-        assert self.conn is not None
-        return _Transaction(self.conn)
-
-    def get(self, provider: str, digest: str) -> tuple[str, float, float, str] | None:
-        if self.conn is None:
-            return self.memory.get((provider, digest))
-        row = self.conn.execute(
-            "SELECT status, lat, lon, crs FROM geocode_cache "
-            "WHERE provider = ? AND address_sha256 = ?",
-            (provider, digest),
-        ).fetchone()
-        if row is None:
-            return None
-        status, lat, lon, crs = row
-        return (
-            str(status),
-            math.nan if lat is None else float(lat),
-            math.nan if lon is None else float(lon),
-            str(crs or "wgs84"),
-        )
-
-    def put(
-        self, provider: str, digest: str, status: str, lat: float, lon: float, crs: str
-    ) -> None:
-        self.memory[(provider, digest)] = (status, lat, lon, crs)
-        if self.conn is None:
-            return
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        values = (
-            provider,
-            digest,
-            status,
-            None if math.isnan(lat) else lat,
-            None if math.isnan(lon) else lon,
-            crs,
-            stamp,
-        )
-        with self._transaction():
-            self.conn.execute(
-                "INSERT OR REPLACE INTO geocode_cache "
-                "(provider, address_sha256, status, lat, lon, crs, created_utc) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-
-
-# ----------------------------------------------------------------------------------------------
 # the roster
-
-
-def _find(df: pd.DataFrame, headers: tuple[str, ...]) -> Any:
-    """The first column label of ``df`` matching one of ``headers`` (stripped, lower-cased)."""
-    for label in df.columns:
-        if str(label).strip().lower() in headers:
-            return label
-    return None
 
 
 def _missing_number(value: Any) -> bool:
@@ -293,59 +199,6 @@ def _address_text(value: Any) -> str | None:
     return text or None
 
 
-def _reason(exc: Exception) -> str:
-    from geopy.exc import GeocoderQuotaExceeded, GeocoderTimedOut, GeocoderUnavailable
-
-    if isinstance(exc, GeocoderQuotaExceeded):
-        return "quota_exceeded"
-    if isinstance(exc, GeocoderTimedOut):
-        return "timeout"
-    if isinstance(exc, GeocoderUnavailable) and "timed out" in str(exc).lower():
-        # geopy's requests adapter retries read timeouts in urllib3 and then reports
-        # GeocoderUnavailable ("Max retries exceeded ... Read timed out")
-        return "timeout"
-    return "service_error"
-
-
-# Loggers that may print a request URL (and so the address): geopy's own (the rate
-# limiter's retry warnings carry the traceback) and urllib3's retry warnings.
-_REDACTED_LOGGERS = ("geopy", "urllib3.connectionpool", "urllib3.util.retry")
-
-
-class _RedactAddresses(logging.Filter):
-    """Replace the address being geocoded (plain or URL-encoded) by ``<address>`` in log records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-
-    def set_address(self, text: str | None) -> None:
-        if text is None:
-            self.texts = []
-            return
-        encoded = {quote(text), quote_plus(text), quote(text, safe=""), text}
-        self.texts = sorted(encoded, key=len, reverse=True)
-
-    def _clean(self, message: str) -> str:
-        for text in self.texts:
-            message = message.replace(text, "<address>")
-        return message
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.texts:
-            return True
-        message = record.getMessage()
-        clean = self._clean(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        if record.exc_info:
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = self._clean(record.exc_text)
-        return True
-
-
 def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
     ok = isinstance(value, int) if integer else isinstance(value, int | float)
     if not ok or isinstance(value, bool) or not math.isfinite(value) or value < 0:
@@ -371,8 +224,8 @@ def geocode_roster(
     Parameters
     ----------
     df : pandas.DataFrame
-        A raw roster (before :func:`matching.rosters.schema.validate_children` /
-        :func:`~matching.rosters.schema.validate_mentors`) with an id column (``id``
+        A raw roster (before :func:`matching.rosters.validate_children` /
+        :func:`~matching.rosters.validate_mentors`) with an id column (``id``
         or 编号), an address column and, optionally, ``lat`` / ``lon`` (纬度 /
         经度) columns; rows where either coordinate is blank are geocoded.
         The frame is not modified.
@@ -394,13 +247,10 @@ def geocode_roster(
         Cache key of the provider; the geocoder's class name by default.
         Use different names for geocoders that may answer differently
         (e.g. two Nominatim servers).
-    min_delay_seconds : float, optional
-        Minimum delay between requests (Nominatim's usage policy: 1 s).
-    max_retries : int, optional
-        Retries of a failed request (geopy service errors) before the row is
-        listed as failed.
-    error_wait_seconds : float, optional
-        Wait before a retry.
+    min_delay_seconds, max_retries, error_wait_seconds : optional
+        Minimum delay between requests (Nominatim's usage policy: 1 s);
+        retries of a failed request (geopy service errors) before the row is
+        listed as failed, and the wait before each retry.
     stop_on_quota : bool, optional
         After a request fails for quota (after its retries), send no more
         requests in this run; the remaining addresses are listed as
@@ -410,7 +260,8 @@ def geocode_roster(
     Returns
     -------
     GeocodeResult
-        The filled copy, the failures, and request / cache counts.
+        The filled copy, the failures, and request / cache counts.  See the
+        module docstring for an example.
 
     Raises
     ------
@@ -419,35 +270,85 @@ def geocode_roster(
         cache file is not usable.
     ConfigError
         If a parameter is not acceptable (the message names it).
-
-    Examples
-    --------
-    A stand-in geocoder (any object with ``geocode``) shows the flow; use a
-    geopy geocoder in practice:
-
-    >>> import pandas as pd
-    >>> from geopy.location import Location
-    >>> class Book:
-    ...     def geocode(self, query):
-    ...         if query == "常州市天宁区红梅街道":
-    ...             return Location(query, (31.79, 119.97), {})
-    ...         return None
-    >>> roster = pd.DataFrame(
-    ...     {
-    ...         "id": ["C1", "C2", "C3"],
-    ...         "lat": [31.8, None, None],
-    ...         "lon": [119.9, None, None],
-    ...         "address": ["", " 常州市天宁区红梅街道 ", "无此地址"],
-    ...     }
-    ... )
-    >>> result = geocode_roster(roster, Book(), min_delay_seconds=0)
-    >>> result.frame["geocode_status"].tolist()
-    ['present', 'geocoded', 'not_found']
-    >>> result.frame.loc[1, ["lat", "lon"]].tolist()
-    [31.79, 119.97]
-    >>> result.failures.to_dict("records")
-    [{'id': 'C3', 'reason': 'not_found', 'detail': 'no result'}]
     """
+    source_crs, provider = _checked_options(
+        df,
+        geocoder,
+        address_column,
+        crs,
+        provider,
+        (min_delay_seconds, max_retries, error_wait_seconds),
+    )
+    frame, columns = _prepared(df, address_column)
+    n = len(frame)
+    ids = frame[columns.id].tolist()
+    labels = [_label(ids[row], row) for row in range(n)]
+    status, detail, wanted_rows = _rows_to_geocode(frame, columns)
+    store = GeocodeCache(cache)
+    session = AddressLookup(geocoder, store, provider, source_crs, stop_on_quota)
+    try:
+        limited = session.limiter(min_delay_seconds, max_retries, error_wait_seconds)
+        filled = _geocode_rows(session, limited, wanted_rows, labels, status, detail)
+    finally:
+        session.close()
+    _fill(frame, columns, *filled)
+    frame["geocode_status"] = pd.Series(status, index=frame.index, dtype=object)
+    failed = [row for row in range(n) if status[row] in FAILURE_REASONS]
+    asked = sum(len(rows) for rows in wanted_rows.values())
+    logger.info(
+        "geocoded %d row(s): %d request(s), %d cache hit(s), %d failure(s)",
+        *(asked, session.n_requests, session.n_cache_hits, len(failed)),
+    )
+    failures = _failure_table([labels[row] for row in failed], status, detail, failed)
+    return GeocodeResult(frame, failures, session.n_requests, session.n_cache_hits)
+
+
+def _failure_table(
+    ids: list[str], status: list[str], detail: list[str], failed: list[int]
+) -> pd.DataFrame:
+    """The rows left without coordinates: id, reason and detail, never the address."""
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "reason": [status[row] for row in failed],
+            "detail": [detail[row] for row in failed],
+        },
+        columns=_FAILURE_COLUMNS,
+        dtype=object,
+    )
+
+
+def _geocode_rows(
+    session: AddressLookup,
+    limited: Callable[[str], Any],
+    wanted_rows: dict[str, list[int]],
+    labels: list[str],
+    status: list[str],
+    detail: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Look up each wanted address once; set its rows' status and detail, and return
+    the WGS-84 coordinates found for every row (NaN where none)."""
+    filled_lat = np.full(len(labels), np.nan)
+    filled_lon = np.full(len(labels), np.nan)
+    for text, rows in wanted_rows.items():
+        outcome, why, lat, lon = session.answer(text, labels[rows[0]], limited)
+        if outcome in ("geocoded", "cached"):
+            filled_lat[rows], filled_lon[rows] = lat, lon
+        for row in rows:
+            status[row], detail[row] = outcome, why
+    return filled_lat, filled_lon
+
+
+def _checked_options(
+    df: Any,
+    geocoder: Any,
+    address_column: Any,
+    crs: str | None,
+    provider: Any,
+    limits: tuple[float, int, float],
+) -> tuple[str, str]:
+    """Check :func:`geocode_roster`'s arguments; return the answers' system and the
+    provider's cache key."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"roster must be a pandas DataFrame, got {type(df).__name__}")
     if not callable(getattr(geocoder, "geocode", None)):
@@ -464,25 +365,41 @@ def geocode_roster(
         provider = type(geocoder).__name__
     elif not isinstance(provider, str) or not provider.strip():
         raise ConfigError(f"The 'provider' parameter must be a name; got {provider!r} instead.")
+    min_delay_seconds, max_retries, error_wait_seconds = limits
     _check_number("min_delay_seconds", min_delay_seconds)
     _check_number("max_retries", max_retries, integer=True)
     _check_number("error_wait_seconds", error_wait_seconds)
+    return source_crs, provider
 
-    id_col = _find(df, _ID_HEADERS)
+
+@dataclass(frozen=True)
+class _Columns:
+    """The labels of the roster columns geocoding reads and writes."""
+
+    id: Any
+    address: Any
+    lat: Any
+    lon: Any
+    crs: Any
+
+
+def _prepared(df: pd.DataFrame, address_column: str) -> tuple[pd.DataFrame, _Columns]:
+    """A copy of the roster with ``lat``, ``lon`` and ``crs`` columns (added blank
+    where absent), and the labels of its columns."""
+    id_col = find_column(df, _ID_HEADERS)
     if id_col is None:
         raise InputError("roster has no 'id' column (also accepted: 编号)")
     wanted = address_column.strip().lower()
-    addr_col = _find(df, (wanted,))
+    addr_col = find_column(df, (wanted,))
     if addr_col is None and wanted == "address":
-        addr_col = _find(df, _ADDRESS_ALIASES)
+        addr_col = find_column(df, ADDRESS_ALIASES)
     if addr_col is None:
         raise InputError(f"roster has no {address_column!r} column")
-
     frame = df.copy()
-    lat_col = _find(frame, _LAT_HEADERS)
-    lon_col = _find(frame, _LON_HEADERS)
-    crs_col = _find(frame, _CRS_HEADERS)
     n = len(frame)
+    lat_col = find_column(frame, _LAT_HEADERS)
+    lon_col = find_column(frame, _LON_HEADERS)
+    crs_col = find_column(frame, CRS_HEADERS)
     if lat_col is None:
         lat_col = "lat"
         frame[lat_col] = np.full(n, np.nan)
@@ -492,16 +409,21 @@ def geocode_roster(
     if crs_col is None:
         crs_col = "crs"
         frame[crs_col] = pd.Series([""] * n, index=frame.index, dtype=object)
+    return frame, _Columns(id_col, addr_col, lat_col, lon_col, crs_col)
 
-    ids = frame[id_col].tolist()
-    lats = frame[lat_col].tolist()
-    lons = frame[lon_col].tolist()
-    addresses = frame[addr_col].tolist()
-    labels = [_label(ids[row], row) for row in range(n)]
 
+def _rows_to_geocode(
+    frame: pd.DataFrame, columns: _Columns
+) -> tuple[list[str], list[str], dict[str, list[int]]]:
+    """Each row's first status and detail, and the rows to geocode by normalised
+    address (in roster order): rows missing a coordinate that have an address."""
+    lats = frame[columns.lat].tolist()
+    lons = frame[columns.lon].tolist()
+    addresses = frame[columns.address].tolist()
+    n = len(frame)
     status = ["present"] * n
     detail = [""] * n
-    wanted_rows: dict[str, list[int]] = {}  # normalised address -> rows, in roster order
+    wanted_rows: dict[str, list[int]] = {}
     for row in range(n):
         if not (_missing_number(lats[row]) or _missing_number(lons[row])):
             continue
@@ -510,135 +432,26 @@ def geocode_roster(
             status[row], detail[row] = "no_address", "no coordinates and no address"
             continue
         wanted_rows.setdefault(text, []).append(row)
+    return status, detail, wanted_rows
 
-    filled_lat = np.full(n, np.nan)
-    filled_lon = np.full(n, np.nan)
-    n_requests = 0
-    n_cache_hits = 0
-    store = _Cache(cache)
-    redact = _RedactAddresses()
-    for name in _REDACTED_LOGGERS:
-        logging.getLogger(name).addFilter(redact)
-    try:
-        from geopy.exc import GeopyError
-        from geopy.extra.rate_limiter import RateLimiter
 
-        queries: dict[str, str] = {}  # record label -> address, so the limiter sees ids only
-
-        def call(key: str) -> Any:
-            nonlocal n_requests
-            n_requests += 1
-            return geocoder.geocode(queries[key])
-
-        limited: Callable[[str], Any] = RateLimiter(
-            call,
-            min_delay_seconds=min_delay_seconds,
-            max_retries=max_retries,
-            error_wait_seconds=error_wait_seconds,
-            swallow_exceptions=False,
-        )
-        quota_hit = False
-        for text, rows in wanted_rows.items():
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            hit = store.get(provider, digest)
-            outcome: str
-            why = ""
-            if hit is not None:
-                n_cache_hits += 1
-                outcome, lat, lon, answer_crs = hit
-                if outcome == "ok":
-                    outcome = "cached"
-                else:
-                    why = "no result (cached)"
-            elif quota_hit:
-                outcome, why = "quota_exceeded", "not attempted: quota exceeded earlier in this run"
-                lat = lon = math.nan
-                answer_crs = source_crs
-            else:
-                key = labels[rows[0]]
-                queries[key] = text
-                redact.set_address(text)
-                answer_crs = source_crs
-                lat = lon = math.nan
-                try:
-                    location = limited(key)
-                except GeopyError as exc:
-                    outcome, why = _reason(exc), type(exc).__name__
-                    quota_hit = stop_on_quota and outcome == "quota_exceeded"
-                    logger.warning("geocoding %s failed: %s (%s)", key, outcome, why)
-                else:
-                    if isinstance(location, list):
-                        location = location[0] if location else None
-                    if location is None:
-                        outcome, why = "not_found", "no result"
-                        store.put(provider, digest, "not_found", math.nan, math.nan, answer_crs)
-                    else:
-                        lat, lon = _coordinates(location)
-                        if math.isnan(lat):
-                            outcome, why = "service_error", "answer without valid coordinates"
-                        else:
-                            outcome = "geocoded"
-                            store.put(provider, digest, "ok", lat, lon, answer_crs)
-                finally:
-                    del queries[key]
-                    redact.set_address(None)
-            if outcome in ("geocoded", "cached"):
-                wgs_lat, wgs_lon = convert(lat, lon, answer_crs, "wgs84")
-                for row in rows:
-                    filled_lat[row] = float(wgs_lat)
-                    filled_lon[row] = float(wgs_lon)
-            for row in rows:
-                status[row], detail[row] = outcome, why
-    finally:
-        for name in _REDACTED_LOGGERS:
-            logging.getLogger(name).removeFilter(redact)
-        store.close()
-
+def _fill(
+    frame: pd.DataFrame, columns: _Columns, filled_lat: np.ndarray, filled_lon: np.ndarray
+) -> None:
+    """Write the geocoded coordinates into ``frame`` (and ``"wgs84"`` into their
+    ``crs`` cells), keeping the coordinate columns numeric where they were."""
     filled = np.flatnonzero(~np.isnan(filled_lat))
-    if len(filled):
-        for col, values in ((lat_col, filled_lat), (lon_col, filled_lon)):
-            if not pd.api.types.is_float_dtype(frame[col].dtype):
-                frame[col] = frame[col].astype(object)
-            frame.iloc[filled, frame.columns.get_loc(col)] = values[filled]
-            if frame[col].dtype == object and all(
-                _missing_number(v) or (isinstance(v, float | int) and not isinstance(v, bool))
-                for v in frame[col]
-            ):  # numbers and blanks only (e.g. an all-blank column): make it float64
-                frame[col] = pd.to_numeric(frame[col].where(frame[col].notna(), np.nan))
-        if frame[crs_col].dtype != object:
-            frame[crs_col] = frame[crs_col].astype(object)
-        frame.iloc[filled, frame.columns.get_loc(crs_col)] = "wgs84"
-    frame["geocode_status"] = pd.Series(status, index=frame.index, dtype=object)
-
-    failed = [row for row in range(n) if status[row] in FAILURE_REASONS]
-    failures = pd.DataFrame(
-        {
-            "id": [labels[row] for row in failed],
-            "reason": [status[row] for row in failed],
-            "detail": [detail[row] for row in failed],
-        },
-        columns=_FAILURE_COLUMNS,
-        dtype=object,
-    )
-    logger.info(
-        "geocoded %d row(s): %d request(s), %d cache hit(s), %d failure(s)",
-        sum(len(rows) for rows in wanted_rows.values()),
-        n_requests,
-        n_cache_hits,
-        len(failed),
-    )
-    return GeocodeResult(
-        frame=frame, failures=failures, n_requests=n_requests, n_cache_hits=n_cache_hits
-    )
-
-
-def _coordinates(location: Any) -> tuple[float, float]:
-    """(lat, lon) of a geopy Location, or NaNs when they are not valid numbers."""
-    try:
-        lat = float(location.latitude)
-        lon = float(location.longitude)
-    except (AttributeError, TypeError, ValueError):
-        return math.nan, math.nan
-    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
-        return math.nan, math.nan
-    return lat, lon
+    if not len(filled):
+        return
+    for col, values in ((columns.lat, filled_lat), (columns.lon, filled_lon)):
+        if not pd.api.types.is_float_dtype(frame[col].dtype):
+            frame[col] = frame[col].astype(object)
+        frame.iloc[filled, frame.columns.get_loc(col)] = values[filled]
+        if frame[col].dtype == object and all(
+            _missing_number(v) or (isinstance(v, float | int) and not isinstance(v, bool))
+            for v in frame[col]
+        ):  # numbers and blanks only (e.g. an all-blank column): make it float64
+            frame[col] = pd.to_numeric(frame[col].where(frame[col].notna(), np.nan))
+    if frame[columns.crs].dtype != object:
+        frame[columns.crs] = frame[columns.crs].astype(object)
+    frame.iloc[filled, frame.columns.get_loc(columns.crs)] = "wgs84"

@@ -95,11 +95,12 @@ from matching.programme.state import (
     iso_date,
     settle,
 )
-from matching.rosters.schema import (
+from matching.rosters import (
     CHILD_COLUMNS,
     MENTOR_COLUMNS,
-    validate_children,
-    validate_mentors,
+    ValidRoster,
+    valid_children,
+    valid_mentors,
 )
 
 __all__ = [
@@ -885,8 +886,8 @@ def _mentor_status(
 
 def apply_rosters(
     state: State,
-    children: pd.DataFrame | None,
-    mentors: pd.DataFrame | None,
+    children: pd.DataFrame | ValidRoster | None,
+    mentors: pd.DataFrame | ValidRoster | None,
     *,
     date: str,
 ) -> tuple[State, dict[str, list[str]]]:
@@ -896,12 +897,12 @@ def apply_rosters(
     ----------
     state : State
         The programme before; not modified.
-    children, mentors : pandas.DataFrame or None
+    children, mentors : pandas.DataFrame, ValidRoster or None
         Raw roster frames (as read from a file), validated here with
-        :func:`~matching.rosters.schema.validate_children` /
-        :func:`~matching.rosters.schema.validate_mentors`; ``None`` leaves that side
-        as it is.  Columns outside the schema (names, notes, ...) are not
-        kept.
+        :func:`~matching.rosters.validate_children` /
+        :func:`~matching.rosters.validate_mentors`, or rosters validated already
+        (used as they are); ``None`` leaves that side as it is.  Columns
+        outside the schema (names, notes, ...) are not kept.
     date : str
         ISO date of the run: the ``joined_on`` of people who join.
 
@@ -931,8 +932,8 @@ def apply_rosters(
         If a roster is invalid.
     """
     day = check_date(date)
-    kids_v = None if children is None else validate_children(children)
-    mums_v = None if mentors is None else validate_mentors(mentors)
+    kids_v = None if children is None else valid_children(children).frame
+    mums_v = None if mentors is None else valid_mentors(mentors).frame
     reference = empty_state()
     changes: dict[str, list[str]] = {
         f"{who}_{what}": []

@@ -54,7 +54,7 @@ from matching.programme.rematch import RematchPlan, check_options, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
 from matching.reports.files import staged_folder, to_csv_bytes
-from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
@@ -144,8 +144,12 @@ Source: TypeAlias = str | Path | pd.DataFrame | None
 
 
 def _roster(
-    source: Source, reader: Any, validate: Any, name: str, hashes: dict[str, str]
-) -> pd.DataFrame | None:
+    source: Source,
+    reader: Callable[[Path | str], ValidRoster],
+    validate: Callable[[pd.DataFrame], ValidRoster],
+    name: str,
+    hashes: dict[str, str],
+) -> ValidRoster | None:
     """The roster, validated once here, before the store is touched."""
     if source is None:
         return None
@@ -169,13 +173,8 @@ def _geocoded(
     records that could not be placed are left out of tonight's roster and
     listed in ``failures`` (by id, with the reason).  A roster without an
     address column is returned as it is."""
-    from matching.geo.geocode import (
-        _ADDRESS_ALIASES,
-        FAILURE_REASONS,
-        _find,
-        geocode_roster,
-    )
-    from matching.rosters.schema import _read_table
+    from matching.geo.geocode import ADDRESS_ALIASES, FAILURE_REASONS, geocode_roster
+    from matching.rosters import find_column, read_table
 
     if source is None:
         return None
@@ -184,9 +183,9 @@ def _geocoded(
         hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
     else:
         hashes[name] = _sha256(Path(source).read_bytes())
-        raw = _read_table(source, None)
+        raw = read_table(source, None)
     wanted = str(options.get("address_column", "address")).strip().lower()
-    if _find(raw, (wanted, *_ADDRESS_ALIASES)) is None:
+    if find_column(raw, (wanted, *ADDRESS_ALIASES)) is None:
         # no addresses to go by: validation names any missing coordinates
         failures[name] = pd.DataFrame(columns=["roster", "id", "reason", "detail"])
         return raw
@@ -305,8 +304,8 @@ def run_nightly(
             src = children if name == "children" else mentors
             src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
             children, mentors = (src, mentors) if name == "children" else (children, src)
-    kids_roster = _roster(children, read_children, validate_children, "children", hashes)
-    mentors_roster = _roster(mentors, read_mentors, validate_mentors, "mentors", hashes)
+    kids_roster = _roster(children, load_children, valid_children, "children", hashes)
+    mentors_roster = _roster(mentors, load_mentors, valid_mentors, "mentors", hashes)
     event_list = _events(events, hashes)
     options = {
         "allow_moves": allow_moves,
@@ -416,8 +415,8 @@ class _Night:
 
 def _apply(
     state: State,
-    kids_roster: pd.DataFrame | None,
-    mentors_roster: pd.DataFrame | None,
+    kids_roster: ValidRoster | None,
+    mentors_roster: ValidRoster | None,
     event_list: list[Event],
     day: str,
     seen: set[str],
@@ -443,8 +442,8 @@ def _apply(
 
 def _rejoined_rows(
     state: State,
-    kids_roster: pd.DataFrame | None,
-    mentors_roster: pd.DataFrame | None,
+    kids_roster: ValidRoster | None,
+    mentors_roster: ValidRoster | None,
     day: str,
     changes: dict[str, list[str]],
 ) -> tuple[State, dict[str, list[str]], pd.DataFrame]:
@@ -454,7 +453,7 @@ def _rejoined_rows(
     referrals), so such a row was set aside as naming someone who had left;
     it is applied once they are back, and no longer listed as ignored.
     """
-    rows: dict[str, pd.DataFrame | None] = {}
+    rows: dict[str, ValidRoster | None] = {}
     back: dict[str, set[str]] = {}
     for roster, table, frame in (
         ("children", kids_roster, state.children),
@@ -466,7 +465,7 @@ def _rejoined_rows(
         }
         # ignored ids came from this roster, so it is there whenever back[roster] is not empty
         if back[roster] and table is not None:
-            rows[roster] = table[table["id"].isin(back[roster])]
+            rows[roster] = table.select(table.frame["id"].isin(back[roster]))
         else:
             rows[roster] = None
     if not (back["children"] or back["mentors"]):

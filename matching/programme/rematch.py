@@ -42,7 +42,7 @@ from matching.errors import InputError
 from matching.geo.distance import great_circle_km, pairs_within
 from matching.match import MatchResult, match
 from matching.programme.state import LIFECYCLE_COLUMNS, State, settle
-from matching.rosters.schema import needs_mask
+from matching.rosters import assume_valid, needs_mask
 
 __all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "check_options", "rematch"]
 
@@ -302,7 +302,7 @@ def _solve(
     bonus: float,
 ) -> MatchResult:
     keep = {p: bonus for p in keep_pairs} if keep_pairs else None
-    return match(kids, mentors, cfg, keep=keep)
+    return match(assume_valid(kids, "children"), assume_valid(mentors, "mentors"), cfg, keep=keep)
 
 
 def _count_moves(result: MatchResult, movable: pd.DataFrame) -> int:
@@ -497,8 +497,8 @@ def _price_of_stability(
         if c in set(kids["id"]) and m in set(mentors["id"])
     )
     scratch = match(
-        _roster_cols(kids, _CHILD_EXTRA),
-        _roster_cols(mentors, _MENTOR_EXTRA),
+        assume_valid(_roster_cols(kids, _CHILD_EXTRA), "children"),
+        assume_valid(_roster_cols(mentors, _MENTOR_EXTRA), "mentors"),
         replace(cfg, forbidden_pairs=tuple(sorted(set(forb)))),
     )
     return plan, fixed_cost + float(scratch.metrics["objective_km"])

@@ -10,7 +10,7 @@ changes nothing, and the store can say who was enrolled when.
 
 Children
     The validated children roster (the columns of
-    :data:`matching.rosters.schema.CHILD_COLUMNS`) plus
+    :data:`matching.rosters.CHILD_COLUMNS`) plus
 
     - ``exit_state``: ``""`` (no exit in progress), ``"requested"``,
       ``"investigated"`` or ``"approved"``.  Only an *effective* exit ends
@@ -24,7 +24,7 @@ Children
     - ``joined_on``: ISO date the current enrolment began; ``left_on`` and
       ``left_reason``: when and why it ended (``""`` while enrolled).
 Mentors
-    The validated mentors roster (:data:`matching.rosters.schema.MENTOR_COLUMNS`)
+    The validated mentors roster (:data:`matching.rosters.MENTOR_COLUMNS`)
     plus ``status``: ``"active"``, ``"paused"`` (keeps current pairs, takes
     no new child) or ``"left"`` (permanent until a ``mentor_rejoin`` event;
     their pairs have ended), and ``joined_on``, ``left_on``, ``left_reason``
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from matching.rosters.schema import CHILD_COLUMNS, MENTOR_COLUMNS
+from matching.rosters import CHILD_COLUMNS, MENTOR_COLUMNS
 
 __all__ = [
     "CHILD_STATE_COLUMNS",
@@ -124,7 +124,7 @@ def iso_date(text: str) -> str | None:
 
 def empty_state() -> State:
     """A programme with nobody enrolled."""
-    from matching.rosters.schema import validate_children, validate_mentors
+    from matching.rosters import validate_children, validate_mentors
 
     kids = validate_children(pd.DataFrame())
     for name in ("exit_state", "exit_approved_by", *LIFECYCLE_COLUMNS):

@@ -120,7 +120,7 @@ from matching.programme.state import (
     empty_state,
     iso_date,
 )
-from matching.rosters.schema import CHILD_COLUMNS, MENTOR_COLUMNS
+from matching.rosters import CHILD_COLUMNS, MENTOR_COLUMNS
 
 __all__ = [
     "ENROLMENT_COLUMNS",

@@ -49,7 +49,7 @@ import pandas as pd
 from matching.errors import ConfigError
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
 from matching.reports.files import STREET_COLUMNS, neutralise, street_metrics, write_bytes_atomic
-from matching.rosters.schema import NEED_LABELS_ZH
+from matching.rosters import NEED_LABELS_ZH
 
 __all__ = [
     "HEADERS",

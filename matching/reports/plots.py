@@ -45,7 +45,7 @@ import pandas as pd
 from matching.errors import ConfigError
 from matching.match import MatchResult
 from matching.reports.files import street_metrics, write_bytes_atomic
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

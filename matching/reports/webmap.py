@@ -42,7 +42,7 @@ from matching.errors import ConfigError
 from matching.geo.crs import convert
 from matching.match import MatchResult
 from matching.reports.files import write_bytes_atomic
-from matching.rosters.schema import validate_children, validate_mentors
+from matching.rosters import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
     import folium

@@ -63,7 +63,7 @@ from matching.errors import InputError, Problem, RosterError
 from matching.geo.distance import chord, unit_vectors
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
 from matching.programme.events import Event
-from matching.rosters.schema import _read_table, validate_children, validate_mentors
+from matching.rosters import read_table, validate_children, validate_mentors
 from matching.scale.executors import Executor, Outcome, SerialExecutor
 
 __all__ = [
@@ -321,7 +321,7 @@ def candidate_components(
     --------
     >>> import pandas as pd
     >>> from matching.scale.province import candidate_components
-    >>> from matching.rosters.schema import validate_children, validate_mentors
+    >>> from matching.rosters import validate_children, validate_mentors
     >>> kids = validate_children(pd.DataFrame(
     ...     {"id": ["A", "B"], "lat": [31.0, 32.0], "lon": [120.0, 120.0]}))
     >>> moms = validate_mentors(pd.DataFrame(
@@ -415,7 +415,7 @@ def match_province(
     Parameters
     ----------
     children, mentors : DataFrame
-        Province rosters (the columns of :mod:`matching.rosters.schema`) with a
+        Province rosters (the columns of :mod:`matching.rosters`) with a
         district column ``by``.
     config : MatchConfig, optional
         As for :func:`matching.match`; forbidden pairs are passed to the
@@ -718,7 +718,7 @@ def _safe_name(name: str) -> str | None:
 def _raw(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source
-    return _read_table(source, None)
+    return read_table(source, None)
 
 
 def run_province_nightly(
