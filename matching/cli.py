@@ -520,6 +520,7 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 
 
 def _cmd_province(args: argparse.Namespace) -> int:
+    from matching.programme import run_province_nightly
     from matching.scale.executors import (
         DaskExecutor,
         Executor,
@@ -527,7 +528,6 @@ def _cmd_province(args: argparse.Namespace) -> int:
         SerialExecutor,
         ThreadExecutor,
     )
-    from matching.scale.province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
     date = _run_date(args)
