@@ -61,7 +61,7 @@ from matching._version import __version__
 from matching.config import MatchConfig, load_config
 from matching.errors import InputError, MatchingError
 from matching.match import MatchResult, match
-from matching.reports.files import OUTPUT_FILES, staged_folder, write_csv, write_result
+from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
 from matching.rosters.schema import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["main"]
