@@ -19,7 +19,7 @@ import pandas as pd
 from matching.config import MatchConfig, validate_config
 from matching.errors import InputError
 from matching.programme.events import Event
-from matching.programme.nightly import run_nightly
+from matching.programme.nightly import COUNT_KEYS, run_nightly
 from matching.rosters.schema import validate_children, validate_mentors
 from matching.scale.districts import (
     DistrictSplit,
@@ -35,16 +35,10 @@ __all__ = ["DistrictNight", "ProvinceNightlyReport", "run_province_nightly"]
 
 log = logging.getLogger("matching")
 
+# the counts of each district's run in the report's table (the two row-level counts are
+# left to the district's own plan)
 _COUNT_KEYS = (
-    "children_joined",
-    "children_updated",
-    "mentors_joined",
-    "mentors_updated",
-    "events_applied",
-    "pairs_started",
-    "pairs_ended",
-    "pairs_moved",
-    "children_waiting",
+    *(k for k in COUNT_KEYS if k not in ("roster_rows_ignored", "events_duplicate")),
     "changes",
 )
 
@@ -179,19 +173,12 @@ def run_province_nightly(
     events = dict(events or {})
     all_names = _district_names(root, split.names, events)
     errors = dict(split.clash)
-    for d in all_names:
-        why = folder_name_problem(d)
-        if why:
-            errors[d] = f"InputError: {why}"
-    options = {
-        "date": date,
-        "config": cfg,
-        "dry_run": dry_run,
-        "allow_moves": allow_moves,
-        "switching_cost_km": switching_cost_km,
-        "max_moves": max_moves,
-        "price_of_stability": price_of_stability,
-    }
+    errors.update({d: f"InputError: {why}" for d in all_names if (why := folder_name_problem(d))})
+    options = dict(
+        date=date, config=cfg, dry_run=dry_run, allow_moves=allow_moves,
+        switching_cost_km=switching_cost_km, max_moves=max_moves,
+        price_of_stability=price_of_stability,
+    )  # fmt: skip
     todo = [d for d in all_names if d not in errors]
     tasks = _night_tasks(root, todo, split, events, options, write_plans)
     reports: dict[str, DistrictNight] = {}
@@ -201,12 +188,8 @@ def run_province_nightly(
         else:
             errors[d] = failure_text(out)
     if errors:
-        log.info(
-            "province nightly %s: %d district(s) failed: %s",
-            date,
-            len(errors),
-            ", ".join(sorted(errors)),
-        )
+        failed = ", ".join(sorted(errors))
+        log.info("province nightly %s: %d district(s) failed: %s", date, len(errors), failed)
     log.info("province nightly %s: %d district(s) ok", date, len(reports))
     return ProvinceNightlyReport(_district_table(all_names, reports, errors), reports)
 

@@ -222,13 +222,16 @@ def _config_for(cfg: MatchConfig, kids: pd.DataFrame, moms: pd.DataFrame) -> Mat
 def _check_forbidden(cfg: MatchConfig, children: pd.DataFrame, mentors: pd.DataFrame) -> None:
     if not cfg.forbidden_pairs:
         return
-    cids = set(children["id"].astype(str).str.strip())
-    mids = set(mentors["id"].astype(str).str.strip())
-    for c, m in cfg.forbidden_pairs:
-        if c not in cids:
-            raise InputError(f"forbidden_pairs names child id {c!r}, which is not in the roster")
-        if m not in mids:
-            raise InputError(f"forbidden_pairs names mentor id {m!r}, which is not in the roster")
+    known = {
+        "child": set(children["id"].astype(str).str.strip()),
+        "mentor": set(mentors["id"].astype(str).str.strip()),
+    }
+    for pair in cfg.forbidden_pairs:
+        for role, rid in zip(("child", "mentor"), pair, strict=True):
+            if rid not in known[role]:
+                raise InputError(
+                    f"forbidden_pairs names {role} id {rid!r}, which is not in the roster"
+                )
 
 
 # ----------------------------------------------------------------------------------------------
