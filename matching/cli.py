@@ -57,11 +57,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matching._version import __version__
+from matching._cli_parser import build_parser
 from matching.config import MatchConfig, load_config
 from matching.errors import InputError, MatchingError
 from matching.match import MatchResult, match
-from matching.reports.files import OUTPUT_FILES, staged_folder, write_csv, write_result
+from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
 from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
 
 __all__ = ["main"]
@@ -74,42 +74,6 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 2
 EXIT_INTERRUPTED = 130
 
-_EPILOG = """\
-exit codes:
-  0    success
-  1    input rejected: invalid roster, configuration or parameter, or a file
-       that is missing or cannot be read or written ("error: ..." on stderr)
-  2    usage error, or an unexpected internal error ("internal error: ...";
-       set MATCHING_DEBUG=1 for the traceback)
-  130  interrupted
-
-Output and messages carry ids and counts only, never names or addresses.
-"""
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _add_xlsx_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "--xlsx",
-        action="store_true",
-        help="also write the staff workbook report.xlsx (needs mentor-matching[excel])",
-    )
-    sub.add_argument(
-        "--language",
-        choices=("zh", "en"),
-        default="zh",
-        help="language of the workbook's sheets and headers (default: zh)",
-    )
-
 
 def _write_xlsx(args: argparse.Namespace, result: MatchResult, out: Path) -> list[Path]:
     if not getattr(args, "xlsx", False):
@@ -117,155 +81,6 @@ def _write_xlsx(args: argparse.Namespace, result: MatchResult, out: Path) -> lis
     from matching.reports.excel import write_workbook
 
     return [write_workbook(result, out / "report.xlsx", language=args.language)]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``matching`` command."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=argparse.SUPPRESS,
-        help="log progress to stderr (-v: info, -vv: debug)",
-    )
-    common.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print nothing on success (errors still go to stderr)",
-    )
-
-    parser = argparse.ArgumentParser(
-        prog="matching",
-        description="Optimal, explainable pairing of children with volunteer mentors.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p_match = sub.add_parser(
-        "match",
-        parents=[common],
-        help="match two rosters and write the results",
-        description="Match a children roster with a mentor roster (.csv or .xlsx) and write\n"
-        "pairs.csv, unmatched.csv and summary.json into the output directory.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p_match.add_argument("children", metavar="CHILDREN", help="children roster (.csv or .xlsx)")
-    p_match.add_argument("mentors", metavar="MENTORS", help="mentor roster (.csv or .xlsx)")
-    p_match.add_argument(
-        "--config", metavar="FILE.toml", help="matching configuration (default: built-in)"
-    )
-    p_match.add_argument("--out", metavar="DIR", required=True, help="output directory")
-    p_match.add_argument(
-        "--method",
-        choices=("sparse", "dense"),
-        default="sparse",
-        help="solver model (default: sparse)",
-    )
-    _add_xlsx_options(p_match)
-    p_match.set_defaults(handler=_cmd_match)
-
-    p_demo = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="generate a synthetic district, match it, then run a month of nightly jobs",
-        description="Generate a synthetic district (no real data), write its rosters as\n"
-        "children.csv and mentors.csv, match them with the default configuration and\n"
-        "write pairs.csv, unmatched.csv and summary.json; then run --nights weekly\n"
-        "nightly jobs with synthetic churn against state.db in the same folder.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p_demo.add_argument(
-        "--out", metavar="DIR", default="demo-out", help="output directory (default: ./demo-out)"
-    )
-    p_demo.add_argument(
-        "--children", metavar="N", type=_count, default=2000, help="children (default: 2000)"
-    )
-    p_demo.add_argument(
-        "--mentors", metavar="N", type=_count, default=1600, help="mentors (default: 1600)"
-    )
-    p_demo.add_argument("--seed", metavar="S", type=_count, default=0, help="seed (default: 0)")
-    p_demo.add_argument(
-        "--nights",
-        metavar="N",
-        type=_count,
-        default=5,
-        help="simulated weekly nightly runs on a state store in the output folder (default: 5;"
-        " 0 = match only)",
-    )
-    _add_xlsx_options(p_demo)
-    p_demo.set_defaults(handler=_cmd_demo)
-
-    p_night = sub.add_parser(
-        "nightly",
-        parents=[common],
-        help="apply a night's rosters and events to the state store and re-match",
-        description="Validate the rosters and events, apply them to the state store, re-match\n"
-        "with minimal disruption, write the plan (plan_*.csv, plan.json) and commit it\n"
-        "in one transaction (unless --dry-run).  Running the same night twice changes\n"
-        "nothing the second time.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p_night.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
-    p_night.add_argument("--children", metavar="FILE", help="children roster (joins and updates)")
-    p_night.add_argument("--mentors", metavar="FILE", help="mentor roster (joins and updates)")
-    p_night.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
-    p_night.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
-    p_night.add_argument(
-        "--date",
-        metavar="YYYY-MM-DD",
-        help="programme date (default: today in the [nightly] timezone, Asia/Shanghai)",
-    )
-    p_night.add_argument("--config", metavar="FILE.toml", help="matching configuration")
-    p_night.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
-    p_night.add_argument("--allow-moves", action="store_true", help="let unpinned pairs move")
-    p_night.add_argument(
-        "--switching-cost-km", type=float, default=5.0, help="bonus for keeping a pair (5.0)"
-    )
-    p_night.add_argument("--max-moves", type=_count, default=None, help="cap on moves per run")
-    p_night.add_argument(
-        "--skip-price-of-stability",
-        action="store_true",
-        help="do not solve from scratch to report the price of stability (faster)",
-    )
-    p_night.set_defaults(handler=_cmd_nightly)
-
-    p_plan = sub.add_parser(
-        "plan",
-        parents=[common],
-        help="write the plan of a committed nightly run again, from the state store",
-        description="Write the plan folder of committed run N again, byte for byte as it was\n"
-        "committed (the plan files are kept in the state store).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p_plan.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
-    p_plan.add_argument("--run", metavar="N", type=_count, required=True, help="run id")
-    p_plan.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
-    p_plan.set_defaults(handler=_cmd_plan)
-
-    p_backup = sub.add_parser(
-        "backup",
-        parents=[common],
-        help="copy the state store consistently, even while a run is writing",
-        description="Copy the state store to a new file with SQLite's online backup: a\n"
-        "consistent copy even while another run uses the store.  FILE must not exist.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p_backup.add_argument("--db", metavar="STATE", required=True, help="state store (SQLite file)")
-    p_backup.add_argument("--to", metavar="FILE", required=True, help="the new backup file")
-    p_backup.set_defaults(handler=_cmd_backup)
-    _add_province_parser(sub, common)
-    return parser
 
 
 # ----------------------------------------------------------------------------------------------
@@ -457,53 +272,6 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_province_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "province",
-        parents=[common],
-        help="run the nightly job of every district of a province (in parallel)",
-        description="Split province rosters by district and run the nightly job of each district\n"
-        "against ROOT/<district>/state.db (plan in ROOT/<district>/plan/), serially, on local\n"
-        "worker processes or on Dask.  A district whose input is broken fails alone; the\n"
-        "others are committed.\n"
-        "Exit code 1 names the failed district(s).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--root", metavar="DIR", required=True, help="folder of district stores")
-    p.add_argument("--children", metavar="FILE", required=True, help="province children roster")
-    p.add_argument("--mentors", metavar="FILE", required=True, help="province mentor roster")
-    p.add_argument(
-        "--events-dir", metavar="DIR", help="events per district: DIR/<district>.csv or .json"
-    )
-    p.add_argument("--by", default="district", help="district column (default: district)")
-    p.add_argument(
-        "--date",
-        metavar="YYYY-MM-DD",
-        help="programme date (default: today in the [nightly] timezone, Asia/Shanghai)",
-    )
-    p.add_argument("--config", metavar="FILE.toml", help="matching configuration")
-    p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
-    p.add_argument(
-        "--skip-price-of-stability", action="store_true", help="skip the from-scratch solve"
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--threads", metavar="N", type=_count, default=0,
-        help="run on N threads of this process (default: 0 = serial)",
-    )  # fmt: skip
-    where.add_argument(
-        "--processes", metavar="N", type=_count, default=0,
-        help="run on N worker processes of this machine, no Dask needed (default: 0 = serial)",
-    )  # fmt: skip
-    where.add_argument(
-        "--workers", metavar="N", type=_count, default=0,
-        help="run on a local Dask cluster of N worker processes (default: 0 = serial)",
-    )  # fmt: skip
-    where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
-    p.set_defaults(handler=_cmd_province)
-
-
 def _province_events(folder: str | None) -> dict[str, Path]:
     if folder is None:
         return {}
@@ -520,6 +288,7 @@ def _province_events(folder: str | None) -> dict[str, Path]:
 
 
 def _cmd_province(args: argparse.Namespace) -> int:
+    from matching.programme import run_province_nightly
     from matching.scale.executors import (
         DaskExecutor,
         Executor,
@@ -527,7 +296,6 @@ def _cmd_province(args: argparse.Namespace) -> int:
         SerialExecutor,
         ThreadExecutor,
     )
-    from matching.scale.province import run_province_nightly
 
     config = load_config(args.config) if args.config is not None else MatchConfig()
     date = _run_date(args)
@@ -680,6 +448,16 @@ def _internal_error(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+_COMMANDS = {
+    "match": _cmd_match,
+    "demo": _cmd_demo,
+    "nightly": _cmd_nightly,
+    "plan": _cmd_plan,
+    "backup": _cmd_backup,
+    "province": _cmd_province,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``matching`` command with ``argv`` (``sys.argv[1:]`` by default).
 
@@ -696,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     args.quiet = getattr(args, "quiet", False)
     handler, previous_level = _setup_logging(args.verbose)
     try:
-        return int(args.handler(args))
+        return int(_COMMANDS[args.command](args))
     except MatchingError as exc:
         return _input_error(exc)
     except OSError as exc:

@@ -5,7 +5,7 @@ Used by tests/test_output_folder.py (not a test module itself)::
     python tests/kill_driver.py STEP N [--no-exchange] -- match CHILDREN MENTORS --out DIR
 
 STEP is one of ``os.replace``, ``os.rename``, ``shutil.rmtree`` or
-``exchange`` (the RENAME_EXCHANGE swap), as called by :mod:`matching.reports.files`
+``exchange`` (the RENAME_EXCHANGE swap), as called by :mod:`matching.reports.folders`
 (the file writes and the folder swap; other modules' calls are not counted).
 The Nth call (counting from 1) kills the process *before* the call
 runs, as a power cut or ``kill -9`` would.  N = 0 kills nothing and prints
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     split = argv.index("--")
     options, cli_argv = argv[:split], argv[split + 1 :]
     step, n = options[0], int(options[1])
-    import matching.reports.files as report
+    import matching.reports.folders as report
     from matching.cli import main as cli_main
 
     if "--no-exchange" in options[2:]:

@@ -36,15 +36,15 @@ POINTS: dict[str, tuple[str, str, str, int]] = {
     # committed, the plan folder not yet written
     "commit": ("matching.programme.store", "StateStore.commit", "after", 1),
     # the staging folder written, not yet fsync'ed nor swapped
-    "staged": ("matching.reports.files", "_fsync_tree", "before", 1),
+    "staged": ("matching.reports.folders", "_fsync_tree", "before", 1),
     # just before the RENAME_EXCHANGE swap
-    "exchange": ("matching.reports.files", "_exchange", "before", 1),
+    "exchange": ("matching.reports.folders", "_exchange", "before", 1),
     # just after it, the old folder (under the staging name) not yet removed
-    "exchanged": ("matching.reports.files", "_exchange", "after", 1),
+    "exchanged": ("matching.reports.folders", "_exchange", "after", 1),
     # the plan folder written, the run not yet finished
     "published": ("matching.programme.nightly", "publish_plan", "after", 1),
     # no exchange (the two-rename fallback): the folder renamed away, the new one not yet in
-    "fallback_renamed": ("matching.reports.files", "os.rename", "before", 2),
+    "fallback_renamed": ("matching.reports.folders", "os.rename", "before", 2),
     # nothing: the parent kills the run
     "none": ("", "", "", 0),
 }
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
     for name in (
         "matching.programme.nightly",
         "matching.programme.rematch",
-        "matching.reports.files",
+        "matching.reports.folders",
         "matching.programme.store",
     ):
         importlib.import_module(name)  # imported before "ready": a random kill lands in the run

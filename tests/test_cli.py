@@ -480,7 +480,7 @@ def test_output_write_failure_exit_1(
     def fail(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "o" / "pairs.csv"))
 
-    monkeypatch.setattr("matching.reports.files.os.replace", fail)
+    monkeypatch.setattr("matching.reports.folders.os.replace", fail)
     assert main(["match", str(children_csv), str(mentors_csv), "--out", str(tmp_path / "o")]) == 1
     _, err = _stderr_lines(capsys)
     assert err[0].startswith("error:") and "Permission denied" in err[0]

@@ -1,4 +1,4 @@
-"""Output folders appear whole or not at all (matching.reports.files.staged_folder).
+"""Output folders appear whole or not at all (matching.reports.folders.staged_folder).
 
 ``matching match`` writes ``pairs.csv``, ``unmatched.csv``, ``summary.json``
 (and ``report.xlsx``) into a sibling staging folder and swaps it in as a
@@ -26,11 +26,13 @@ from pathlib import Path
 import pytest
 
 import matching.reports.files as report
+import matching.reports.folders as folders
 from matching import MatchResult, match
 from matching.cli import main
 from matching.datasets.synth import district
 from matching.errors import InputError
-from matching.reports.files import FILES, OUTPUT_FILES, staged_folder, write_csv, write_result
+from matching.reports.files import FILES, OUTPUT_FILES, write_csv, write_result
+from matching.reports.folders import staged_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().parent / "kill_driver.py"
@@ -165,14 +167,14 @@ def test_keyboard_interrupt_removes_staging_and_keeps_folder(tmp_path: Path, swa
 def swap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run a test with the RENAME_EXCHANGE swap, then with the two-rename fallback."""
     used: list[bool] = []
-    original = report._exchange
+    original = folders._exchange
     if request.param == "fallback":
 
         def unavailable(parent: Path, a: str, b: str) -> bool:
             used.append(False)
             return False
 
-        monkeypatch.setattr(report, "_exchange", unavailable)
+        monkeypatch.setattr(folders, "_exchange", unavailable)
     else:
         if not sys.platform.startswith("linux"):
             pytest.skip("RENAME_EXCHANGE is Linux-only")
@@ -182,7 +184,7 @@ def swap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
             used.append(done)
             return done
 
-        monkeypatch.setattr(report, "_exchange", spy)
+        monkeypatch.setattr(folders, "_exchange", spy)
     yield request.param
     if request.param == "exchange":  # the exchange really ran (not a silent fallback)
         assert all(used), used

@@ -14,6 +14,7 @@ from matching import ConfigError, InputError, MatchConfig, RosterError, match
 from matching.cli import main
 from matching.datasets.synth import city
 from matching.geo.distance import pairs_within
+from matching.programme import run_province_nightly
 from matching.programme.store import StateStore
 from matching.reports.files import write_csv
 from matching.rosters import validate_children, validate_mentors
@@ -25,7 +26,8 @@ from matching.scale.executors import (
     SerialExecutor,
     ThreadExecutor,
 )
-from matching.scale.province import candidate_components, match_province, run_province_nightly
+from matching.scale.partition import candidate_components
+from matching.scale.province import match_province
 
 # 1 mm units: at the default 1 m resolution two pairings can tie after rounding, and a tie
 # may break differently in one big model and in its components (same objective, other pairs).
@@ -386,7 +388,9 @@ def test_cli_province_exit_codes(small_province, tmp_path, capsys) -> None:
     assert main([*argv, "--threads", "2", "--processes", "2"]) == 2
 
 
-@pytest.mark.parametrize("name", ["matching.scale.province", "matching.scale.executors"])
+@pytest.mark.parametrize(
+    "name", ["matching.scale.province", "matching.scale.partition", "matching.scale.executors"]
+)
 def test_docstring_examples_run(name: str) -> None:
     import doctest
     import importlib

@@ -22,10 +22,10 @@ from matching.reports.files import (
     neutralise,
     summary_lines,
     to_csv_bytes,
-    write_bytes_atomic,
     write_csv,
     write_result,
 )
+from matching.reports.folders import write_bytes_atomic
 from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
 
 BOM = b"\xef\xbb\xbf"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.datasets import synth
+from matching.datasets import people, synth
 
 CHILD_COLUMNS = [
     "id",
@@ -253,14 +253,14 @@ def test_need_shares_and_co_occurrence(big):
     children, _ = big
     needs = children["needs"]
     assert needs.map(len).min() >= 1
-    order = {code: i for i, code in enumerate(synth.NEEDS)}
+    order = {code: i for i, code in enumerate(people.NEEDS)}
     assert all(list(t) == sorted(t, key=order.__getitem__) and len(set(t)) == len(t) for t in needs)
-    assert set(itertools.chain.from_iterable(needs)) == set(synth.NEEDS)
+    assert set(itertools.chain.from_iterable(needs)) == set(people.NEEDS)
 
     share = {}
     for kind, expected in EFFECTIVE_NEEDS.items():
         sub = needs[children["kind"] == kind]
-        for code, p in zip(synth.NEEDS, expected, strict=True):
+        for code, p in zip(people.NEEDS, expected, strict=True):
             share[kind, code] = has(sub, code).mean()
             assert share[kind, code] == pytest.approx(p, abs=0.03), (kind, code)
     lb, di = "left_behind", "in_difficulty"
@@ -283,11 +283,11 @@ def test_child_interests(big):
     assert sizes.between(0, 3).all()
     for k, p in enumerate((0.25, 0.35, 0.25, 0.15)):
         assert (sizes == k).mean() == pytest.approx(p, abs=0.02)
-    order = {tag: i for i, tag in enumerate(synth.INTEREST_TAGS)}
+    order = {tag: i for i, tag in enumerate(people.INTEREST_TAGS)}
     assert all(
         list(t) == sorted(t, key=order.__getitem__) and len(set(t)) == len(t) for t in interests
     )
-    assert set(itertools.chain.from_iterable(interests)) == set(synth.INTEREST_TAGS)
+    assert set(itertools.chain.from_iterable(interests)) == set(people.INTEREST_TAGS)
     single = pd.Series([t[0] for t in interests if len(t) == 1]).value_counts(normalize=True)
     assert single["阅读"] == pytest.approx(0.14, abs=0.02)
     assert single["国际象棋"] == pytest.approx(0.04, abs=0.015)
@@ -299,7 +299,7 @@ def test_priority_and_referral_source(big):
     assert children["priority"].sum() == round(0.08 * N_CHILDREN)
     prio = children[children["priority"] == 1]
     normal = children[children["priority"] == 0]
-    assert set(children["referral_source"]) == set(synth.REFERRAL_SOURCES)
+    assert set(children["referral_source"]) == set(people.REFERRAL_SOURCES)
     assert (prio["referral_source"] == "petition").mean() == pytest.approx(0.70, abs=0.04)
     assert (normal["referral_source"] == "petition").mean() == pytest.approx(0.05, abs=0.01)
     assert (normal["referral_source"] == "school").mean() == pytest.approx(0.35, abs=0.02)
@@ -320,14 +320,14 @@ def test_priority_count_is_exact(share, expected):
 
 def test_professions_and_skills(big):
     _, mentors = big
-    assert math.isclose(sum(synth.PROFESSION_SHARES.values()), 1.0)
+    assert math.isclose(sum(people.PROFESSION_SHARES.values()), 1.0)
     shares = mentors["profession"].value_counts(normalize=True)
-    assert set(shares.index) == set(synth.PROFESSIONS)
-    for prof, p in synth.PROFESSION_SHARES.items():
+    assert set(shares.index) == set(people.PROFESSIONS)
+    for prof, p in people.PROFESSION_SHARES.items():
         assert shares[prof] == pytest.approx(p, abs=0.015), prof
     for prof, skills in zip(mentors["profession"], mentors["skills"], strict=True):
-        assert set(synth.PROFESSION_SKILLS[prof]) <= set(skills)
-    assert set(itertools.chain.from_iterable(mentors["skills"])) == set(synth.NEEDS)
+        assert set(people.PROFESSION_SKILLS[prof]) <= set(skills)
+    assert set(itertools.chain.from_iterable(mentors["skills"])) == set(people.NEEDS)
     # Extra skills come with probability 0.10 each.
     fe = mentors[mentors["profession"] == "family_education_instructor"]["skills"]
     assert has(fe, "life_care").mean() == pytest.approx(0.10, abs=0.03)
@@ -460,7 +460,7 @@ def test_module_docstring_documents_the_distributions():
     assert doc is not None
     for text in ("0.60", "0.85", "0.97", "0.80 / 0.15 / 0.05", "111.2", "2 (core) : 1 (edge)"):
         assert text in doc, text
-    for code in (*synth.NEEDS, *synth.PROFESSIONS):
+    for code in (*people.NEEDS, *people.PROFESSIONS):
         assert code in doc, code
 
 
@@ -525,13 +525,13 @@ def test_stated_tolerances_hold_for_several_seeds(seed):
     needs = children["needs"]
     for kind, expected in EFFECTIVE_NEEDS.items():
         sub = needs[children["kind"] == kind]
-        for code, p in zip(synth.NEEDS, expected, strict=True):
+        for code, p in zip(people.NEEDS, expected, strict=True):
             assert has(sub, code).mean() == pytest.approx(p, abs=0.03), (seed, kind, code)
     assert (children["kind"] == "left_behind").mean() == pytest.approx(0.60, abs=0.015)
     for cap, p in ((1, 0.80), (2, 0.15), (3, 0.05)):
         assert (mentors["capacity"] == cap).mean() == pytest.approx(p, abs=0.015), cap
     shares = mentors["profession"].value_counts(normalize=True)
-    for prof, p in synth.PROFESSION_SHARES.items():
+    for prof, p in people.PROFESSION_SHARES.items():
         assert shares[prof] == pytest.approx(p, abs=0.015), prof
     # the priority share is exact, not approximate
     assert children["priority"].sum() == round(0.08 * N_CHILDREN)

@@ -1,6 +1,6 @@
 """Synthetic rosters: a district, a city, a province (deterministic for a seed)."""
 
-from matching.datasets.synth import (
+from matching.datasets.people import (
     CHILD_INTEREST_WEIGHTS,
     INTEREST_TAGS,
     KINDS,
@@ -11,10 +11,8 @@ from matching.datasets.synth import (
     PROFESSION_SKILLS,
     PROFESSIONS,
     REFERRAL_SOURCES,
-    city,
-    district,
-    province,
 )
+from matching.datasets.synth import city, district, province
 
 __all__ = [
     "CHILD_INTEREST_WEIGHTS",

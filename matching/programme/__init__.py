@@ -19,6 +19,11 @@ from matching.programme.nightly import (
     run_nightly,
     today,
 )
+from matching.programme.province import (
+    DistrictNight,
+    ProvinceNightlyReport,
+    run_province_nightly,
+)
 from matching.programme.rematch import (
     MAX_SWITCHING_COST_KM,
     RematchPlan,
@@ -64,9 +69,11 @@ __all__ = [
     "MIGRATIONS",
     "PAIR_COLUMNS",
     "PLAN_FILES",
+    "DistrictNight",
     "Event",
     "EventOutcome",
     "NightlyReport",
+    "ProvinceNightlyReport",
     "RematchPlan",
     "RunInfo",
     "State",
@@ -84,6 +91,7 @@ __all__ = [
     "read_events",
     "rematch",
     "run_nightly",
+    "run_province_nightly",
     "settle",
     "today",
 ]

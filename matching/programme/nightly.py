@@ -53,7 +53,7 @@ from matching.programme.events import (
 from matching.programme.rematch import RematchPlan, check_options, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
-from matching.reports.files import staged_folder, to_csv_bytes
+from matching.reports import staged_folder, to_csv_bytes
 from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]

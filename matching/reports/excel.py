@@ -36,7 +36,6 @@ Requires openpyxl: ``pip install "mentor-matching[excel]"``.
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -48,7 +47,8 @@ import pandas as pd
 
 from matching.errors import ConfigError
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
-from matching.reports.files import STREET_COLUMNS, neutralise, street_metrics, write_bytes_atomic
+from matching.reports.files import STREET_COLUMNS, neutralise, plain_scalar, street_metrics
+from matching.reports.folders import write_bytes_atomic
 from matching.rosters import NEED_LABELS_ZH
 
 __all__ = [
@@ -281,15 +281,13 @@ def _summary_rows(
 
 def _cell_value(value: Any) -> Any:
     """A value openpyxl stores as a number, a boolean, text (escaped) or an empty cell."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return round(f, _DECIMALS) if math.isfinite(f) else None
+    value = plain_scalar(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return round(value, _DECIMALS)
     if isinstance(value, tuple | list | set | frozenset | np.ndarray):
         value = _list_text(value, "en")
     elif isinstance(value, Mapping):

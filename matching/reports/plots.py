@@ -44,7 +44,8 @@ import pandas as pd
 
 from matching.errors import ConfigError
 from matching.match import MatchResult
-from matching.reports.files import street_metrics, write_bytes_atomic
+from matching.reports.files import street_metrics
+from matching.reports.folders import write_bytes_atomic
 from matching.rosters import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -243,6 +244,7 @@ def plot_pairs(
     Returns
     -------
     matplotlib.figure.Figure
+        One axes: the map, with a legend of the streets.
 
     Examples
     --------
@@ -253,8 +255,6 @@ def plot_pairs(
     >>> [round(v) for v in fig.get_size_inches() * fig.dpi]
     [800, 700]
     """
-    from matplotlib.collections import LineCollection
-
     text = _Text(language)
     kids = validate_children(children).set_index("id")
     moms = validate_mentors(mentors)
@@ -262,20 +262,52 @@ def plot_pairs(
     fig = _figure(figsize, dpi)
     ax = fig.add_subplot()
     streets = sorted({str(s) for s in kids["street"]})
-    label = text.streets(streets)
-    colour = dict(zip(streets, _colours(len(streets)), strict=True))
-    pairs = result.pairs
+    _check_ids(result.pairs, kids, moms)
+    if show_mentors and len(moms):
+        ax.scatter(
+            moms["lon"], moms["lat"], s=8, marker="^", c="0.55", linewidths=0,
+            label=text("mentor"), zorder=1,
+        )  # fmt: skip
+    _draw_pairs(ax, result.pairs, kids, moms, streets, text)
+    un = result.unmatched["child_id"]
+    if len(un):
+        ax.scatter(
+            kids.loc[un, "lon"], kids.loc[un, "lat"], s=18, marker="x", c="crimson",
+            linewidths=0.9, label=text("unmatched"), zorder=4,
+        )  # fmt: skip
+    lat0 = float(kids["lat"].mean()) if len(kids) else 0.0
+    ax.set_aspect(1.0 / max(math.cos(math.radians(lat0)), 0.01))
+    ax.autoscale_view()
+    _label_axes(ax, text, "pairs_title", "lon", "lat")
+    ax.ticklabel_format(useOffset=False)
+    if streets or len(moms):
+        ax.legend(prop=text.prop, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def _check_ids(pairs: pd.DataFrame, kids: pd.DataFrame, moms: pd.DataFrame) -> None:
+    """Raise unless the rosters (indexed by id) hold every child and mentor of the pairs."""
     missing = set(pairs["child_id"]) - set(kids.index) | set(pairs["mentor_id"]) - set(moms.index)
     if missing:
         raise ConfigError(
             "plot_pairs: the rosters do not hold every id of the result "
             f"(e.g. {sorted(missing)[0]!r}); pass the rosters the result was matched from"
         )
-    if show_mentors and len(moms):
-        ax.scatter(
-            moms["lon"], moms["lat"], s=8, marker="^", c="0.55", linewidths=0,
-            label=text("mentor"), zorder=1,
-        )  # fmt: skip
+
+
+def _draw_pairs(
+    ax: Any,
+    pairs: pd.DataFrame,
+    kids: pd.DataFrame,
+    moms: pd.DataFrame,
+    streets: list[str],
+    text: _Text,
+) -> None:
+    """Each pair as a line from child to mentor and each paired child as a dot, by street."""
+    from matplotlib.collections import LineCollection
+
+    label = text.streets(streets)
+    colour = dict(zip(streets, _colours(len(streets)), strict=True))
     c_lon = kids.loc[pairs["child_id"], "lon"].to_numpy(np.float64)
     c_lat = kids.loc[pairs["child_id"], "lat"].to_numpy(np.float64)
     m_lon = moms.loc[pairs["mentor_id"], "lon"].to_numpy(np.float64)
@@ -291,22 +323,13 @@ def plot_pairs(
         )
         ax.add_collection(LineCollection(list(segs), colors=[colour[s]], linewidths=0.9, zorder=2))
         ax.scatter(c_lon[sel], c_lat[sel], s=10, color=colour[s], label=label[s], zorder=3)
-    un = result.unmatched["child_id"]
-    if len(un):
-        ax.scatter(
-            kids.loc[un, "lon"], kids.loc[un, "lat"], s=18, marker="x", c="crimson",
-            linewidths=0.9, label=text("unmatched"), zorder=4,
-        )  # fmt: skip
-    lat0 = float(kids["lat"].mean()) if len(kids) else 0.0
-    ax.set_aspect(1.0 / max(math.cos(math.radians(lat0)), 0.01))
-    ax.autoscale_view()
-    ax.set_title(text("pairs_title"), fontproperties=text.prop)
-    ax.set_xlabel(text("lon"), fontproperties=text.prop)
-    ax.set_ylabel(text("lat"), fontproperties=text.prop)
-    ax.ticklabel_format(useOffset=False)
-    if streets or len(moms):
-        ax.legend(prop=text.prop, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
+
+
+def _label_axes(ax: Any, text: _Text, title: str, x: str, y: str) -> None:
+    """Title and axis labels of ``ax`` from the label keys, in the figure's font."""
+    ax.set_title(text(title), fontproperties=text.prop)
+    ax.set_xlabel(text(x), fontproperties=text.prop)
+    ax.set_ylabel(text(y), fontproperties=text.prop)
 
 
 def plot_distances(
@@ -323,16 +346,15 @@ def plot_distances(
     ----------
     result : MatchResult
         The result of :func:`matching.match`.
-    language : {"auto", "zh", "en"}, default "auto"
-        See :func:`plot_pairs`.
     bins : int, default 30
         Number of histogram bins (>= 1).
-    figsize, dpi
-        Size in inches and resolution (see :func:`plot_pairs`).
+    language, figsize, dpi
+        Labels, size in inches and resolution, as for :func:`plot_pairs`.
 
     Returns
     -------
     matplotlib.figure.Figure
+        One axes: the histogram and its marks.
 
     Examples
     --------
@@ -360,9 +382,7 @@ def plot_distances(
         for key, value, col, style in marks:
             ax.axvline(value, color=col, linestyle=style, label=f"{text(key)} {value:.2f}")
     ax.axvline(limit, color="crimson", linewidth=1.5, label=f"{text('limit')} {limit:g}")
-    ax.set_title(text("dist_title"), fontproperties=text.prop)
-    ax.set_xlabel(text("dist_x"), fontproperties=text.prop)
-    ax.set_ylabel(text("dist_y"), fontproperties=text.prop)
+    _label_axes(ax, text, "dist_title", "dist_x", "dist_y")
     ax.legend(prop=text.prop, fontsize="small")
     return fig
 
@@ -382,15 +402,14 @@ def plot_streets(
     Parameters
     ----------
     result : MatchResult
-        The result of :func:`matching.match`.
-    language : {"auto", "zh", "en"}, default "auto"
-        See :func:`plot_pairs`.
-    figsize, dpi
-        Size in inches and resolution (see :func:`plot_pairs`).
+        The result of :func:`matching.match`; the bars come from its street metrics.
+    language, figsize, dpi
+        As for :func:`plot_pairs`.
 
     Returns
     -------
     matplotlib.figure.Figure
+        Two bars per street.
 
     Examples
     --------
@@ -415,9 +434,7 @@ def plot_streets(
                   ha="right")  # fmt: skip
     ax.set_ylim(0.0, 1.15)
     ax.yaxis.set_major_formatter(_percent())
-    ax.set_title(text("streets_title"), fontproperties=text.prop)
-    ax.set_xlabel(text("street"), fontproperties=text.prop)
-    ax.set_ylabel(text("share"), fontproperties=text.prop)
+    _label_axes(ax, text, "streets_title", "street", "share")
     ax.legend(prop=text.prop, fontsize="small", loc="upper center", ncols=2)
     return fig
 

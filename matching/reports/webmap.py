@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ import pandas as pd
 from matching.errors import ConfigError
 from matching.geo.crs import convert
 from matching.match import MatchResult
-from matching.reports.files import write_bytes_atomic
+from matching.reports.folders import write_bytes_atomic
 from matching.rosters import validate_children, validate_mentors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,6 +160,34 @@ def pairs_map(
     'Map'
     """
     folium = _require_folium()
+    _check_options(tiles, language)
+    text = _TEXT[language]
+    kids = validate_children(children).set_index("id")
+    moms = validate_mentors(mentors)
+    moms = moms[moms["active"].to_numpy(dtype=bool)].set_index("id")
+    pairs, unmatched = result.pairs, result.unmatched
+    _check_ids(pairs, unmatched, kids, moms)
+    target = TILES[tiles]["crs"] if tiles is not None else "wgs84"
+    pts = _Points.of(kids, moms, target)
+    center = [float(np.mean(pts.clat)), float(np.mean(pts.clon))] if len(kids) else [0.0, 0.0]
+    fmap, provider = _base_map(folium, center, zoom_start, tiles, text["none"])
+    streets = sorted({str(s) for s in kids["street"]})
+    colour = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(streets)}
+    groups = [
+        folium.FeatureGroup(name=text[key]).add_to(fmap)
+        for key in ("pairs", "children", "unmatched", "mentors")
+    ]
+    _add_points(folium, groups, pts, pairs, unmatched, colour, text, show_mentors)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    _add_note(folium, fmap, OFFLINE_NOTE[language].format(provider=provider), colour, target)
+    root: Any = fmap.get_root()
+    root.header.add_child(
+        folium.Element(f"<!-- {html.escape(OFFLINE_NOTE['en'].format(provider=provider))} -->")
+    )
+    return fmap
+
+
+def _check_options(tiles: str | None, language: str) -> None:
     if tiles is not None and tiles not in TILES:
         raise ConfigError(
             f"The 'tiles' parameter must be 'osm', 'gaode' or None, got {tiles!r} instead."
@@ -167,11 +196,12 @@ def pairs_map(
         raise ConfigError(
             f"The 'language' parameter must be 'zh' or 'en', got {language!r} instead."
         )
-    text = _TEXT[language]
-    kids = validate_children(children).set_index("id")
-    moms = validate_mentors(mentors)
-    moms = moms[moms["active"].to_numpy(dtype=bool)].set_index("id")
-    pairs, unmatched = result.pairs, result.unmatched
+
+
+def _check_ids(
+    pairs: pd.DataFrame, unmatched: pd.DataFrame, kids: pd.DataFrame, moms: pd.DataFrame
+) -> None:
+    """Raise unless the rosters (indexed by id) hold every child and mentor of the result."""
     missing = (set(pairs["child_id"]) | set(unmatched["child_id"])) - set(kids.index)
     missing |= set(pairs["mentor_id"]) - set(moms.index)
     if missing:
@@ -179,65 +209,99 @@ def pairs_map(
             "pairs_map: the rosters do not hold every id of the result "
             f"(e.g. {sorted(missing)[0]!r}); pass the rosters the result was matched from"
         )
-    target = TILES[tiles]["crs"] if tiles is not None else "wgs84"
-    clat, clon = convert(kids["lat"].to_numpy(), kids["lon"].to_numpy(), "wgs84", target)
-    mlat, mlon = convert(moms["lat"].to_numpy(), moms["lon"].to_numpy(), "wgs84", target)
-    cpos = {cid: i for i, cid in enumerate(kids.index)}
-    mpos = {mid: i for i, mid in enumerate(moms.index)}
 
-    center = [float(np.mean(clat)), float(np.mean(clon))] if len(kids) else [0.0, 0.0]
-    fmap = folium.Map(location=center, zoom_start=zoom_start, tiles=None, control_scale=True)
-    provider = text["none"]
-    if tiles is not None:
-        spec = TILES[tiles]
-        provider = spec["name"]
-        folium.TileLayer(
-            tiles=spec["url"], attr=spec["attr"], name=spec["name"],
-            subdomains=spec["subdomains"], max_zoom=18,
-        ).add_to(fmap)  # fmt: skip
 
-    streets = sorted({str(s) for s in kids["street"]})
-    colour = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(streets)}
-    g_pairs = folium.FeatureGroup(name=text["pairs"]).add_to(fmap)
-    g_kids = folium.FeatureGroup(name=text["children"]).add_to(fmap)
-    g_un = folium.FeatureGroup(name=text["unmatched"]).add_to(fmap)
-    g_moms = folium.FeatureGroup(name=text["mentors"]).add_to(fmap)
+def _base_map(
+    folium: Any, center: list[float], zoom_start: int, tiles: str | None, no_tiles: str
+) -> tuple[folium.Map, str]:
+    """The map with its tile layer (if any), and the tile provider's name for the note."""
+    fmap: folium.Map = folium.Map(
+        location=center, zoom_start=zoom_start, tiles=None, control_scale=True
+    )
+    if tiles is None:
+        return fmap, no_tiles
+    spec = TILES[tiles]
+    folium.TileLayer(
+        tiles=spec["url"], attr=spec["attr"], name=spec["name"],
+        subdomains=spec["subdomains"], max_zoom=18,
+    ).add_to(fmap)  # fmt: skip
+    return fmap, spec["name"]
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Children's and active mentors' coordinates in the map's system, and each id's row."""
+
+    clat: np.ndarray
+    clon: np.ndarray
+    mlat: np.ndarray
+    mlon: np.ndarray
+    cpos: dict[Any, int]
+    mpos: dict[Any, int]
+
+    @classmethod
+    def of(cls, kids: pd.DataFrame, moms: pd.DataFrame, target: str) -> _Points:
+        clat, clon = convert(kids["lat"].to_numpy(), kids["lon"].to_numpy(), "wgs84", target)
+        mlat, mlon = convert(moms["lat"].to_numpy(), moms["lon"].to_numpy(), "wgs84", target)
+        cpos = {cid: i for i, cid in enumerate(kids.index)}
+        mpos = {mid: i for i, mid in enumerate(moms.index)}
+        return cls(clat, clon, mlat, mlon, cpos, mpos)
+
+    def child(self, cid: Any) -> list[float]:
+        i = self.cpos[cid]
+        return [float(self.clat[i]), float(self.clon[i])]
+
+    def mentor(self, mid: Any) -> list[float]:
+        j = self.mpos[mid]
+        return [float(self.mlat[j]), float(self.mlon[j])]
+
+
+def _add_points(
+    folium: Any,
+    groups: list[Any],
+    pts: _Points,
+    pairs: pd.DataFrame,
+    unmatched: pd.DataFrame,
+    colour: dict[str, str],
+    text: dict[str, str],
+    show_mentors: bool,
+) -> None:
+    """Pairs (lines), paired and unmatched children, and mentors, into their layers."""
+    g_pairs, g_kids, g_un, g_moms = groups
     used: set[str] = set()
     for cid, mid, km, street in zip(
         pairs["child_id"], pairs["mentor_id"], pairs["distance_km"], pairs["child_street"],
         strict=True,
     ):  # fmt: skip
-        i, j = cpos[cid], mpos[mid]
         col = colour.get(str(street), "#333333")
         tip = html.escape(f"{cid} → {mid}  {km:.2f} {text['km']}  ({text['street']}: {street})")
         folium.PolyLine(
-            [[float(clat[i]), float(clon[i])], [float(mlat[j]), float(mlon[j])]],
-            color=col, weight=2, opacity=0.8, tooltip=tip,
+            [pts.child(cid), pts.mentor(mid)], color=col, weight=2, opacity=0.8, tooltip=tip,
         ).add_to(g_pairs)  # fmt: skip
         folium.CircleMarker(
-            [float(clat[i]), float(clon[i])], radius=4, color=col, fill=True, fill_opacity=0.9,
+            pts.child(cid), radius=4, color=col, fill=True, fill_opacity=0.9,
             weight=1, tooltip=html.escape(f"{cid} ({street})"),
         ).add_to(g_kids)  # fmt: skip
         used.add(mid)
     for cid, reason in zip(unmatched["child_id"], unmatched["reason"], strict=True):
-        i = cpos[cid]
         folium.CircleMarker(
-            [float(clat[i]), float(clon[i])], radius=4, color="#d62728", fill=True,
+            pts.child(cid), radius=4, color="#d62728", fill=True,
             fill_color="#ffffff", fill_opacity=1.0, weight=2,
             tooltip=html.escape(f"{cid}: {reason}"),
         ).add_to(g_un)  # fmt: skip
-    for mid, j in mpos.items():
+    for mid in pts.mpos:
         if show_mentors or mid in used:
             folium.CircleMarker(
-                [float(mlat[j]), float(mlon[j])], radius=3, color="#555555", fill=True,
+                pts.mentor(mid), radius=3, color="#555555", fill=True,
                 fill_opacity=0.7, weight=1, tooltip=html.escape(str(mid)),
             ).add_to(g_moms)  # fmt: skip
-    folium.LayerControl(collapsed=False).add_to(fmap)
 
-    note = OFFLINE_NOTE[language].format(provider=provider)
+
+def _add_note(folium: Any, fmap: Any, note: str, colour: dict[str, str], target: str) -> None:
+    """A fixed box with the internet-access note, the street colours and the coordinate system."""
     legend = "".join(
-        f'<span style="color:{colour[s]}">&#9679;</span>&nbsp;{html.escape(s)}&nbsp; '
-        for s in streets
+        f'<span style="color:{c}">&#9679;</span>&nbsp;{html.escape(s)}&nbsp; '
+        for s, c in colour.items()
     )
     box = (
         '<div style="position:fixed;bottom:12px;left:12px;z-index:9999;max-width:420px;'
@@ -245,12 +309,7 @@ def pairs_map(
         f'border:1px solid #999" class="matching-note">{html.escape(note)}'
         f"<br>{legend}<br>{target.upper()}</div>"
     )
-    root = fmap.get_root()
-    root.html.add_child(folium.Element(box))
-    root.header.add_child(
-        folium.Element(f"<!-- {html.escape(OFFLINE_NOTE['en'].format(provider=provider))} -->")
-    )
-    return fmap
+    fmap.get_root().html.add_child(folium.Element(box))
 
 
 def save(fmap: folium.Map, path: str | os.PathLike[str]) -> Path:

@@ -1,5 +1,13 @@
 """Many districts at once: partitioning a province and running the parts on executors."""
 
+from matching.scale.districts import (
+    DistrictSplit,
+    DistrictStatus,
+    district_labels,
+    failure_text,
+    folder_name_problem,
+    split_by_district,
+)
 from matching.scale.executors import (
     DaskExecutor,
     Executor,
@@ -9,29 +17,33 @@ from matching.scale.executors import (
     ThreadExecutor,
     capture,
 )
+from matching.scale.partition import Packing, candidate_components, pack_parts
 from matching.scale.province import (
-    DistrictNight,
-    ProvinceNightlyReport,
     ProvinceResult,
-    candidate_components,
     match_partition,
     match_province,
-    run_province_nightly,
+    read_raw_table,
 )
 
 __all__ = [
     "DaskExecutor",
-    "DistrictNight",
+    "DistrictSplit",
+    "DistrictStatus",
     "Executor",
     "Outcome",
+    "Packing",
     "ProcessExecutor",
-    "ProvinceNightlyReport",
     "ProvinceResult",
     "SerialExecutor",
     "ThreadExecutor",
     "candidate_components",
     "capture",
+    "district_labels",
+    "failure_text",
+    "folder_name_problem",
     "match_partition",
     "match_province",
-    "run_province_nightly",
+    "pack_parts",
+    "read_raw_table",
+    "split_by_district",
 ]

@@ -1,0 +1,249 @@
+"""The argument parser of the ``matching`` command: one function per subcommand.
+
+The parser only reads the command line; :mod:`matching.cli` runs the subcommand named in
+``args.command``.  Exit codes and usage are described in :mod:`matching.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from matching._version import __version__
+
+__all__ = ["EPILOG", "build_parser", "count"]
+
+EPILOG = """\
+exit codes:
+  0    success
+  1    input rejected: invalid roster, configuration or parameter, or a file
+       that is missing or cannot be read or written ("error: ..." on stderr)
+  2    usage error, or an unexpected internal error ("internal error: ...";
+       set MATCHING_DEBUG=1 for the traceback)
+  130  interrupted
+
+Output and messages carry ids and counts only, never names or addresses.
+"""
+
+_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "match": (
+        "match two rosters and write the results",
+        "Match a children roster with a mentor roster (.csv or .xlsx) and write\n"
+        "pairs.csv, unmatched.csv and summary.json into the output directory.",
+    ),
+    "demo": (
+        "generate a synthetic district, match it, then run a month of nightly jobs",
+        "Generate a synthetic district (no real data), write its rosters as\n"
+        "children.csv and mentors.csv, match them with the default configuration and\n"
+        "write pairs.csv, unmatched.csv and summary.json; then run --nights weekly\n"
+        "nightly jobs with synthetic churn against state.db in the same folder.",
+    ),
+    "nightly": (
+        "apply a night's rosters and events to the state store and re-match",
+        "Validate the rosters and events, apply them to the state store, re-match\n"
+        "with minimal disruption, write the plan (plan_*.csv, plan.json) and commit it\n"
+        "in one transaction (unless --dry-run).  Running the same night twice changes\n"
+        "nothing the second time.",
+    ),
+    "plan": (
+        "write the plan of a committed nightly run again, from the state store",
+        "Write the plan folder of committed run N again, byte for byte as it was\n"
+        "committed (the plan files are kept in the state store).",
+    ),
+    "backup": (
+        "copy the state store consistently, even while a run is writing",
+        "Copy the state store to a new file with SQLite's online backup: a\n"
+        "consistent copy even while another run uses the store.  FILE must not exist.",
+    ),
+    "province": (
+        "run the nightly job of every district of a province (in parallel)",
+        "Split province rosters by district and run the nightly job of each district\n"
+        "against ROOT/<district>/state.db (plan in ROOT/<district>/plan/), serially, on local\n"
+        "worker processes or on Dask.  A district whose input is broken fails alone; the\n"
+        "others are committed.\n"
+        "Exit code 1 names the failed district(s).",
+    ),
+}
+"""Each subcommand's one-line summary and description, in the order of ``--help``."""
+
+_STATE_HELP = "state store (SQLite file)"
+_DATE_HELP = "programme date (default: today in the [nightly] timezone, Asia/Shanghai)"
+
+
+def count(text: str) -> int:
+    """A whole number >= 0 from the command line (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``matching`` command (``args.command`` names the subcommand)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log progress to stderr (-v: info, -vv: debug)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print nothing on success (errors still go to stderr)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="matching",
+        description="Optimal, explainable pairing of children with volunteer mentors.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_match, _add_demo, _add_nightly, _add_plan, _add_backup, _add_province):
+        add(sub, common)
+    return parser
+
+
+def _subparser(sub: Any, common: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """A subcommand's parser with the common options and the exit codes as epilog."""
+    summary, description = _SUBCOMMANDS[name]
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[common],
+        help=summary,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def _add_xlsx_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xlsx",
+        action="store_true",
+        help="also write the staff workbook report.xlsx (needs mentor-matching[excel])",
+    )
+    parser.add_argument(
+        "--language",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of the workbook's sheets and headers (default: zh)",
+    )
+
+
+def _add_night_options(parser: argparse.ArgumentParser) -> None:
+    """Options the nightly job and the province job share."""
+    parser.add_argument("--date", metavar="YYYY-MM-DD", help=_DATE_HELP)
+    parser.add_argument("--config", metavar="FILE.toml", help="matching configuration")
+    parser.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+
+
+def _add_match(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "match")
+    p.add_argument("children", metavar="CHILDREN", help="children roster (.csv or .xlsx)")
+    p.add_argument("mentors", metavar="MENTORS", help="mentor roster (.csv or .xlsx)")
+    p.add_argument(
+        "--config", metavar="FILE.toml", help="matching configuration (default: built-in)"
+    )
+    p.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    p.add_argument(
+        "--method",
+        choices=("sparse", "dense"),
+        default="sparse",
+        help="solver model (default: sparse)",
+    )
+    _add_xlsx_options(p)
+
+
+def _add_demo(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "demo")
+    p.add_argument(
+        "--out", metavar="DIR", default="demo-out", help="output directory (default: ./demo-out)"
+    )
+    p.add_argument(
+        "--children", metavar="N", type=count, default=2000, help="children (default: 2000)"
+    )
+    p.add_argument(
+        "--mentors", metavar="N", type=count, default=1600, help="mentors (default: 1600)"
+    )
+    p.add_argument("--seed", metavar="S", type=count, default=0, help="seed (default: 0)")
+    p.add_argument(
+        "--nights",
+        metavar="N",
+        type=count,
+        default=5,
+        help="simulated weekly nightly runs on a state store in the output folder (default: 5;"
+        " 0 = match only)",
+    )
+    _add_xlsx_options(p)
+
+
+def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "nightly")
+    p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
+    p.add_argument("--children", metavar="FILE", help="children roster (joins and updates)")
+    p.add_argument("--mentors", metavar="FILE", help="mentor roster (joins and updates)")
+    p.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
+    p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+    _add_night_options(p)
+    p.add_argument("--allow-moves", action="store_true", help="let unpinned pairs move")
+    p.add_argument(
+        "--switching-cost-km", type=float, default=5.0, help="bonus for keeping a pair (5.0)"
+    )
+    p.add_argument("--max-moves", type=count, default=None, help="cap on moves per run")
+    p.add_argument(
+        "--skip-price-of-stability",
+        action="store_true",
+        help="do not solve from scratch to report the price of stability (faster)",
+    )
+
+
+def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "plan")
+    p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
+    p.add_argument("--run", metavar="N", type=count, required=True, help="run id")
+    p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+
+
+def _add_backup(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "backup")
+    p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
+    p.add_argument("--to", metavar="FILE", required=True, help="the new backup file")
+
+
+def _add_province(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "province")
+    p.add_argument("--root", metavar="DIR", required=True, help="folder of district stores")
+    p.add_argument("--children", metavar="FILE", required=True, help="province children roster")
+    p.add_argument("--mentors", metavar="FILE", required=True, help="province mentor roster")
+    p.add_argument(
+        "--events-dir", metavar="DIR", help="events per district: DIR/<district>.csv or .json"
+    )
+    p.add_argument("--by", default="district", help="district column (default: district)")
+    _add_night_options(p)
+    p.add_argument(
+        "--skip-price-of-stability", action="store_true", help="skip the from-scratch solve"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--threads", metavar="N", type=count, default=0,
+        help="run on N threads of this process (default: 0 = serial)",
+    )  # fmt: skip
+    where.add_argument(
+        "--processes", metavar="N", type=count, default=0,
+        help="run on N worker processes of this machine, no Dask needed (default: 0 = serial)",
+    )  # fmt: skip
+    where.add_argument(
+        "--workers", metavar="N", type=count, default=0,
+        help="run on a local Dask cluster of N worker processes (default: 0 = serial)",
+    )  # fmt: skip
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
