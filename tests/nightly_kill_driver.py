@@ -32,7 +32,7 @@ POINTS: dict[str, tuple[str, str, str, int]] = {
     # inside rematch: the plan computed, rematch not yet returned
     "rematch": ("matching.programme.rematch", "_plan", "after", 1),
     # inside the commit's transaction: every row written, before the SQL COMMIT
-    "write_files": ("matching.programme.store", "_write_files", "after", 1),
+    "write_files": ("matching.programme.store.commit", "_write_files", "after", 1),
     # committed, the plan folder not yet written
     "commit": ("matching.programme.store", "StateStore.commit", "after", 1),
     # the staging folder written, not yet fsync'ed nor swapped
@@ -112,6 +112,7 @@ def main(argv: list[str]) -> int:
         "matching.programme.rematch",
         "matching.reports.files",
         "matching.programme.store",
+        "matching.programme.store.commit",
     ):
         importlib.import_module(name)  # imported before "ready": a random kill lands in the run
     from matching.cli import main as cli_main
