@@ -42,7 +42,7 @@ POINTS: dict[str, tuple[str, str, str, int]] = {
     # just after it, the old folder (under the staging name) not yet removed
     "exchanged": ("matching.reports.files", "_exchange", "after", 1),
     # the plan folder written, the run not yet finished
-    "published": ("matching.programme.nightly", "publish_plan", "after", 1),
+    "published": ("matching.programme.plan", "publish_plan", "after", 1),
     # no exchange (the two-rename fallback): the folder renamed away, the new one not yet in
     "fallback_renamed": ("matching.reports.files", "os.rename", "before", 2),
     # nothing: the parent kills the run
@@ -109,6 +109,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"unknown point {point!r}")
     for name in (
         "matching.programme.nightly",
+        "matching.programme.plan",
         "matching.programme.rematch",
         "matching.reports.files",
         "matching.programme.store",

@@ -58,7 +58,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from matching.config import MatchConfig, validate_config
+from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
 from matching.errors import InputError, Problem, RosterError
 from matching.geo.distance import chord, unit_vectors
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
@@ -733,10 +733,7 @@ def run_province_nightly(
     config: MatchConfig | None = None,
     write_plans: bool = True,
     dry_run: bool = False,
-    allow_moves: bool = False,
-    switching_cost_km: float = 5.0,
-    max_moves: int | None = None,
-    price_of_stability: bool = True,
+    policy: RematchPolicy | None = None,
 ) -> ProvinceNightlyReport:
     """Run the nightly job of every district of a province, in parallel.
 
@@ -764,7 +761,7 @@ def run_province_nightly(
         :class:`~matching.scale.executors.DaskExecutor`.  With Dask the workers
         must see ``root_dir`` (a shared file system on a real cluster).
     by : str, default "district"
-    config, dry_run, allow_moves, switching_cost_km, max_moves, price_of_stability
+    config, dry_run, policy
         As for :func:`matching.programme.nightly.run_nightly`.
     write_plans : bool, default True
         Write each district's plan files.
@@ -781,6 +778,7 @@ def run_province_nightly(
         names a district that has no rows and no store.
     """
     cfg = validate_config(MatchConfig() if config is None else config)
+    rules = validate_policy(policy)
     ex: Executor = SerialExecutor() if executor is None else executor
     root = Path(root_dir)
     kids_raw, moms_raw = _raw(children), _raw(mentors)
@@ -806,10 +804,7 @@ def run_province_nightly(
         "date": date,
         "config": cfg,
         "dry_run": dry_run,
-        "allow_moves": allow_moves,
-        "switching_cost_km": switching_cost_km,
-        "max_moves": max_moves,
-        "price_of_stability": price_of_stability,
+        "policy": rules,
     }
     todo = [d for d in all_names if d not in errors]
     tasks = [
