@@ -479,7 +479,7 @@ def test_a_pair_made_by_a_rejoin_and_a_pin_the_same_night(tmp_path: Path, who: s
         back = Event(kind="mentor_rejoin", mentor_id=mentor, date="2026-01-18")
     # pinned again to each other, dated between the departure and the rejoin
     pinned = Event(kind="pin", child_id="C01", mentor_id=mentor, actor=ACTOR, date="2026-01-14")
-    rosters = {"children": kids, "mentors": mentors, "price_of_stability": False}
+    rosters = {"children": kids, "mentors": mentors, "policy": QUICK}
     run_nightly(db, date="2026-01-12", events=leave, **rosters)  # type: ignore[arg-type]
     _check_store(db)
     before = db.read_bytes()
