@@ -45,24 +45,28 @@ def _end_once(name: str, table: str, end: str, fixed: Sequence[str], message: st
 
 
 def _ended_once(
-    table: str,
-    end: str,
-    open_index: tuple[str, str],
-    index: tuple[str, str],
-    fixed: Sequence[str],
-    words: tuple[str, str],
+    create: str, ends: Sequence[str], indexes: tuple[tuple[str, str], ...], words: tuple[str, str]
 ) -> tuple[str, ...]:
-    """The indexes and triggers of an append-only ``table`` whose rows open and end once.
+    """The table, indexes and triggers of an append-only table whose rows open, then end once.
 
-    At most one row per ``open_index`` key is open (``end`` blank); rows are
-    never deleted, and an open row may be updated only to end it.  ``index``
-    is a plain index (name, columns); ``words`` name the rows and what they
-    record, for the triggers' messages.
+    ``create`` is ``CREATE TABLE name (`` and the columns set when a row
+    opens; ``ends`` are the text columns set when it ends, the last of them
+    the run that ended it.  At most one row per key of ``indexes[0]`` is
+    open; ``indexes[1]`` is a plain index (name, columns).  Rows are never
+    deleted, and an open row may be updated only to end it.  ``words`` name
+    the rows and what they record, for the triggers' messages.
     """
+    table = create.split()[2]
+    fixed = [line.split()[0] for line in create.splitlines()[1:]]
+    end, end_run = ends[0], ends[-1]
+    tail = "".join(f"\n        {column} TEXT," for column in ends[:-1])
     rows, what = words
+    (open_name, open_key), (index_name, index_key) = indexes
     return (
-        f"CREATE UNIQUE INDEX {open_index[0]} ON {table}({open_index[1]}) WHERE {end} IS NULL",
-        f"CREATE INDEX {index[0]} ON {table}({index[1]})",
+        f"{create}{tail}\n        {end_run} INTEGER REFERENCES runs(run_id),"
+        f"\n        CHECK (({end} IS NULL) = ({end_run} IS NULL))\n    )",
+        f"CREATE UNIQUE INDEX {open_name} ON {table}({open_key}) WHERE {end} IS NULL",
+        f"CREATE INDEX {index_name} ON {table}({index_key})",
         _refuse(f"{table}_never_deleted", "DELETE", table, f"{rows} are never deleted"),
         _end_once(
             f"{table}_end_once",
@@ -74,9 +78,16 @@ def _ended_once(
     )
 
 
-_EVENTS_NEVER_CHANGED = _refuse(
-    "events_never_changed", "UPDATE", "events", "events are never changed"
-)
+def _immutable(table: str, rows: str) -> tuple[str, str]:
+    """The triggers that refuse every update and every delete of ``table`` (whose ``rows``
+    the messages name)."""
+    return (
+        _refuse(f"{table}_never_changed", "UPDATE", table, f"{rows} are never changed"),
+        _refuse(f"{table}_never_deleted", "DELETE", table, f"{rows} are never deleted"),
+    )
+
+
+_EVENTS_NEVER_CHANGED = _immutable("events", "events")[0]
 
 _V1_STATEMENTS = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -107,25 +118,16 @@ _V1_STATEMENTS = (
         PRIMARY KEY (child_id, mentor_id)
     ) WITHOUT ROWID""",
     "CREATE TABLE queue (position INTEGER PRIMARY KEY, child_id TEXT NOT NULL UNIQUE)",
-    """CREATE TABLE history (
+    *_ended_once(
+        """CREATE TABLE history (
         history_id INTEGER PRIMARY KEY AUTOINCREMENT,
         child_id TEXT NOT NULL,
         mentor_id TEXT NOT NULL,
         started_on TEXT NOT NULL,
         start_reason TEXT NOT NULL,
-        start_run_id INTEGER NOT NULL REFERENCES runs(run_id),
-        ended_on TEXT,
-        end_reason TEXT,
-        end_approved_by TEXT,
-        end_run_id INTEGER REFERENCES runs(run_id),
-        CHECK ((ended_on IS NULL) = (end_run_id IS NULL))
-    )""",
-    *_ended_once(
-        "history",
-        "ended_on",
-        ("history_open_child", "child_id"),
-        ("history_pair", "child_id, mentor_id"),
-        ("history_id", "child_id", "mentor_id", "started_on", "start_reason", "start_run_id"),
+        start_run_id INTEGER NOT NULL REFERENCES runs(run_id),""",
+        ("ended_on", "end_reason", "end_approved_by", "end_run_id"),
+        (("history_open_child", "child_id"), ("history_pair", "child_id, mentor_id")),
         ("history rows", "pairs"),
     ),
     """CREATE TABLE events (
@@ -139,10 +141,8 @@ _V1_STATEMENTS = (
         payload TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID""",
-    _refuse("runs_never_changed", "UPDATE", "runs", "runs are never changed"),
-    _refuse("runs_never_deleted", "DELETE", "runs", "runs are never deleted"),
-    _EVENTS_NEVER_CHANGED,
-    _refuse("events_never_deleted", "DELETE", "events", "events are never deleted"),
+    *_immutable("runs", "runs"),
+    *_immutable("events", "events"),
 )
 
 
@@ -158,23 +158,15 @@ _V2_STATEMENTS = (
         for table in ("children", "mentors")
         for column in LIFECYCLE_COLUMNS
     ),
-    """CREATE TABLE enrolments (
+    *_ended_once(
+        """CREATE TABLE enrolments (
         enrolment_id INTEGER PRIMARY KEY AUTOINCREMENT,
         role TEXT NOT NULL CHECK (role IN ('child', 'mentor')),
         person_id TEXT NOT NULL,
         joined_on TEXT NOT NULL,
-        join_run_id INTEGER REFERENCES runs(run_id),
-        left_on TEXT,
-        left_reason TEXT,
-        leave_run_id INTEGER REFERENCES runs(run_id),
-        CHECK ((left_on IS NULL) = (leave_run_id IS NULL))
-    )""",
-    *_ended_once(
-        "enrolments",
-        "left_on",
-        ("enrolments_open", "role, person_id"),
-        ("enrolments_person", "role, person_id"),
-        ("enrolment_id", "role", "person_id", "joined_on", "join_run_id"),
+        join_run_id INTEGER REFERENCES runs(run_id),""",
+        ("left_on", "left_reason", "leave_run_id"),
+        (("enrolments_open", "role, person_id"), ("enrolments_person", "role, person_id")),
         ("enrolments", "spells"),
     ),
     "ALTER TABLE events ADD COLUMN event_date TEXT NOT NULL DEFAULT ''",
@@ -188,8 +180,7 @@ _V2_STATEMENTS = (
         data BLOB NOT NULL,
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID""",
-    _refuse("run_files_never_changed", "UPDATE", "run_files", "run files are never changed"),
-    _refuse("run_files_never_deleted", "DELETE", "run_files", "run files are never deleted"),
+    *_immutable("run_files", "run files"),
 )
 
 
