@@ -25,8 +25,8 @@ Benchmarks (``benchmark.pedantic``, ``iterations=1``; ``quick`` = 2,000 x
 2. ``test_from_scratch`` - ``match()`` on the post-churn rosters (every
    child, every active mentor); records how many surviving pairs a
    from-scratch match would break (the disruption re-matching avoids).
-3. ``test_rematch_allow_moves`` - ``rematch(..., allow_moves=True,
-   switching_cost_km=1.0)`` for comparison: moves and price of stability.
+3. ``test_rematch_allow_moves`` - ``rematch(..., policy=RematchPolicy(allow_moves=True,
+   switching_cost_km=1.0))`` for comparison: moves and price of stability.
 
 ``rematch`` computes ``metrics["price_of_stability_km"]`` by solving a
 from-scratch match itself; that step is timed separately (a timing wrapper
@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching import MatchConfig, match
+from matching import MatchConfig, RematchPolicy, match
 from matching.datasets.synth import district
 from matching.programme.events import Event, EventOutcome, apply_events, apply_rosters
 from matching.programme.rematch import RematchPlan, rematch
@@ -447,8 +447,7 @@ def test_rematch_allow_moves(benchmark: Any, scenario: Scenario, price_timer: li
         args=(sc.after, sc.config),
         kwargs={
             "date": RUN_DATE,
-            "allow_moves": True,
-            "switching_cost_km": MOVES_SWITCHING_COST_KM,
+            "policy": RematchPolicy(allow_moves=True, switching_cost_km=MOVES_SWITCHING_COST_KM),
         },
         rounds=ROUNDS["rematch_allow_moves"][sc.tier],
         iterations=1,

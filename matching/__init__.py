@@ -11,7 +11,7 @@ The names below are the stable API. The subpackages, by job:
 """
 
 from matching._version import __version__
-from matching.config import MatchConfig, load_config
+from matching.config import MatchConfig, RematchPolicy, load_config
 from matching.errors import (
     ConfigError,
     EventError,
@@ -39,6 +39,7 @@ __all__ = [
     "MatchResult",
     "MatchingError",
     "Problem",
+    "RematchPolicy",
     "RosterError",
     "StateStore",
     "StoreConflictError",

@@ -195,9 +195,11 @@ def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
     p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
     _add_night_options(p)
-    p.add_argument("--allow-moves", action="store_true", help="let unpinned pairs move")
     p.add_argument(
-        "--switching-cost-km", type=float, default=5.0, help="bonus for keeping a pair (5.0)"
+        "--allow-moves", action="store_true", default=None, help="let unpinned pairs move"
+    )
+    p.add_argument(
+        "--switching-cost-km", type=float, default=None, help="bonus for keeping a pair (5.0)"
     )
     p.add_argument("--max-moves", type=count, default=None, help="cap on moves per run")
     p.add_argument(

@@ -47,6 +47,7 @@ and error messages carry ids and counts only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import logging
 import os
@@ -58,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from matching._cli_parser import build_parser
-from matching.config import MatchConfig, load_config
+from matching.config import MatchConfig, RematchPolicy, load_config, load_rematch_policy
 from matching.errors import InputError, MatchingError
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
@@ -201,9 +202,22 @@ def _run_date(args: argparse.Namespace) -> str:
     return today(load_nightly_config(args.config).timezone)
 
 
+def _policy(args: argparse.Namespace) -> RematchPolicy:
+    """The ``[rematch]`` table of ``--config``, with the options given on the command line."""
+    given = {
+        "allow_moves": getattr(args, "allow_moves", None),
+        "switching_cost_km": getattr(args, "switching_cost_km", None),
+        "max_moves": getattr(args, "max_moves", None),
+        "price_of_stability": False if args.skip_price_of_stability else None,
+    }
+    base = load_rematch_policy(args.config)
+    return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
 def _cmd_nightly(args: argparse.Namespace) -> int:
     from matching.programme.nightly import run_nightly
 
+    policy = _policy(args)
     out = _out_dir(args.out)
     config = load_config(args.config) if args.config is not None else MatchConfig()
     date = _run_date(args)
@@ -216,10 +230,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         events=args.events,
         config=config,
         dry_run=args.dry_run,
-        allow_moves=args.allow_moves,
-        switching_cost_km=args.switching_cost_km,
-        max_moves=args.max_moves,
-        price_of_stability=not args.skip_price_of_stability,
+        policy=policy,
         progress=_progress(args.quiet),
     )
     if args.quiet:
@@ -313,7 +324,7 @@ def _cmd_province(args: argparse.Namespace) -> int:
         report = run_province_nightly(
             args.root, args.children, args.mentors, events, date=date, executor=executor,
             by=args.by, config=config, dry_run=args.dry_run,
-            price_of_stability=not args.skip_price_of_stability,
+            policy=_policy(args),
         )  # fmt: skip
     finally:
         if isinstance(executor, DaskExecutor):

@@ -16,7 +16,16 @@ from typing import Any, Literal
 
 from matching.errors import ConfigError
 
-__all__ = ["MAX_WEIGHT_KM", "MatchConfig", "NightlyConfig", "load_config", "load_nightly_config"]
+__all__ = [
+    "MAX_WEIGHT_KM",
+    "MatchConfig",
+    "NightlyConfig",
+    "RematchPolicy",
+    "load_config",
+    "load_nightly_config",
+    "load_rematch_policy",
+    "validate_policy",
+]
 
 Objective = Literal["max_pairs", "min_cost"]
 
@@ -116,7 +125,15 @@ _MAX_SHARED_INTERESTS = 100
 _MAX_K_NEAREST = 1_000_000  # more than the mentors of any district: the same as all of them
 
 
-def _num(name: str, value: object, *, minimum: float, maximum: float, strict: bool = False) -> None:
+def _num(
+    name: str,
+    value: object,
+    *,
+    minimum: float,
+    maximum: float,
+    strict: bool = False,
+    owner: str = "MatchConfig",
+) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok:
         try:
@@ -127,7 +144,7 @@ def _num(name: str, value: object, *, minimum: float, maximum: float, strict: bo
     if not ok:
         op = ">" if strict else ">="
         raise ConfigError(
-            f"The {name!r} parameter of MatchConfig must be a finite number {op} {minimum:g} "
+            f"The {name!r} parameter of {owner} must be a finite number {op} {minimum:g} "
             f"and <= {maximum:g}, got {value!r} instead."
         )
 
@@ -202,6 +219,79 @@ def _id_text(v: object) -> str:
     return s
 
 
+@dataclass(frozen=True, kw_only=True)
+class RematchPolicy:
+    """How a re-match treats the existing pairs (keyword-only, immutable, checked when made).
+
+    Parameters
+    ----------
+    allow_moves : bool, default False
+        Let unpinned pairs move when a move gains more than
+        ``switching_cost_km``; by default no existing pair moves.
+    switching_cost_km : float, default 5.0
+        Bonus (km-eq) each existing pair earns for staying: a number from 0
+        to :data:`MAX_WEIGHT_KM`.
+    max_moves : int or None, default None
+        Cap on the pairs one run moves (with ``allow_moves``): the switching
+        cost is doubled until the optimum moves no more.
+    price_of_stability : bool, default True
+        Also solve the same children and mentors from scratch to report the
+        price of stability (a full match, usually far slower than the
+        re-match itself).
+
+    Raises
+    ------
+    ConfigError
+        If a field is out of range or of the wrong type (naming the field).
+
+    Examples
+    --------
+    >>> RematchPolicy(allow_moves=True, max_moves=20).switching_cost_km
+    5.0
+    """
+
+    allow_moves: bool = False
+    switching_cost_km: float = 5.0
+    max_moves: int | None = None
+    price_of_stability: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("allow_moves", "price_of_stability"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"The {name!r} parameter of RematchPolicy must be a bool, "
+                    f"got {getattr(self, name)!r} instead."
+                )
+        _num(
+            "switching_cost_km", self.switching_cost_km, minimum=0, maximum=MAX_WEIGHT_KM,
+            owner="RematchPolicy",
+        )  # fmt: skip
+        moves = self.max_moves
+        if moves is not None and (
+            not isinstance(moves, int) or isinstance(moves, bool) or moves < 0
+        ):
+            raise ConfigError(
+                "The 'max_moves' parameter of RematchPolicy must be None or an int >= 0, "
+                f"got {moves!r} instead."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as plain data (for run summaries and digests)."""
+        return asdict(self)
+
+
+def validate_policy(policy: object) -> RematchPolicy:
+    """``policy``, or the default :class:`RematchPolicy` for None; a ConfigError for any other
+    type."""
+    if policy is None:
+        return RematchPolicy()
+    if not isinstance(policy, RematchPolicy):
+        raise ConfigError(
+            f"The 'policy' parameter must be a RematchPolicy, got {type(policy).__name__} instead."
+        )
+    return policy
+
+
 _SECTION = "matching"
 
 
@@ -217,6 +307,7 @@ def _read_toml(p: Path) -> dict[str, Any]:
 
 
 _NIGHTLY = "nightly"
+_REMATCH = "rematch"
 
 
 def _refuse_unknown(p: Path, data: dict[str, Any], cls: type, where: str) -> None:
@@ -249,6 +340,15 @@ class NightlyConfig:
     timezone: str = "Asia/Shanghai"
 
 
+def _side_table(p: Path, name: str, cls: type) -> dict[str, Any]:
+    """The ``[name]`` table of the file (empty if absent), its keys checked against ``cls``."""
+    table = _read_toml(p).get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {p}: [{name}] must be a table")
+    _refuse_unknown(p, table, cls, f" in [{name}]")
+    return table
+
+
 def load_nightly_config(path: str | Path | None) -> NightlyConfig:
     """The ``[nightly]`` table of a TOML configuration file (defaults without a file or table).
 
@@ -257,14 +357,34 @@ def load_nightly_config(path: str | Path | None) -> NightlyConfig:
     if path is None:
         return NightlyConfig()
     p = Path(path)
-    table = _read_toml(p).get(_NIGHTLY, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"config file {p}: [nightly] must be a table")
-    _refuse_unknown(p, table, NightlyConfig, " in [nightly]")
-    zone = table.get("timezone", NightlyConfig.timezone)
+    zone = _side_table(p, _NIGHTLY, NightlyConfig).get("timezone", NightlyConfig.timezone)
     if not isinstance(zone, str) or not zone:
         raise ConfigError(f"config file {p}: [nightly] timezone must be a time zone name")
     return NightlyConfig(timezone=zone)
+
+
+def load_rematch_policy(path: str | Path | None) -> RematchPolicy:
+    """The ``[rematch]`` table of a TOML configuration file (defaults without a file or table).
+
+    Its keys are the fields of :class:`RematchPolicy`; unknown keys are an
+    error, and values are checked as :class:`RematchPolicy` checks them.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> toml = pathlib.Path(tempfile.mkdtemp(), "matching.toml")
+    >>> _ = toml.write_text("[rematch]\\nallow_moves = true\\nmax_moves = 20\\n")
+    >>> load_rematch_policy(toml).max_moves
+    20
+    """
+    if path is None:
+        return RematchPolicy()
+    p = Path(path)
+    table = _side_table(p, _REMATCH, RematchPolicy)
+    try:
+        return RematchPolicy(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {p}, [rematch]: {exc}") from None
 
 
 def load_config(path: str | Path) -> MatchConfig:
@@ -283,14 +403,16 @@ def load_config(path: str | Path) -> MatchConfig:
     """
     p = Path(path)
     raw = _read_toml(p)
-    if isinstance(raw.get(_NIGHTLY), dict):
-        raw = {k: v for k, v in raw.items() if k != _NIGHTLY}  # read by load_nightly_config
+    for side in (_NIGHTLY, _REMATCH):  # read by load_nightly_config, load_rematch_policy
+        if isinstance(raw.get(side), dict):
+            raw = {k: v for k, v in raw.items() if k != side}
     if isinstance(raw.get(_SECTION), dict):
         outside = sorted(k for k in raw if k != _SECTION)
         if outside:
             raise ConfigError(
-                f"config file {p} has key(s) {', '.join(outside)} outside its [matching] "
-                "and [nightly] tables; put every setting inside a table (or use no table at all)"
+                f"config file {p} has key(s) {', '.join(outside)} outside its [matching], "
+                "[nightly] and [rematch] tables; put every setting inside a table (or use no "
+                "table at all)"
             )
         data = raw[_SECTION]
     else:

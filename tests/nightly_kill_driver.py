@@ -32,7 +32,7 @@ POINTS: dict[str, tuple[str, str, str, int]] = {
     # inside rematch: the plan computed, rematch not yet returned
     "rematch": ("matching.programme.rematch", "_plan", "after", 1),
     # inside the commit's transaction: every row written, before the SQL COMMIT
-    "write_files": ("matching.programme.store", "_write_files", "after", 1),
+    "write_files": ("matching.programme.store.commit", "_write_files", "after", 1),
     # committed, the plan folder not yet written
     "commit": ("matching.programme.store", "StateStore.commit", "after", 1),
     # the staging folder written, not yet fsync'ed nor swapped
@@ -42,7 +42,7 @@ POINTS: dict[str, tuple[str, str, str, int]] = {
     # just after it, the old folder (under the staging name) not yet removed
     "exchanged": ("matching.reports.folders", "_exchange", "after", 1),
     # the plan folder written, the run not yet finished
-    "published": ("matching.programme.nightly", "publish_plan", "after", 1),
+    "published": ("matching.programme.plan", "publish_plan", "after", 1),
     # no exchange (the two-rename fallback): the folder renamed away, the new one not yet in
     "fallback_renamed": ("matching.reports.folders", "os.rename", "before", 2),
     # nothing: the parent kills the run
@@ -109,9 +109,11 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"unknown point {point!r}")
     for name in (
         "matching.programme.nightly",
+        "matching.programme.plan",
         "matching.programme.rematch",
         "matching.reports.folders",
         "matching.programme.store",
+        "matching.programme.store.commit",
     ):
         importlib.import_module(name)  # imported before "ready": a random kill lands in the run
     from matching.cli import main as cli_main

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching import ConfigError, InputError, MatchConfig, load_config, match
+from matching import ConfigError, InputError, MatchConfig, RematchPolicy, load_config, match
+from matching.config import load_rematch_policy
 
 DEFAULTS = {
     "max_distance_km": 5.0,
@@ -420,3 +421,55 @@ def test_largest_accepted_settings_do_not_overflow():
     for objective, pairs in (("max_pairs", 2), ("min_cost", 1)):
         result = match(kids, mentors, dataclasses.replace(cfg, objective=objective))
         assert len(result.pairs) == pairs
+
+
+# ----------------------------------------------------------------------------------------------
+# the re-match policy
+
+
+def test_rematch_policy_defaults_and_is_frozen_and_keyword_only() -> None:
+    policy = RematchPolicy()
+    assert (policy.allow_moves, policy.switching_cost_km) == (False, 5.0)
+    assert (policy.max_moves, policy.price_of_stability) == (None, True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.max_moves = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RematchPolicy(True)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"switching_cost_km": -0.1}, "switching_cost_km"),
+        ({"switching_cost_km": 1e16}, "switching_cost_km"),
+        ({"switching_cost_km": math.nan}, "switching_cost_km"),
+        ({"switching_cost_km": True}, "switching_cost_km"),
+        ({"max_moves": -1}, "max_moves"),
+        ({"max_moves": 2.0}, "max_moves"),
+        ({"allow_moves": 1}, "allow_moves"),
+        ({"price_of_stability": "no"}, "price_of_stability"),
+    ],
+)
+def test_rematch_policy_is_checked_when_made(kwargs: dict, name: str) -> None:
+    with pytest.raises(ConfigError, match=f"'{name}' parameter of RematchPolicy"):
+        RematchPolicy(**kwargs)
+
+
+def test_rematch_table_of_the_toml_file(tmp_path: Path) -> None:
+    p = tmp_path / "cfg.toml"
+    p.write_text(
+        "[matching]\nmax_distance_km = 3.0\n"
+        "[rematch]\nallow_moves = true\nswitching_cost_km = 2.5\nmax_moves = 4\n",
+        encoding="utf-8",
+    )
+    assert load_rematch_policy(p) == RematchPolicy(
+        allow_moves=True, switching_cost_km=2.5, max_moves=4
+    )
+    assert load_config(p).max_distance_km == 3.0  # the [rematch] table is not MatchConfig's
+    assert load_rematch_policy(None) == RematchPolicy()
+    p.write_text("[rematch]\nmax_move = 4\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="max_move"):
+        load_rematch_policy(p)
+    p.write_text("[rematch]\nmax_moves = -4\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[rematch\].*'max_moves'"):
+        load_rematch_policy(p)

@@ -28,6 +28,7 @@ MODULES = [
     "solve",
     "programme.state",
     "programme.store",
+    "programme.store.store",
     "datasets.synth",
     "programme.nightly",
     "demo",

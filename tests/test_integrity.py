@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from matching.cli import main
+from matching.config import RematchPolicy
 from matching.errors import StoreError
 from matching.programme.store import StateStore
 from matching.reports.files import write_csv
@@ -413,7 +414,9 @@ def test_an_event_of_a_schema_1_store_is_a_duplicate_after_migration(tmp_path):
     # recorded on 2026-01-12 by schema 1: re-sent with its date, it is not applied again
     again = Event(kind="exit_request", child_id="C2", date="2026-01-12")
     # C2 exited under schema 1 and is not in the migrated store: an unknown id, were it applied
-    report = run_nightly(db, date="2026-02-02", events=[again], price_of_stability=False)
+    report = run_nightly(
+        db, date="2026-02-02", events=[again], policy=RematchPolicy(price_of_stability=False)
+    )
     assert report.counts["events_duplicate"] == 1 and report.counts["events_applied"] == 0
 
 
@@ -465,6 +468,23 @@ def test_a_switching_cost_without_bound_is_refused(tmp_path, files, capsys):
     err = capsys.readouterr().err
     assert "switching_cost_km" in err and "internal error" not in err
     assert not db.exists() and not (tmp_path / "n1").exists()
+
+
+def test_the_rematch_table_of_the_config_is_read_and_the_command_line_wins(tmp_path, files, capsys):
+    toml = tmp_path / "matching.toml"
+    toml.write_text("[rematch]\nallow_moves = true\nswitching_cost_km = 1e16\n", encoding="utf-8")
+    db = tmp_path / "state.db"
+    assert _nightly(db, files, "2026-03-02", tmp_path / "n1", "--config", str(toml)) == 1
+    err = capsys.readouterr().err
+    assert "[rematch]" in err and "switching_cost_km" in err and "internal error" not in err
+    assert not db.exists()
+    toml.write_text("[rematch]\nallow_moves = true\nswitching_cost_km = 2.0\n", encoding="utf-8")
+    code = _nightly(db, files, "2026-03-02", tmp_path / "n1", "--config", str(toml),
+                    "--switching-cost-km", "3", "--skip-price-of-stability")  # fmt: skip
+    assert code == 0
+    with StateStore.open(db, readonly=True) as store:
+        metrics = store.runs()["metrics"].iloc[-1]
+    assert metrics["switching_cost_km"] == 3.0 and metrics["price_of_stability_km"] is None
 
 
 def test_a_rejoin_takes_tonights_roster_row_and_the_next_night_changes_nothing(tmp_path, files):

@@ -52,10 +52,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from matching.config import RematchPolicy
 from matching.errors import EventError
 from matching.programme.events import Event
 from matching.programme.nightly import NightlyReport, run_nightly
 from matching.programme.store import StateStore
+
+QUICK = RematchPolicy(price_of_stability=False)  # no from-scratch solve: the tests need no price
 
 FIRST_NIGHT = dt.date(2026, 1, 5)
 WEEK = dt.timedelta(days=7)
@@ -293,8 +296,7 @@ class NightlyMachine(RuleBasedStateMachine):
             children=night.children,
             mentors=night.mentors,
             events=list(night.events),
-            allow_moves=allow_moves,
-            price_of_stability=False,
+            policy=RematchPolicy(allow_moves=allow_moves, price_of_stability=False),
         )
         assert not report.already_committed
         assert report.run_id is not None
@@ -361,8 +363,7 @@ class NightlyMachine(RuleBasedStateMachine):
             children=night.children,
             mentors=night.mentors,
             events=list(night.events),
-            allow_moves=night.allow_moves,
-            price_of_stability=False,
+            policy=RematchPolicy(allow_moves=night.allow_moves, price_of_stability=False),
         )
         assert report.already_committed and report.run_id == night.run_id
         assert report.counts["changes"] == 0
@@ -435,7 +436,7 @@ def _six(db: Path, referred: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
     kids, mentors = _children(6), _mentors({f"M{i}": 1 for i in range(1, 7)})
     run_nightly(
         db, date="2026-01-05", children=kids.iloc[:referred], mentors=mentors,
-        price_of_stability=False,
+        policy=QUICK,
     )  # fmt: skip
     _check_store(db)
     return kids, mentors
@@ -456,7 +457,7 @@ def test_a_pair_ended_by_an_event_and_made_again_the_same_night(tmp_path: Path) 
     ended = Event(kind="end_pair", child_id="C03", mentor_id=mentor, note="moved away")
     run_nightly(
         db, date="2026-01-12", children=kids, mentors=mentors, events=[ended],
-        price_of_stability=False,
+        policy=QUICK,
     )  # fmt: skip
     _check_store(db)
 
@@ -478,7 +479,7 @@ def test_a_pair_made_by_a_rejoin_and_a_pin_the_same_night(tmp_path: Path, who: s
         back = Event(kind="mentor_rejoin", mentor_id=mentor, date="2026-01-18")
     # pinned again to each other, dated between the departure and the rejoin
     pinned = Event(kind="pin", child_id="C01", mentor_id=mentor, actor=ACTOR, date="2026-01-14")
-    rosters = {"children": kids, "mentors": mentors, "price_of_stability": False}
+    rosters = {"children": kids, "mentors": mentors, "policy": QUICK}
     run_nightly(db, date="2026-01-12", events=leave, **rosters)  # type: ignore[arg-type]
     _check_store(db)
     before = db.read_bytes()
@@ -499,7 +500,7 @@ def test_a_pin_cannot_start_a_pair_before_a_new_referral_joined(tmp_path: Path) 
     try:
         run_nightly(
             db, date="2026-01-12", children=kids.iloc[:5], mentors=mentors, events=[pinned],
-            price_of_stability=False,
+            policy=QUICK,
         )  # fmt: skip
     except EventError:
         assert db.read_bytes() == before
@@ -520,7 +521,7 @@ def test_a_departure_dated_before_a_pair_ended_in_the_same_batch(tmp_path: Path)
     try:
         run_nightly(
             db, date="2026-01-12", children=kids, mentors=mentors, events=events,
-            price_of_stability=False,
+            policy=QUICK,
         )  # fmt: skip
     except EventError:
         assert db.read_bytes() == before
@@ -549,7 +550,7 @@ def test_a_departure_and_a_rejoin_the_same_night(tmp_path: Path, who: str) -> No
         ]
     run_nightly(
         db, date="2026-01-12", children=kids, mentors=mentors, events=events,
-        price_of_stability=False,
+        policy=QUICK,
     )  # fmt: skip
     with StateStore.open(db, readonly=True) as store:
         spells = store.enrolments()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from builders import child_rows, mentor_rows
 
-from matching import InputError, MatchConfig, match
+from matching import ConfigError, InputError, MatchConfig, RematchPolicy, match
 from matching.datasets.synth import district
 from matching.programme.rematch import rematch
 from matching.programme.state import State, settle
@@ -104,7 +104,12 @@ def test_pinned_pairs_never_move_even_when_moves_are_free() -> None:
     pairs = before.pairs.copy()
     pairs.loc[pinned, "pinned"] = True
     before = before.with_(pairs=pairs)
-    plan = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.0)
+    plan = rematch(
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=0.0),
+    )
     _check_valid(plan.state)
     kept = _pairset(plan.state.pairs)
     assert _pairset(pairs.loc[pinned]) <= kept
@@ -113,11 +118,21 @@ def test_pinned_pairs_never_move_even_when_moves_are_free() -> None:
 
 def test_free_moves_reach_the_from_scratch_optimum_and_costly_moves_none() -> None:
     before = _churn(_state(250, 220, 6), 6, 6)
-    free = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.0)
+    free = rematch(
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=0.0),
+    )
     assert free.metrics["price_of_stability_km"] == pytest.approx(
         0.0, abs=1e-3 * len(free.state.pairs)
     )
-    stiff = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=1000.0)
+    stiff = rematch(
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=1000.0),
+    )
     assert stiff.metrics["moved_pairs"] == 0 and len(stiff.ended) == 0
     kept = rematch(before, CFG, date="2026-02-01")
     assert kept.metrics["price_of_stability_km"] >= free.metrics["price_of_stability_km"] - 1e-6
@@ -125,11 +140,19 @@ def test_free_moves_reach_the_from_scratch_optimum_and_costly_moves_none() -> No
 
 def test_max_moves_caps_the_changes_of_one_run() -> None:
     before = _churn(_state(250, 220, 7), 7, 6)
-    free = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.0)
+    free = rematch(
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=0.0),
+    )
     changed = len(free.ended)
     assert changed > 2, "the instance must tempt the optimiser to move pairs"
     capped = rematch(
-        before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.0, max_moves=2
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=0.0, max_moves=2),
     )
     assert len(capped.ended) <= 2
     assert capped.metrics["switching_cost_km"] > 0
@@ -156,10 +179,12 @@ def test_paused_mentors_keep_pairs_and_take_no_new_child_and_approved_exits_wait
 
 def test_bad_options_are_rejected() -> None:
     state = _state(30, 30, 9)
-    with pytest.raises(InputError, match="switching_cost_km"):
-        rematch(state, CFG, date="2026-02-01", switching_cost_km=-1.0)
-    with pytest.raises(InputError, match="max_moves"):
-        rematch(state, CFG, date="2026-02-01", max_moves=-1)
+    with pytest.raises(ConfigError, match="switching_cost_km"):
+        RematchPolicy(switching_cost_km=-1.0)
+    with pytest.raises(ConfigError, match="max_moves"):
+        RematchPolicy(max_moves=-1)
+    with pytest.raises(ConfigError, match="policy"):
+        rematch(state, CFG, date="2026-02-01", policy={"max_moves": 1})  # type: ignore[arg-type]
 
 
 def test_a_capacity_cut_ends_the_newest_unpinned_pairs_and_queues_their_children() -> None:
@@ -194,7 +219,12 @@ def test_a_capacity_cut_ends_the_newest_unpinned_pairs_and_queues_their_children
 
 def test_moves_change_mentors_but_never_leave_a_paired_child_without_one() -> None:
     before = _churn(_state(300, 260, 12), 12, 8)
-    plan = rematch(before, CFG, date="2026-02-01", allow_moves=True, switching_cost_km=0.2)
+    plan = rematch(
+        before,
+        CFG,
+        date="2026-02-01",
+        policy=RematchPolicy(allow_moves=True, switching_cost_km=0.2),
+    )
     _check_valid(plan.state)
     still = set(plan.state.pairs["child_id"])
     assert set(before.pairs["child_id"]) <= still
@@ -204,7 +234,7 @@ def test_moves_change_mentors_but_never_leave_a_paired_child_without_one() -> No
 def test_the_price_of_stability_can_be_skipped() -> None:
     before = _churn(_state(150, 130, 13), 13, 3)
     full = rematch(before, CFG, date="2026-02-01")
-    quick = rematch(before, CFG, date="2026-02-01", price_of_stability=False)
+    quick = rematch(before, CFG, date="2026-02-01", policy=RematchPolicy(price_of_stability=False))
     assert quick.metrics["price_of_stability_km"] is None
     assert full.metrics["price_of_stability_km"] is not None
     pd.testing.assert_frame_equal(quick.state.pairs, full.state.pairs)

@@ -22,6 +22,8 @@ from builders import child_rows, mentor_rows
 
 import matching
 import matching.programme.store as store_module
+import matching.programme.store.codec as codec_module
+import matching.programme.store.commit as commit_module
 from matching.datasets.synth import district
 from matching.errors import MatchingError, StoreError, StoreLockedError
 from matching.programme.state import (
@@ -153,6 +155,11 @@ def seeded(db: Path) -> Path:
 def test_errors_are_matching_errors() -> None:
     assert issubclass(StoreError, MatchingError)
     assert issubclass(StoreLockedError, StoreError)
+
+
+def test_the_stored_kinds_cover_the_state_columns() -> None:
+    assert tuple(codec_module.CHILD_KINDS) == CHILD_STATE_COLUMNS
+    assert tuple(codec_module.MENTOR_KINDS) == MENTOR_STATE_COLUMNS
 
 
 def test_module_docstring_example_runs() -> None:
@@ -539,19 +546,19 @@ def test_exception_mid_transaction_rolls_everything_back(
             forbidden=(),
         )
     )
-    real = store_module._write_events
+    real = commit_module._write_events
 
     def explode(conn: sqlite3.Connection, run_id: int, events: list) -> None:
         real(conn, run_id, events)  # rosters, pairs, history and events are written...
         raise RuntimeError("injected failure")  # ...then the commit fails
 
-    monkeypatch.setattr(store_module, "_write_events", explode)
+    monkeypatch.setattr(commit_module, "_write_events", explode)
     with StateStore.open(seeded) as s:
         with pytest.raises(RuntimeError, match="injected"):
             s.commit(new, run=run("2026-11-25"), events=[{"kind": "x"}])
         assert_state_equal(s.load(), state)
         assert_unchanged(seeded, before)
-        monkeypatch.setattr(store_module, "_write_events", real)
+        monkeypatch.setattr(commit_module, "_write_events", real)
         assert s.commit(new, run=run("2026-11-25")) == 2  # the run id was not used up
         assert_state_equal(s.load(), new)
 
@@ -563,7 +570,7 @@ def test_readers_never_see_a_half_applied_run(
     state = before[0]
     new = settle(state.with_(pairs=state.pairs.iloc[:1].reset_index(drop=True)))
     seen: list[State] = []
-    real = store_module._write_history
+    real = commit_module._write_history
     reader = StateStore.open(seeded, readonly=True)  # opened before the commit starts
 
     def spy(*args: object) -> None:
@@ -573,7 +580,7 @@ def test_readers_never_see_a_half_applied_run(
             seen.append(other.load())
             assert len(other.runs()) == 1 and len(other.history()) == 3
 
-    monkeypatch.setattr(store_module, "_write_history", spy)
+    monkeypatch.setattr(commit_module, "_write_history", spy)
     try:
         with StateStore.open(seeded) as s:
             s.commit(new, run=run("2026-11-25"))
@@ -674,9 +681,7 @@ def test_an_empty_or_tableless_file_is_refused(db: Path, readonly: bool) -> None
     assert db.stat().st_size == size
 
 
-def test_migrations_run_in_order_and_roll_back(
-    seeded: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migrations_run_in_order_and_roll_back(seeded: Path) -> None:
     calls: list[int] = []
 
     def to_3(conn: sqlite3.Connection) -> None:
@@ -688,23 +693,26 @@ def test_migrations_run_in_order_and_roll_back(
         conn.execute("CREATE TABLE extra_v4 (x INTEGER)")
         raise RuntimeError("broken migration")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, to_3, to_4_broken])
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 4)
+    class Version4(StateStore):
+        SCHEMA_VERSION = 4
+        MIGRATIONS = (*MIGRATIONS, to_3, to_4_broken)
+
+    class Version3(Version4):
+        SCHEMA_VERSION = 3
+
     with pytest.raises(RuntimeError, match="broken"):
-        StateStore.open(seeded)
+        Version4.open(seeded)
     with _raw(seeded) as conn:
         assert conn.execute("SELECT value FROM meta").fetchone()[0] == "2"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert not {"extra_v3", "extra_v4"} & tables
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 3)
     calls.clear()
-    with StateStore.open(seeded) as s:
+    with Version3.open(seeded) as s:
         assert s.schema_version() == 3
         assert len(s.runs()) == 1
     assert calls == [3]
-    monkeypatch.setattr(StateStore, "SCHEMA_VERSION", 4)
     with pytest.raises(StoreError, match="older"):  # read-only opens never migrate
-        StateStore.open(seeded, readonly=True)
+        Version4.open(seeded, readonly=True)
 
 
 class _raw:
@@ -760,16 +768,17 @@ import os, sys, time
 sys.path.insert(0, {tests!r})
 from test_store import kill_commit
 import matching.programme.store as store_module
+import matching.programme.store.commit as commit_module
 
 marks = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-real = store_module._write_history
+real = commit_module._write_history
 
 def slow_history(conn, run_id, *args):
     real(conn, run_id, *args)  # half of the run is written: hold the transaction open a while
     os.write(marks, b"inside %d\\n" % run_id)
     time.sleep(0.01)
 
-store_module._write_history = slow_history
+commit_module._write_history = slow_history
 store = store_module.StateStore.open(sys.argv[1])
 k = len(store.runs())
 print("ready", flush=True)

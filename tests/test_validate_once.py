@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import matching.rosters.validate as validate_module
-from matching import match
+from matching import RematchPolicy, match
 from matching.datasets.synth import district
 from matching.programme.events import Event
 from matching.programme.nightly import run_nightly
@@ -54,8 +54,8 @@ def test_nightly_from_frames_with_moves_validates_each_roster_once(tmp_path, ros
     run_nightly(db, date="2026-03-01", children=kids, mentors=mentors)
     validations.clear()
     # moves capped at zero: the re-match is solved more than once, and from scratch too
-    run_nightly(db, date="2026-03-08", children=kids, mentors=mentors, allow_moves=True,
-                max_moves=0, price_of_stability=True)  # fmt: skip
+    policy = RematchPolicy(allow_moves=True, max_moves=0, price_of_stability=True)
+    run_nightly(db, date="2026-03-08", children=kids, mentors=mentors, policy=policy)
     assert validations == [("children", len(kids)), ("mentors", len(mentors))]
 
 

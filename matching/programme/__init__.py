@@ -12,13 +12,8 @@ from matching.programme.events import (
     id_is_plain,
     read_events,
 )
-from matching.programme.nightly import (
-    PLAN_FILES,
-    NightlyReport,
-    publish_plan,
-    run_nightly,
-    today,
-)
+from matching.programme.nightly import NightlyReport, run_nightly, today
+from matching.programme.plan import PLAN_FILES, publish_plan
 from matching.programme.province import (
     DistrictNight,
     ProvinceNightlyReport,
@@ -27,7 +22,6 @@ from matching.programme.province import (
 from matching.programme.rematch import (
     MAX_SWITCHING_COST_KM,
     RematchPlan,
-    check_options,
     rematch,
 )
 from matching.programme.state import (
@@ -82,7 +76,6 @@ __all__ = [
     "apply_rosters",
     "backup",
     "check_date",
-    "check_options",
     "empty_state",
     "event_key",
     "id_is_plain",

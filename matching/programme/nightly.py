@@ -39,7 +39,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from matching.config import MatchConfig, validate_config
+from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
 from matching.errors import InputError
 from matching.programme.events import (
     EVENT_FIELDS,
@@ -50,27 +50,15 @@ from matching.programme.events import (
     event_key,
     read_events,
 )
-from matching.programme.rematch import RematchPlan, check_options, rematch
+from matching.programme.plan import PLAN_FILES, publish_plan, render_plan, write_plan
+from matching.programme.rematch import RematchPlan, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
-from matching.reports import staged_folder, to_csv_bytes
 from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
 
 __all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
 
 log = logging.getLogger("matching")
-
-PLAN_FILES = (
-    "plan.json",
-    "plan_new_pairs.csv",
-    "plan_ended_pairs.csv",
-    "plan_moved_pairs.csv",
-    "plan_waiting.csv",
-    "plan_ignored_rows.csv",
-    "plan_duplicate_events.csv",
-    "geocode_failures.csv",
-)
-"""Every file a plan folder may hold (``geocode_failures.csv`` only with a geocoder)."""
 
 COUNT_KEYS = (
     "children_joined",
@@ -228,10 +216,7 @@ def run_nightly(
     events: str | Path | Sequence[Event] | None = None,
     config: MatchConfig | None = None,
     dry_run: bool = False,
-    allow_moves: bool = False,
-    switching_cost_km: float = 5.0,
-    max_moves: int | None = None,
-    price_of_stability: bool = True,
+    policy: RematchPolicy | None = None,
     progress: Callable[[str], None] | None = None,
     geocoder: Any | None = None,
     geocode_cache: str | Path | None = None,
@@ -247,10 +232,8 @@ def run_nightly(
     date : str
         ISO date the run stands for (see :func:`today`).
     out_dir : path, optional
-        The plan folder, written whole after the commit (a sibling folder
-        swapped in: see :func:`matching.reports.files.publish_folder`); ``None``
-        writes no files (library use).  The plan of any committed run can be
-        written again with ``matching plan``.
+        The plan folder, written whole after the commit (:func:`publish_plan`);
+        ``None`` writes no files.  ``matching plan`` writes any committed run's plan again.
     children, mentors : path or DataFrame, optional
         Roster files (``.csv``/``.xlsx``) or raw frames: joins and updates.
     events : path or sequence of Event, optional
@@ -259,9 +242,8 @@ def run_nightly(
     dry_run : bool
         Plan and report, commit nothing; the store is opened read-only (and
         not created).
-    allow_moves, switching_cost_km, max_moves, price_of_stability
-        As in :func:`matching.programme.rematch.rematch` (the price of stability costs a
-        from-scratch solve).
+    policy : RematchPolicy, optional
+        How the re-match treats existing pairs (the price of stability costs a from-scratch solve).
     progress : callable, optional
         Called with a short phase name as the run advances (for a progress
         display); never with personal data.
@@ -292,112 +274,190 @@ def run_nightly(
     """
     step = progress or (lambda _phase: None)
     step("validating input")
-    day = check_date(date)
-    cfg = validate_config(MatchConfig() if config is None else config)
-    check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
-    hashes: dict[str, str] = {}
-    geo_failures: dict[str, pd.DataFrame] = {}
-    if geocoder is not None:
-        step("geocoding addresses")
-        opts = dict(geocode_options or {})
-        for name in ("children", "mentors"):
-            src = children if name == "children" else mentors
-            src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
-            children, mentors = (src, mentors) if name == "children" else (children, src)
-    kids_roster = _roster(children, load_children, valid_children, "children", hashes)
-    mentors_roster = _roster(mentors, load_mentors, valid_mentors, "mentors", hashes)
-    event_list = _events(events, hashes)
-    options = {
-        "allow_moves": allow_moves,
-        "switching_cost_km": switching_cost_km,
-        "max_moves": max_moves,
-        "price_of_stability": price_of_stability,
-        "geocoding": geocoder is not None,
-    }
-    digest = _digest({"date": day, "inputs": hashes, "config": cfg.to_dict(), **options})
+    inputs = _Inputs.read(
+        date, config, policy, step, children=children, mentors=mentors, events=events,
+        geocoding=(geocoder, geocode_cache, geocode_options),
+    )  # fmt: skip
+    day = inputs.day
     step("loading the state store")
     with contextlib.ExitStack() as stack:
-        store: StateStore | None = None
-        if not dry_run:
-            store = stack.enter_context(StateStore.open(db))
-        elif Path(db).exists() or Path(db).is_symlink():
-            store = stack.enter_context(StateStore.open(db, readonly=True))
+        store = _open_store(stack, db, dry_run)
         state = store.load() if store is not None else empty_state()
         if store is not None and not dry_run:
-            done = store.find_run(run_date=day, inputs_digest=digest)
+            done = store.find_run(run_date=day, inputs_digest=inputs.digest)
             if done is not None:
-                log.info("nightly %s: already committed as run %d; nothing changed", day, done)
-                files = _publish(out_dir, store.run_files(done), step)
-                step("done")
-                zeros = dict.fromkeys((*COUNT_KEYS, "changes"), 0)
-                return NightlyReport(None, zeros, files, done, already_committed=True)
-        batch = {
-            event_key(e, day)
-            for e in event_list
-            if all(isinstance(getattr(e, f), str) for f in EVENT_FIELDS)
-        }
-        seen = store.event_keys(among=batch) if store is not None else set()
+                return _replay(store, done, day, out_dir, step)
         step("applying rosters and events")
-        night = _apply(state, kids_roster, mentors_roster, event_list, day, seen)
+        night = _apply(state, inputs.kids, inputs.mentors, inputs.events, day, _seen(store, inputs))
         step("re-matching")
-        plan = rematch(
-            night.state,
-            cfg,
-            date=day,
-            allow_moves=allow_moves,
-            switching_cost_km=switching_cost_km,
-            max_moves=max_moves,
-            price_of_stability=price_of_stability,
-        )
+        plan = rematch(night.state, inputs.config, date=day, policy=inputs.policy)
         started, ended = _pair_changes(state, plan, night)
-        counts = _counts(night, plan, started, ended, geo_failures)
-        if len(night.ignored):
-            log.warning(
-                "nightly %s: %d roster row(s) name people who left the programme and were "
-                "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
-                "brings someone back",
-                day,
-                len(night.ignored),
-            )
-        log.info("nightly %s: %s", day, ", ".join(f"{k} {v}" for k, v in counts.items()))
+        counts = _counts(night, plan, started, ended, inputs.geo_failures or {})
+        _log_night(day, night, counts)
 
-        def render(run_id: int | None) -> dict[str, bytes]:
-            return _plan_files(
-                plan, ended, counts, hashes, day, dry_run, run_id, night, geo_failures
-                if geocoder is not None else None,
-            )  # fmt: skip
-
-        run_id = None
-        if dry_run or store is None:
-            contents = render(None)
-        else:
+        render = _renderer(plan, ended, counts, night, inputs, dry_run)
+        run_id, contents = None, None
+        if not dry_run and store is not None:
             step("committing")
-            rendered: dict[str, bytes] = {}
-
-            def stored(new_id: int) -> dict[str, bytes]:
-                rendered.update(render(new_id))
-                return rendered
-
-            run_id = store.commit(
-                plan.state,
-                run=RunInfo(
-                    run_date=day,
-                    kind="nightly",
-                    config=cfg.to_dict(),
-                    input_hashes=hashes,
-                    metrics=plan.metrics,
-                    counts=counts,
-                    inputs_digest=digest,
-                ),
-                started=started,
-                ended=ended,
-                events=night.log,
-                files=stored,
-            )
-            contents = rendered
-        files = _publish(out_dir, contents, step)
+            run_id, contents = _commit(store, inputs, plan, counts, (started, ended), night, render)
+        files = write_plan(out_dir, render(None) if contents is None else contents, step)
     step("done")
     return NightlyReport(plan, counts, files, run_id, ignored=night.ignored)
+
+
+def _replay(
+    store: StateStore, done: int, day: str, out_dir: str | Path | None, step: Callable[[str], None]
+) -> NightlyReport:
+    """The night was committed before as run ``done``: change nothing, write its plan again."""
+    log.info("nightly %s: already committed as run %d; nothing changed", day, done)
+    files = write_plan(out_dir, store.run_files(done), step)
+    step("done")
+    zeros = dict.fromkeys((*COUNT_KEYS, "changes"), 0)
+    return NightlyReport(None, zeros, files, done, already_committed=True)
+
+
+def _renderer(
+    plan: RematchPlan,
+    ended: Mapping[tuple[str, str], tuple[str, str, str]],
+    counts: dict[str, int],
+    night: _Night,
+    inputs: _Inputs,
+    dry_run: bool,
+) -> Callable[[int | None], dict[str, bytes]]:
+    """Renders tonight's plan files for a run id (None: not committed)."""
+
+    def render(run_id: int | None) -> dict[str, bytes]:
+        summary = {
+            "date": inputs.day,
+            "run_id": run_id,
+            "dry_run": dry_run,
+            "input_hashes": inputs.hashes,
+        }
+        return render_plan(
+            plan, ended=ended, counts=counts, ignored=night.ignored,
+            duplicates=night.duplicates, geo_failures=inputs.geo_failures, summary=summary,
+        )  # fmt: skip
+
+    return render
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Tonight's inputs, read and validated before the store is touched."""
+
+    day: str
+    config: MatchConfig
+    policy: RematchPolicy
+    kids: ValidRoster | None
+    mentors: ValidRoster | None
+    events: list[Event]
+    hashes: dict[str, str]
+    geo_failures: dict[str, pd.DataFrame] | None  # None without a geocoder
+    digest: str
+
+    @classmethod
+    def read(
+        cls,
+        date: str,
+        config: MatchConfig | None,
+        policy: RematchPolicy | None,
+        step: Callable[[str], None],
+        *,
+        children: Source,
+        mentors: Source,
+        events: str | Path | Sequence[Event] | None,
+        geocoding: tuple[Any | None, str | Path | None, dict[str, Any] | None],
+    ) -> _Inputs:
+        """Check the date, configuration and policy; geocode, read and validate the rosters;
+        read the events; hash everything that decides the night (:attr:`digest`)."""
+        day = check_date(date)
+        cfg = validate_config(MatchConfig() if config is None else config)
+        rules = validate_policy(policy)
+        hashes: dict[str, str] = {}
+        geocoder, geocode_cache, geocode_options = geocoding
+        geo_failures: dict[str, pd.DataFrame] = {}
+        if geocoder is not None:
+            step("geocoding addresses")
+            opts = dict(geocode_options or {})
+            for name in ("children", "mentors"):
+                src = children if name == "children" else mentors
+                src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
+                children, mentors = (src, mentors) if name == "children" else (children, src)
+        kids_roster = _roster(children, load_children, valid_children, "children", hashes)
+        mentors_roster = _roster(mentors, load_mentors, valid_mentors, "mentors", hashes)
+        event_list = _events(events, hashes)
+        options = {**rules.to_dict(), "geocoding": geocoder is not None}
+        digest = _digest({"date": day, "inputs": hashes, "config": cfg.to_dict(), **options})
+        failures = geo_failures if geocoder is not None else None
+        return cls(day, cfg, rules, kids_roster, mentors_roster, event_list, hashes, failures,
+                   digest)  # fmt: skip
+
+
+def _open_store(stack: contextlib.ExitStack, db: str | Path, dry_run: bool) -> StateStore | None:
+    """The store, open for writing (created if absent); a dry run opens an existing store
+    read-only and creates none (None)."""
+    if not dry_run:
+        return stack.enter_context(StateStore.open(db))
+    if Path(db).exists() or Path(db).is_symlink():
+        return stack.enter_context(StateStore.open(db, readonly=True))
+    return None
+
+
+def _seen(store: StateStore | None, inputs: _Inputs) -> set[str]:
+    """The keys of tonight's events that the store has already recorded."""
+    if store is None:
+        return set()
+    batch = {
+        event_key(e, inputs.day)
+        for e in inputs.events
+        if all(isinstance(getattr(e, f), str) for f in EVENT_FIELDS)
+    }
+    return store.event_keys(among=batch)
+
+
+def _log_night(day: str, night: _Night, counts: Mapping[str, int]) -> None:
+    if len(night.ignored):
+        log.warning(
+            "nightly %s: %d roster row(s) name people who left the programme and were "
+            "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
+            "brings someone back",
+            day,
+            len(night.ignored),
+        )
+    log.info("nightly %s: %s", day, ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _commit(
+    store: StateStore,
+    inputs: _Inputs,
+    plan: RematchPlan,
+    counts: dict[str, int],
+    changes: tuple[Mapping[tuple[str, str], Any], Mapping[tuple[str, str], tuple[str, ...]]],
+    night: _Night,
+    render: Callable[[int | None], dict[str, bytes]],
+) -> tuple[int, dict[str, bytes]]:
+    """Commit the plan's state, histories, events, run record and plan files in one
+    transaction; return the run id and the files (rendered with it)."""
+    rendered: dict[str, bytes] = {}
+
+    def stored(new_id: int) -> dict[str, bytes]:
+        rendered.update(render(new_id))
+        return rendered
+
+    run = RunInfo(
+        run_date=inputs.day,
+        kind="nightly",
+        config=inputs.config.to_dict(),
+        input_hashes=inputs.hashes,
+        metrics=plan.metrics,
+        counts=counts,
+        inputs_digest=inputs.digest,
+    )
+    started, ended = changes
+    run_id = store.commit(
+        plan.state, run=run, started=started, ended=ended, events=night.log, files=stored
+    )
+    return run_id, rendered
 
 
 @dataclass(frozen=True)
@@ -542,79 +602,3 @@ def _counts(
         v for k, v in counts.items() if k not in _NOT_CHANGES and not k.endswith("_geocode_failed")
     )
     return counts
-
-
-def _plan_files(
-    plan: RematchPlan,
-    ended: dict[tuple[str, str], tuple[str, str, str]],
-    counts: dict[str, int],
-    hashes: dict[str, str],
-    date: str,
-    dry_run: bool,
-    run_id: int | None,
-    night: _Night,
-    geo_failures: Mapping[str, pd.DataFrame] | None,
-) -> dict[str, bytes]:
-    """The plan folder's files, rendered to bytes (deterministic for the same run)."""
-    from matching._version import __version__
-
-    ended_df = pd.DataFrame(
-        [(c, m, r, a, on) for (c, m), (r, a, on) in sorted(ended.items())],
-        columns=["child_id", "mentor_id", "reason", "approved_by", "ended_on"],
-    )
-    duplicates = pd.DataFrame(
-        night.duplicates, columns=["number", "kind", "child_id", "mentor_id", "date"]
-    )
-    files = {
-        "plan_new_pairs.csv": to_csv_bytes(plan.new_pairs, decimals=4),
-        "plan_ended_pairs.csv": to_csv_bytes(ended_df),
-        "plan_moved_pairs.csv": to_csv_bytes(plan.moved, decimals=4),
-        "plan_waiting.csv": to_csv_bytes(plan.waiting),
-        "plan_ignored_rows.csv": to_csv_bytes(night.ignored),
-        "plan_duplicate_events.csv": to_csv_bytes(duplicates),
-    }
-    if geo_failures is not None:
-        cols = ["roster", "id", "reason", "detail"]
-        table = pd.concat([pd.DataFrame(columns=cols), *geo_failures.values()], ignore_index=True)
-        files["geocode_failures.csv"] = to_csv_bytes(table)
-    summary = {
-        "library_version": __version__,
-        "date": date,
-        "run_id": run_id,
-        "dry_run": dry_run,
-        "counts": counts,
-        "metrics": plan.metrics,
-        "input_hashes": hashes,
-    }
-    text = json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"
-    files["plan.json"] = text.encode("utf-8")
-    return files
-
-
-def _publish(
-    out_dir: str | Path | None, contents: Mapping[str, bytes], step: Callable[[str], None]
-) -> dict[str, Path]:
-    if out_dir is None:
-        return {}
-    step("writing the plan")
-    return publish_plan(out_dir, contents)
-
-
-def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
-    """Write a plan folder whole: it holds exactly ``contents`` (name -> bytes) afterwards.
-
-    The folder is written beside ``out_dir`` and swapped in at once
-    (:func:`matching.reports.files.staged_folder`): a failure or a kill leaves the
-    previous plan as it was.  A folder holding files other than plan files
-    (:data:`PLAN_FILES`) is refused, never replaced.  Returns the paths
-    written, by file name.  Used after a commit, and by ``matching plan``
-    with a run's stored files.
-    """
-    unknown = sorted(set(contents) - set(PLAN_FILES))
-    if unknown:
-        raise InputError(f"not plan files: {', '.join(unknown)}")
-    folder = staged_folder(out_dir, owned=PLAN_FILES)
-    with folder as stage:
-        for name, data in sorted(contents.items()):
-            (stage / name).write_bytes(data)
-    return {name: folder.final(stage / name) for name in sorted(contents)}

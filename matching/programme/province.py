@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from matching.config import MatchConfig, validate_config
+from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
 from matching.errors import InputError
 from matching.programme.events import Event
 from matching.programme.nightly import COUNT_KEYS, run_nightly
@@ -119,10 +119,7 @@ def run_province_nightly(
     config: MatchConfig | None = None,
     write_plans: bool = True,
     dry_run: bool = False,
-    allow_moves: bool = False,
-    switching_cost_km: float = 5.0,
-    max_moves: int | None = None,
-    price_of_stability: bool = True,
+    policy: RematchPolicy | None = None,
 ) -> ProvinceNightlyReport:
     """Run the nightly job of every district of a province, in parallel.
 
@@ -150,7 +147,7 @@ def run_province_nightly(
         :class:`~matching.scale.executors.DaskExecutor`.  With Dask the workers
         must see ``root_dir`` (a shared file system on a real cluster).
     by : str, default "district"
-    config, dry_run, allow_moves, switching_cost_km, max_moves, price_of_stability
+    config, dry_run, policy
         As for :func:`matching.programme.nightly.run_nightly`.
     write_plans : bool, default True
         Write each district's plan files.
@@ -167,6 +164,7 @@ def run_province_nightly(
         names a district that has no rows and no store.
     """
     cfg = validate_config(MatchConfig() if config is None else config)
+    rules = validate_policy(policy)
     ex: Executor = SerialExecutor() if executor is None else executor
     root = Path(root_dir)
     split = split_by_district(read_raw_table(children), read_raw_table(mentors), by)
@@ -174,11 +172,7 @@ def run_province_nightly(
     all_names = _district_names(root, split.names, events)
     errors = dict(split.clash)
     errors.update({d: f"InputError: {why}" for d in all_names if (why := folder_name_problem(d))})
-    options = dict(
-        date=date, config=cfg, dry_run=dry_run, allow_moves=allow_moves,
-        switching_cost_km=switching_cost_km, max_moves=max_moves,
-        price_of_stability=price_of_stability,
-    )  # fmt: skip
+    options = dict(date=date, config=cfg, dry_run=dry_run, policy=rules)
     todo = [d for d in all_names if d not in errors]
     tasks = _night_tasks(root, todo, split, events, options, write_plans)
     reports: dict[str, DistrictNight] = {}

@@ -2,7 +2,8 @@
 
 A pairing is a relationship: moving a child to another mentor because a
 slightly better one appeared does harm.  :func:`rematch` therefore pairs the
-children who need a mentor **around** the existing pairs:
+children who need a mentor **around** the existing pairs, as its
+:class:`~matching.config.RematchPolicy` says:
 
 - By default (``allow_moves=False``) no existing pair moves.  The children
   without a mentor are matched optimally (:func:`matching.match`) against the
@@ -37,14 +38,20 @@ import numpy as np
 import pandas as pd
 
 from matching._engine.costs import InterestCodes, pair_costs, unmatched_price
-from matching.config import MAX_WEIGHT_KM, MatchConfig, validate_config
+from matching.config import (
+    MAX_WEIGHT_KM,
+    MatchConfig,
+    RematchPolicy,
+    validate_config,
+    validate_policy,
+)
 from matching.errors import InputError
 from matching.geo.distance import great_circle_km, pairs_within
 from matching.match import MatchResult, match
-from matching.programme.state import LIFECYCLE_COLUMNS, State, settle
+from matching.programme.state import LIFECYCLE_COLUMNS, PAIR_COLUMNS, State, settle
 from matching.rosters import assume_valid, needs_mask
 
-__all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "check_options", "rematch"]
+__all__ = ["MAX_SWITCHING_COST_KM", "RematchPlan", "rematch"]
 
 _MAX_DOUBLINGS = 20
 _CHILD_EXTRA = ("exit_state", "exit_approved_by", *LIFECYCLE_COLUMNS)
@@ -94,10 +101,7 @@ def rematch(
     config: MatchConfig | None = None,
     *,
     date: str,
-    allow_moves: bool = False,
-    switching_cost_km: float = 5.0,
-    max_moves: int | None = None,
-    price_of_stability: bool = True,
+    policy: RematchPolicy | None = None,
 ) -> RematchPlan:
     """Pair every child who needs a mentor, keeping existing pairs.
 
@@ -109,30 +113,70 @@ def rematch(
         Weights and rules, as for :func:`matching.match`.
     date : str
         ISO date of the run; new pairs start on it.
-    allow_moves : bool, default False
-        Let unpinned pairs move when a move gains more than
-        ``switching_cost_km``.
-    switching_cost_km : float, default 5.0
-        Bonus (km-eq) each existing pair earns for staying.
-    max_moves : int, optional
-        Cap on moved pairs in this run (with ``allow_moves``).
-    price_of_stability : bool, default True
-        Also solve the same children and mentors from scratch to report the
-        price of stability.  That is a full match, usually far slower than
-        the re-match itself; without it the three figures are None.
+    policy : RematchPolicy, optional
+        Whether pairs may move, the switching cost, the cap on moves and
+        whether to report the price of stability
+        (:class:`~matching.config.RematchPolicy`; its defaults: no pair
+        moves, and the price of stability is reported).  Without the price
+        of stability the three objective figures are None.
 
     Returns
     -------
     RematchPlan
     """
     cfg = validate_config(MatchConfig() if config is None else config)
-    check_options(switching_cost_km=switching_cost_km, max_moves=max_moves)
+    rules = validate_policy(policy)
     state, trimmed = _fit_capacity(state)
-    mentors_all = state.mentors
+    side = _sides(state, cfg, rules.allow_moves)
+    cost_used = float(rules.switching_cost_km)
+    result = _solve(side, cost_used)
+    if rules.allow_moves and rules.max_moves is not None:
+        for _ in range(_MAX_DOUBLINGS):
+            if _count_moves(result, side.movable) <= rules.max_moves:
+                break
+            cost_used = max(cost_used * 2.0, 1.0)
+            result = _solve(side, cost_used)
+    plan = _plan(
+        state, result, side.fixed, side.movable, side.eligible, date, cfg, cost_used,
+        side.queue, rules.price_of_stability,
+    )  # fmt: skip
+    waiting = _taken(plan.waiting, side.kids, state.mentors, side.mentors, cfg)
+    plan = replace(plan, waiting=waiting)
+    if len(trimmed):
+        ended = pd.concat([trimmed, plan.ended], ignore_index=True)
+        metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
+        plan = replace(plan, ended=ended, metrics=metrics)
+    return plan
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """The two sides of one re-match and the pairs around them.
+
+    ``eligible``: enrolled children not on their way out, with the priority
+    boosts; ``fixed``: pairs that stay whatever happens; ``movable``: pairs
+    that may move; ``kids`` / ``mentors``: the rosters handed to
+    :func:`matching.match` (mentors with their capacity left); ``config``:
+    the configuration with the forbidden pairs among them; ``keep``: the
+    movable pairs it can keep.
+    """
+
+    eligible: pd.DataFrame
+    fixed: pd.DataFrame
+    movable: pd.DataFrame
+    queue: set[str]
+    kids: pd.DataFrame
+    mentors: pd.DataFrame
+    config: MatchConfig
+    keep: list[tuple[str, str]]
+
+
+def _sides(state: State, cfg: MatchConfig, allow_moves: bool) -> _Sides:
+    """Who is matched against whom: children ranked, mentors' capacity left, pairs kept."""
     pairs = state.pairs
     enrolled = state.enrolled_children()
     eligible = enrolled[enrolled["exit_state"] != "approved"].copy()
-    active = mentors_all[mentors_all["status"] == "active"].copy()
+    active = state.mentors[state.mentors["status"] == "active"].copy()
     queue = set(state.first_in_line)
     top = int(eligible["priority"].max()) if len(eligible) else 0
     boost = eligible["id"].isin(queue)
@@ -153,60 +197,34 @@ def rematch(
     )
     active = active.assign(capacity=caps.to_numpy().astype(np.int64))
     active = active[active["capacity"] > 0]
-    fixed_children = set(fixed["child_id"])
-    to_match = eligible[~eligible["id"].isin(fixed_children)]
+    to_match = eligible[~eligible["id"].isin(set(fixed["child_id"]))]
     kids_in = _roster_cols(to_match, _CHILD_EXTRA)
     mentors_in = _roster_cols(active, _MENTOR_EXTRA)
-    forb = tuple(
-        (c, m)
-        for c, m in tuple(state.forbidden) + tuple(cfg.forbidden_pairs)
-        if c in set(kids_in["id"]) and m in set(mentors_in["id"])
-    )
-    run_cfg = replace(cfg, forbidden_pairs=tuple(sorted(set(forb))))
     keep_pairs = [
         (c, m)
         for c, m in zip(movable["child_id"], movable["mentor_id"], strict=True)
         if m in set(mentors_in["id"])
     ]
-    cost_used = float(switching_cost_km)
-    result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
-    if allow_moves and max_moves is not None:
-        for _ in range(_MAX_DOUBLINGS):
-            if _count_moves(result, movable) <= max_moves:
-                break
-            cost_used = max(cost_used * 2.0, 1.0)
-            result = _solve(kids_in, mentors_in, run_cfg, keep_pairs, cost_used)
-    plan = _plan(
-        state, result, fixed, movable, eligible, date, cfg, cost_used, queue, price_of_stability
+    run_cfg = _among(cfg, state.forbidden, kids_in, mentors_in)
+    return _Sides(eligible, fixed, movable, queue, kids_in, mentors_in, run_cfg, keep_pairs)
+
+
+def _among(
+    cfg: MatchConfig, forbidden: Any, kids: pd.DataFrame, mentors: pd.DataFrame
+) -> MatchConfig:
+    """``cfg`` whose forbidden pairs are the state's and its own among ``kids`` and ``mentors``."""
+    forb = tuple(
+        (c, m)
+        for c, m in tuple(forbidden) + tuple(cfg.forbidden_pairs)
+        if c in set(kids["id"]) and m in set(mentors["id"])
     )
-    plan = replace(plan, waiting=_taken(plan.waiting, kids_in, mentors_all, active, cfg))
-    if len(trimmed):
-        ended = pd.concat([trimmed, plan.ended], ignore_index=True)
-        metrics = {**plan.metrics, "ended_pairs": len(ended), "capacity_trimmed": len(trimmed)}
-        plan = replace(plan, ended=ended, metrics=metrics)
-    return plan
+    return replace(cfg, forbidden_pairs=tuple(sorted(set(forb))))
 
 
 MAX_SWITCHING_COST_KM = MAX_WEIGHT_KM
-"""The largest ``switching_cost_km``: the bound of the other km-eq weights of
-:class:`~matching.config.MatchConfig`, so that costs stay within the integer scaling."""
-
-
-def check_options(*, switching_cost_km: object, max_moves: object) -> None:
-    """Raise :class:`~matching.errors.InputError` for an unacceptable re-matching option."""
-    ok = isinstance(switching_cost_km, int | float) and not isinstance(switching_cost_km, bool)
-    if not (ok and 0 <= float(switching_cost_km) <= MAX_SWITCHING_COST_KM):  # type: ignore[arg-type]
-        raise InputError(
-            "The 'switching_cost_km' parameter of rematch must be a number from 0 to "
-            f"{MAX_SWITCHING_COST_KM:g}, got a {type(switching_cost_km).__name__} outside "
-            "that range instead."
-        )
-    if max_moves is not None and (
-        not isinstance(max_moves, int) or isinstance(max_moves, bool) or max_moves < 0
-    ):
-        raise InputError(
-            f"The 'max_moves' parameter of rematch must be None or an int >= 0, got {max_moves!r}."
-        )
+"""The largest ``switching_cost_km`` of a :class:`~matching.config.RematchPolicy`: the bound of
+the other km-eq weights of :class:`~matching.config.MatchConfig`, so that costs stay within the
+integer scaling."""
 
 
 def _fit_capacity(state: State) -> tuple[State, pd.DataFrame]:
@@ -294,15 +312,15 @@ def _taken(
     return out
 
 
-def _solve(
-    kids: pd.DataFrame,
-    mentors: pd.DataFrame,
-    cfg: MatchConfig,
-    keep_pairs: list[tuple[str, str]],
-    bonus: float,
-) -> MatchResult:
-    keep = {p: bonus for p in keep_pairs} if keep_pairs else None
-    return match(assume_valid(kids, "children"), assume_valid(mentors, "mentors"), cfg, keep=keep)
+def _solve(side: _Sides, bonus: float) -> MatchResult:
+    """Match the two sides; each movable pair it can keep earns ``bonus`` for staying."""
+    keep = {p: bonus for p in side.keep} if side.keep else None
+    return match(
+        assume_valid(side.kids, "children"),
+        assume_valid(side.mentors, "mentors"),
+        side.config,
+        keep=keep,
+    )
 
 
 def _count_moves(result: MatchResult, movable: pd.DataFrame) -> int:
@@ -350,71 +368,110 @@ def _plan(
     queue: set[str],
     price_of_stability: bool,
 ) -> RematchPlan:
+    """The plan of one solve: new, ended and moved pairs, the state after, who waits and why."""
     old = dict(zip(movable["child_id"], movable["mentor_id"], strict=True))
     chosen = result.pairs
-    new_rows, ended_rows, moved_rows = [], [], []
-    kept_rows = []
+    kept_rows, new_rows = _new_pairs(chosen, old, queue)
+    ended_rows, moved_rows = _ended_and_moved(state, chosen, movable, old, cfg)
+    pairs = _pairs_after(state, fixed, kept_rows, new_rows, date)
+    paired_now = set(pairs["child_id"])
+    new_queue = tuple(c for c in state.first_in_line if c not in paired_now)
+    new_state = settle(state.with_(pairs=pairs, first_in_line=new_queue))
+    waiting = _waiting(state, result, paired_now)
+    changes = {
+        "new_pairs": len(new_rows),
+        "ended_pairs": len(ended_rows),
+        "moved_pairs": len(moved_rows),
+        "waiting": len(waiting),
+    }
+    return RematchPlan(
+        state=new_state,
+        new_pairs=pd.DataFrame(
+            new_rows, columns=["child_id", "mentor_id", "distance_km", "cost_km", "reason"]
+        ),
+        ended=pd.DataFrame(ended_rows, columns=["child_id", "mentor_id", "reason"]),
+        moved=pd.DataFrame(
+            moved_rows, columns=["child_id", "from_mentor_id", "to_mentor_id", "gain_km"]
+        ),
+        waiting=waiting,
+        metrics=_metrics(state, new_state, eligible, date, cfg, cost_used, price_of_stability,
+                         changes),
+    )  # fmt: skip
+
+
+def _new_pairs(
+    chosen: pd.DataFrame, old: dict[str, str], queue: set[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str, float, float, str]]]:
+    """(kept, new) pairs of the solve; a new pair's reason: moved, first_in_line or matched."""
+    kept_rows: list[tuple[str, str]] = []
+    new_rows: list[tuple[str, str, float, float, str]] = []
     for c, m, d, cost in zip(
-        chosen["child_id"],
-        chosen["mentor_id"],
-        chosen["distance_km"],
-        chosen["cost_km"],
+        chosen["child_id"], chosen["mentor_id"], chosen["distance_km"], chosen["cost_km"],
         strict=True,
-    ):
+    ):  # fmt: skip
         if old.get(c) == m:
             kept_rows.append((c, m))
             continue
         reason = "moved" if c in old else ("first_in_line" if c in queue else "matched")
         new_rows.append((c, m, float(d), float(cost), reason))
+    return kept_rows, new_rows
+
+
+def _ended_and_moved(
+    state: State,
+    chosen: pd.DataFrame,
+    movable: pd.DataFrame,
+    old: dict[str, str],
+    cfg: MatchConfig,
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str, float]]]:
+    """(ended, moved): movable pairs the solve did not keep, and those of them whose child has
+    another mentor now, with the cost the move saves for that child."""
     old_cost = _pair_costs_km(state.children, state.mentors, movable, cfg)
     new_cost = dict(zip(chosen["child_id"], chosen["cost_km"], strict=True))
     new_mentor = dict(zip(chosen["child_id"], chosen["mentor_id"], strict=True))
+    ended_rows, moved_rows = [], []
     for c, m in old.items():
         if new_mentor.get(c) == m:
             continue
         ended_rows.append((c, m, "re-matched"))
         if c in new_mentor:
             moved_rows.append((c, m, new_mentor[c], float(old_cost[c] - new_cost[c])))
-    # (started_on, start_reason) of each existing pair
+    return ended_rows, moved_rows
+
+
+def _pairs_after(
+    state: State,
+    fixed: pd.DataFrame,
+    kept_rows: list[tuple[str, str]],
+    new_rows: list[tuple[str, str, float, float, str]],
+    date: str,
+) -> pd.DataFrame:
+    """The pairs of the state after the plan, sorted by child: fixed and kept pairs keep their
+    start; new ones start on ``date``, unpinned."""
     origin = {
         (c, m): (on, why)
         for c, m, on, why in zip(
-            state.pairs["child_id"],
-            state.pairs["mentor_id"],
-            state.pairs["started_on"],
-            state.pairs["start_reason"],
-            strict=True,
+            state.pairs["child_id"], state.pairs["mentor_id"], state.pairs["started_on"],
+            state.pairs["start_reason"], strict=True,
         )
-    }
+    }  # fmt: skip
     rows = [
         (c, m, s, r, bool(p))
         for c, m, s, r, p in zip(
-            fixed["child_id"],
-            fixed["mentor_id"],
-            fixed["started_on"],
-            fixed["start_reason"],
-            fixed["pinned"],
-            strict=True,
+            fixed["child_id"], fixed["mentor_id"], fixed["started_on"], fixed["start_reason"],
+            fixed["pinned"], strict=True,
         )
-    ]
+    ]  # fmt: skip
     rows += [(c, m, *origin[(c, m)], False) for c, m in kept_rows]
     rows += [(c, m, date, r, False) for c, m, _, _, r in new_rows]
-    new_pairs_state = pd.DataFrame(
-        rows, columns=["child_id", "mentor_id", "started_on", "start_reason", "pinned"]
-    ).astype(
-        {
-            "child_id": object,
-            "mentor_id": object,
-            "started_on": object,
-            "start_reason": object,
-            "pinned": bool,
-        }
+    frame = pd.DataFrame(rows, columns=list(PAIR_COLUMNS)).astype(
+        {name: bool if name == "pinned" else object for name in PAIR_COLUMNS}
     )
-    new_pairs_state = new_pairs_state.sort_values("child_id", kind="stable").reset_index(drop=True)
-    paired_now = set(new_pairs_state["child_id"])
-    new_queue = tuple(c for c in state.first_in_line if c not in paired_now)
-    new_state = settle(state.with_(pairs=new_pairs_state, first_in_line=new_queue))
+    return frame.sort_values("child_id", kind="stable").reset_index(drop=True)
 
+
+def _waiting(state: State, result: MatchResult, paired_now: set[str]) -> pd.DataFrame:
+    """Children without a mentor after the plan, by id: the solve's, and approved exits."""
     waiting = result.unmatched[["child_id", "reason", "detail"]].copy()
     enrolled = state.enrolled_children()
     approved = enrolled[enrolled["exit_state"] == "approved"]
@@ -428,21 +485,30 @@ def _plan(
             }
         )
         waiting = pd.concat([waiting, extra], ignore_index=True)
-    waiting = waiting.sort_values("child_id", kind="stable").reset_index(drop=True)
+    return waiting.sort_values("child_id", kind="stable").reset_index(drop=True)
 
+
+def _metrics(
+    state: State,
+    new_state: State,
+    eligible: pd.DataFrame,
+    date: str,
+    cfg: MatchConfig,
+    cost_used: float,
+    price_of_stability: bool,
+    changes: dict[str, int],
+) -> dict[str, Any]:
+    """The plan's metrics: counts, the switching cost used and the price of stability."""
     plan_total, scratch_total = (
         _price_of_stability(new_state, eligible, cfg) if price_of_stability else (nan, nan)
     )
-    metrics = {
+    return {
         "date": date,
-        "children": len(enrolled),
+        "children": len(state.enrolled_children()),
         "mentors_active": int((state.mentors["status"] == "active").sum()),
         "pairs_before": len(state.pairs),
-        "pairs_after": len(new_pairs_state),
-        "new_pairs": len(new_rows),
-        "ended_pairs": len(ended_rows),
-        "moved_pairs": len(moved_rows),
-        "waiting": len(waiting),
+        "pairs_after": len(new_state.pairs),
+        **changes,
         "switching_cost_km": cost_used,
         "plan_objective_km": round(plan_total, 6) if price_of_stability else None,
         "scratch_objective_km": round(scratch_total, 6) if price_of_stability else None,
@@ -450,18 +516,6 @@ def _plan(
         if price_of_stability
         else None,
     }
-    return RematchPlan(
-        state=new_state,
-        new_pairs=pd.DataFrame(
-            new_rows, columns=["child_id", "mentor_id", "distance_km", "cost_km", "reason"]
-        ),
-        ended=pd.DataFrame(ended_rows, columns=["child_id", "mentor_id", "reason"]),
-        moved=pd.DataFrame(
-            moved_rows, columns=["child_id", "from_mentor_id", "to_mentor_id", "gain_km"]
-        ),
-        waiting=waiting,
-        metrics=metrics,
-    )
 
 
 def _price_of_stability(
@@ -491,14 +545,9 @@ def _price_of_stability(
     fixed_cost = float(costs.reindex(fixed["child_id"].to_numpy()).sum()) if len(fixed) else 0.0
     mentors = mentors[mentors["capacity"] > 0]
     kids = eligible[~eligible["id"].isin(set(fixed["child_id"]))]
-    forb = tuple(
-        (c, m)
-        for c, m in tuple(new_state.forbidden) + tuple(cfg.forbidden_pairs)
-        if c in set(kids["id"]) and m in set(mentors["id"])
-    )
     scratch = match(
         assume_valid(_roster_cols(kids, _CHILD_EXTRA), "children"),
         assume_valid(_roster_cols(mentors, _MENTOR_EXTRA), "mentors"),
-        replace(cfg, forbidden_pairs=tuple(sorted(set(forb)))),
+        _among(cfg, new_state.forbidden, kids, mentors),
     )
     return plan, fixed_cost + float(scratch.metrics["objective_km"])
