@@ -1,16 +1,94 @@
-"""Test helpers: roster frames with the state columns a :class:`~matching.programme.State` holds."""
+"""Roster builders shared by the tests (plain functions; ``tests/conftest.py`` holds the fixtures).
+
+A module of its own, not ``conftest.py``: test modules and the subprocess
+drivers import these functions by name (``from builders import ...``), and a
+``conftest`` module is loaded by pytest's plugin machinery, not for importing.
+
+- :func:`at`, :func:`kids_frame` and :func:`mentors_frame` place people on a
+  plane in km around a reference point (for hand-made rosters);
+- :func:`write_rosters` writes a pair of rosters as CSV files;
+- :func:`child_rows` and :func:`mentor_rows` give validated rosters the state
+  columns a :class:`~matching.programme.State` holds;
+- :func:`frame_text`, :func:`store_snapshot` and :func:`differences` compare
+  frames and whole state stores.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from matching.programme.store import StateStore
+from matching.reports.files import write_csv
+
+LAT0, LON0 = 31.80, 119.97
+"""The reference point of :func:`at` (a district of Changzhou)."""
+KM_PER_DEG = 111.195
+"""Kilometres per degree of latitude (the mean Earth radius)."""
 
 
-def _text(n: int, value: str) -> pd.Series:
+def at(x_km: float, y_km: float) -> tuple[float, float]:
+    """(lat, lon) of a point ``x_km`` east and ``y_km`` north of (LAT0, LON0)."""
+    lat = LAT0 + y_km / KM_PER_DEG
+    lon = LON0 + x_km / (KM_PER_DEG * math.cos(math.radians(LAT0)))
+    return lat, lon
+
+
+def kids_frame(rows: list[dict]) -> pd.DataFrame:
+    """Children roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
+    out = []
+    for r in rows:
+        lat, lon = at(r["x"], r["y"])
+        out.append(
+            {
+                "id": r["id"],
+                "lat": lat,
+                "lon": lon,
+                "street": r.get("street", "s1"),
+                "needs": r.get("needs", ()),
+                "interests": r.get("interests", ()),
+                "priority": r.get("priority", 0),
+                "gender": r.get("gender", ""),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def mentors_frame(rows: list[dict]) -> pd.DataFrame:
+    """Mentor roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
+    out = []
+    for r in rows:
+        lat, lon = at(r["x"], r["y"])
+        out.append(
+            {
+                "id": r["id"],
+                "lat": lat,
+                "lon": lon,
+                "street": r.get("street", "s1"),
+                "skills": r.get("skills", ()),
+                "interests": r.get("interests", ()),
+                "capacity": r.get("capacity", 1),
+                "max_distance_km": r.get("max_distance_km", np.nan),
+                "active": r.get("active", True),
+                "gender": r.get("gender", ""),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def write_rosters(folder: Path, children: pd.DataFrame, mentors: pd.DataFrame) -> tuple[Path, Path]:
+    """``children.csv`` and ``mentors.csv`` in ``folder``, written by the library's writer
+    (tuple cells as ``;``-joined text, as a user's spreadsheet holds them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_csv(children, folder / "children.csv"), write_csv(mentors, folder / "mentors.csv")
+
+
+def text_column(n: int, value: str) -> pd.Series:
+    """``n`` copies of ``value`` as an object column."""
     return pd.Series([value] * n, dtype=object)
 
 
@@ -20,11 +98,11 @@ def child_rows(kids: pd.DataFrame, joined_on: str = "2026-01-01") -> pd.DataFram
     n = len(out)
     for name in ("exit_state", "exit_approved_by"):
         if name not in out.columns:
-            out[name] = _text(n, "")
-    out["status"] = _text(n, "waiting")
-    out["joined_on"] = _text(n, joined_on)
-    out["left_on"] = _text(n, "")
-    out["left_reason"] = _text(n, "")
+            out[name] = text_column(n, "")
+    out["status"] = text_column(n, "waiting")
+    out["joined_on"] = text_column(n, joined_on)
+    out["left_on"] = text_column(n, "")
+    out["left_reason"] = text_column(n, "")
     return out
 
 
@@ -33,10 +111,10 @@ def mentor_rows(mentors: pd.DataFrame, joined_on: str = "2026-01-01") -> pd.Data
     out = mentors.reset_index(drop=True).copy()
     n = len(out)
     if "status" not in out.columns:
-        out["status"] = _text(n, "active")
-    out["joined_on"] = _text(n, joined_on)
-    out["left_on"] = _text(n, "")
-    out["left_reason"] = _text(n, "")
+        out["status"] = text_column(n, "active")
+    out["joined_on"] = text_column(n, joined_on)
+    out["left_on"] = text_column(n, "")
+    out["left_reason"] = text_column(n, "")
     return out
 
 

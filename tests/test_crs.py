@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import matching.geo.crs
 from matching.datasets.synth import district
 from matching.errors import ConfigError, RosterError
 from matching.geo.crs import CRS_NAMES, convert, in_mainland_china, normalize_crs
@@ -250,12 +248,6 @@ def test_bad_crs_type():
         normalize_crs(None)
     with pytest.raises(ConfigError, match="got 84"):
         convert(31.81, 119.97, 84, "wgs84")  # type: ignore[arg-type]
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(matching.geo.crs, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 # ---------------------------------------------------------------------------------------------

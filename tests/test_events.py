@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 from builders import child_rows, mentor_rows
 
-import matching.programme.events as events_module
 from matching.datasets.synth import district
 from matching.errors import EventError, InputError, RosterError
 from matching.programme.events import (
@@ -1014,13 +1012,3 @@ def test_apply_rosters_none_changes_nothing() -> None:
         "mentors_joined",
         "mentors_updated",
     ]
-
-
-# ----------------------------------------------------------------------------------------------
-# documentation
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(events_module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0

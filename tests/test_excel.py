@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import os
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import openpyxl
 import pandas as pd
 import pytest
 
-import matching.reports.excel as excel
 from matching import ConfigError, match
 from matching.cli import main
 from matching.datasets.synth import district
@@ -221,7 +219,3 @@ def test_cli_match_and_demo_write_the_workbook(tmp_path: Path) -> None:
     args = ["demo", "--out", str(tmp_path / "d2"), "--children", "50", "--nights", "0", "-q"]
     assert main(args) == 0
     assert not (tmp_path / "d2" / "report.xlsx").exists()
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(excel, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -21,7 +21,6 @@ import pandas as pd
 import pytest
 from geopy.geocoders import BaiduV3, Nominatim
 
-import matching.geo.geocode
 from matching.errors import ConfigError, InputError
 from matching.geo.crs import convert
 from matching.geo.distance import haversine_km
@@ -500,11 +499,3 @@ def test_bad_parameters(tmp_path):
     not_sqlite.write_bytes(b"this is not a database, just some text" * 100)
     with pytest.raises(InputError, match="geocode cache"):
         geocode_roster(roster, geo, cache=not_sqlite)
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(matching.geo.geocode, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0

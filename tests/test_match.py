@@ -21,11 +21,10 @@ never hit in practice.  All comparisons of objectives are therefore exact.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
+from builders import at, kids_frame, mentors_frame
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
@@ -41,9 +40,6 @@ from matching import (
 from matching.datasets.synth import district
 from matching.geo.distance import haversine_km
 from matching.rosters import NEEDS
-
-LAT0, LON0 = 31.80, 119.97
-KM_PER_DEG = 111.195
 
 PAIR_COLUMNS = [
     "child_id",
@@ -74,55 +70,6 @@ REASONS = {"no_mentor_in_reach", "forbidden_by_rule", "mentors_taken", "cheaper_
 
 # ---------------------------------------------------------------------------
 # roster helpers
-
-
-def at(x_km: float, y_km: float) -> tuple[float, float]:
-    """(lat, lon) of a point x km east and y km north of the reference point."""
-    lat = LAT0 + y_km / KM_PER_DEG
-    lon = LON0 + x_km / (KM_PER_DEG * math.cos(math.radians(LAT0)))
-    return lat, lon
-
-
-def kids_frame(rows: list[dict]) -> pd.DataFrame:
-    """Children roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
-    out = []
-    for r in rows:
-        lat, lon = at(r["x"], r["y"])
-        out.append(
-            {
-                "id": r["id"],
-                "lat": lat,
-                "lon": lon,
-                "street": r.get("street", "s1"),
-                "needs": r.get("needs", ()),
-                "interests": r.get("interests", ()),
-                "priority": r.get("priority", 0),
-                "gender": r.get("gender", ""),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def mentors_frame(rows: list[dict]) -> pd.DataFrame:
-    """Mentor roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
-    out = []
-    for r in rows:
-        lat, lon = at(r["x"], r["y"])
-        out.append(
-            {
-                "id": r["id"],
-                "lat": lat,
-                "lon": lon,
-                "street": r.get("street", "s1"),
-                "skills": r.get("skills", ()),
-                "interests": r.get("interests", ()),
-                "capacity": r.get("capacity", 1),
-                "max_distance_km": r.get("max_distance_km", np.nan),
-                "active": r.get("active", True),
-                "gender": r.get("gender", ""),
-            }
-        )
-    return pd.DataFrame(out)
 
 
 def pair_set(result: MatchResult) -> set[tuple[str, str]]:

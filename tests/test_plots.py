@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import logging
 import warnings
 from pathlib import Path
@@ -188,7 +187,3 @@ def test_empty_result_plots(tmp_path: Path) -> None:
         plot_streets(result, language="en"),
     ):
         assert save_png(fig, tmp_path / "e.png").stat().st_size > 0
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(plots, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -47,10 +47,6 @@ TESTS_DIR = Path(__file__).resolve().parent
 # helpers
 
 
-def _text(n: int, value: str) -> pd.Series:
-    return pd.Series([value] * n, dtype=object)
-
-
 @functools.cache
 def _rosters() -> tuple[pd.DataFrame, pd.DataFrame]:
     children, mentors = district(60, 50, seed=1)
