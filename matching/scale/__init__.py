@@ -8,6 +8,7 @@ from matching.scale.executors import (
     SerialExecutor,
     ThreadExecutor,
     capture,
+    match_threads,
 )
 from matching.scale.province import (
     DistrictNight,
@@ -33,5 +34,6 @@ __all__ = [
     "capture",
     "match_partition",
     "match_province",
+    "match_threads",
     "run_province_nightly",
 ]

@@ -64,7 +64,7 @@ from matching.geo.distance import chord, unit_vectors
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
 from matching.programme.events import Event
 from matching.rosters.schema import _read_table, validate_children, validate_mentors
-from matching.scale.executors import Executor, Outcome, SerialExecutor
+from matching.scale.executors import Executor, Outcome, SerialExecutor, match_threads
 
 __all__ = [
     "DistrictNight",
@@ -97,9 +97,14 @@ _DISTRICT_COLUMNS = [
 
 
 def match_partition(
-    children: pd.DataFrame, mentors: pd.DataFrame, config: MatchConfig | None = None
+    children: pd.DataFrame,
+    mentors: pd.DataFrame,
+    config: MatchConfig | None = None,
+    *,
+    threads: int | None = None,
 ) -> MatchResult:
-    """Solve one partition: exactly :func:`matching.match`, a pure function.
+    """Solve one partition: exactly :func:`matching.match`, a pure function
+    (``threads`` as there).
 
     Examples
     --------
@@ -110,7 +115,7 @@ def match_partition(
     >>> match_partition(kids, moms).pairs["mentor_id"].tolist()
     ['M1']
     """
-    return match(children, mentors, config)
+    return match(children, mentors, config, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,11 @@ class _Task:
     children: pd.DataFrame
     mentors: pd.DataFrame
     config: MatchConfig
+    threads: int | None = None  # the executor's threads per match (match_threads)
 
 
 def _run_task(task: _Task) -> MatchResult:
-    return match_partition(task.children, task.mentors, task.config)
+    return match_partition(task.children, task.mentors, task.config, threads=task.threads)
 
 
 @dataclass(frozen=True)
@@ -475,7 +481,8 @@ def match_province(
     errors: dict[str, str] = dict(clash)
     if not cross_boundary:
         todo = [d for d in names if d not in errors]
-        tasks = [_Task(kids[d], moms[d], _config_for(cfg, kids[d], moms[d])) for d in todo]
+        threads = match_threads(ex)
+        tasks = [_Task(kids[d], moms[d], _config_for(cfg, kids[d], moms[d]), threads) for d in todo]
         pair_parts: list[pd.DataFrame] = []
         unmatched_parts: list[pd.DataFrame] = []
         dm: dict[str, dict[str, Any]] = {}
@@ -523,7 +530,7 @@ def match_province(
     tasks = []
     for b in range(n_bins):
         tk, tm = all_kids[child_bin == b], all_moms[mentor_bin == b]
-        tasks.append(_Task(tk, tm, _config_for(cfg, tk, tm)))
+        tasks.append(_Task(tk, tm, _config_for(cfg, tk, tm), match_threads(ex)))
     cmap = pd.Series(_labels(all_kids, by, "children"), index=all_kids["id"].to_numpy(object))
     mmap = pd.Series(_labels(all_moms, by, "mentors"), index=all_moms["id"].to_numpy(object))
     active = all_moms["active"].to_numpy(bool)
