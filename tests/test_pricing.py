@@ -128,7 +128,7 @@ def test_priced_path_equals_dense_on_dense_districts(
     # suspect search on the planar grid and, where there is no grid, the
     # k-d tree search
     if not grid:
-        monkeypatch.setattr(S.Grid, "build", classmethod(lambda cls, *args: None))
+        monkeypatch.setattr(S.Grid, "build", classmethod(lambda cls, *args, **kw: None))
     kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
     config = MatchConfig(**cfg)
     sparse = match(kids, mentors, config)
@@ -434,10 +434,11 @@ def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
     if rules or forbid:  # the rules excluded some pairs
         assert (counted["mentors_allowed"] < counted["mentors_in_reach"]).any()
     pd.testing.assert_frame_equal(counted, listed)
-    # the same counts on one thread and on three
+    # the same counts on one thread and on three (every child: enough of them
+    # for the scan to split its work)
     grid = MatchProblem.planar_grid(p)
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
-    idx = np.flatnonzero(unmatched)
+    assert grid is not None
+    idx = np.arange(p.n)
     terms = {"vc": p.child_vec, "vm": p.mentor_vec, "limit": p.limit_km, "spare": load < p.capacity}
     terms |= {"rules": p.rule_codes(), "stride": p.m}
     one = grid.reach_counts(idx, p.radius_km, **terms, threads=1)
