@@ -45,9 +45,9 @@ import pandas as pd
 from matching._engine.explain import PAIR_COLUMNS, UNMATCHED_COLUMNS, explain
 from matching._engine.pricing import solve_problem
 from matching._engine.problem import MatchProblem, check_forbidden, check_keep, sort_by_id
-from matching._engine.tuning import DEFAULT_TUNING, SolverTuning
+from matching._engine.tuning import SolverTuning, resolve_tuning
 from matching.config import MatchConfig, validate_config
-from matching.errors import ConfigError, InputError
+from matching.errors import InputError
 from matching.rosters.schema import validate_children, validate_mentors
 
 __all__ = ["PAIR_COLUMNS", "UNMATCHED_COLUMNS", "MatchResult", "match"]
@@ -137,8 +137,7 @@ def match(
         never include the bonuses.  A kept pair must still satisfy the rules.
     threads : int, optional
         Threads for the searches of this match; default: the cores this
-        process may run on (:func:`matching._engine.tuning.default_threads`).
-        The result is the same for any number.
+        process may run on.  The result is the same for any number.
     tuning : SolverTuning, optional
         Advanced: the engine's crossover constants (when to price arcs
         lazily, when to scan the grid, ...).  They change the running time,
@@ -177,18 +176,7 @@ def match(
         raise InputError(
             f"The 'method' parameter of match must be 'sparse' or 'dense', got {method!r} instead."
         )
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ConfigError(
-            f"The 'threads' parameter of match must be an integer >= 1, got {threads!r} instead."
-        )
-    if tuning is not None and not isinstance(tuning, SolverTuning):
-        raise ConfigError(
-            f"The 'tuning' parameter of match must be a SolverTuning, got "
-            f"{type(tuning).__name__} instead."
-        )
-    tuned = (DEFAULT_TUNING if tuning is None else tuning).with_threads(threads)
+    tuned = resolve_tuning(tuning, threads, owner="match")
     kids = sort_by_id(validate_children(children))
     all_mentors = sort_by_id(validate_mentors(mentors))
     mentors_v = all_mentors[all_mentors["active"].to_numpy(dtype=bool)].reset_index(drop=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 
 from matching.errors import ConfigError
 
-__all__ = ["DEFAULT_TUNING", "SolverTuning", "default_threads"]
+__all__ = ["DEFAULT_TUNING", "SolverTuning", "default_threads", "resolve_tuning"]
 
 
 # counts that must be at least one for the engine to work at all
@@ -162,3 +162,21 @@ class SolverTuning:
 
 DEFAULT_TUNING = SolverTuning()
 """The defaults: every crossover constant as tuned, threads as the machine has."""
+
+
+def resolve_tuning(tuning: object, threads: object, *, owner: str) -> SolverTuning:
+    """The tuning a call of ``owner`` runs with: ``tuning`` (default
+    :data:`DEFAULT_TUNING`) with ``threads`` set where given; ConfigError
+    naming the parameter where either is of the wrong kind."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(
+            f"The 'threads' parameter of {owner} must be an integer >= 1, got {threads!r} instead."
+        )
+    if tuning is not None and not isinstance(tuning, SolverTuning):
+        raise ConfigError(
+            f"The 'tuning' parameter of {owner} must be a SolverTuning, got "
+            f"{type(tuning).__name__} instead."
+        )
+    return (DEFAULT_TUNING if tuning is None else tuning).with_threads(threads)
