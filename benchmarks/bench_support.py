@@ -8,7 +8,6 @@ id-level data is written to the benchmark output.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching import MatchConfig
+from matching import MatchConfig, match
+from matching._engine.arcs import all_arcs
+from matching._engine.problem import MatchProblem, sort_by_id
 from matching.datasets.synth import district
 from matching.geo.distance import great_circle_km
 from matching.rosters import validate_children, validate_mentors
-
-# ``matching.match`` as an attribute is the *function* (the package re-exports
-# it under the module's name); the module itself comes from importlib.
-MATCH_MODULE = importlib.import_module("matching.match")
 
 SEED = 1
 MAX_DISTANCE_KM = 5.0
@@ -42,11 +39,11 @@ def tier_params() -> list[Any]:
 
 
 def build_problem(children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig) -> Any:
-    """Validated, id-sorted rosters and active mentors -> ``_Problem``, exactly as ``match``."""
-    kids = MATCH_MODULE._sorted(validate_children(children))
-    all_mentors = MATCH_MODULE._sorted(validate_mentors(mentors))
+    """Validated, id-sorted rosters and active mentors -> ``MatchProblem``, exactly as ``match``."""
+    kids = sort_by_id(validate_children(children))
+    all_mentors = sort_by_id(validate_mentors(mentors))
     active = all_mentors[all_mentors["active"].to_numpy(dtype=bool)].reset_index(drop=True)
-    return MATCH_MODULE._Problem(kids, active, cfg)
+    return MatchProblem(kids, active, cfg)
 
 
 @dataclass
@@ -72,7 +69,7 @@ class Instance:
         return len(self.children), len(self.mentors)
 
     def problem(self) -> Any:
-        """The library's ``_Problem`` for this instance."""
+        """The library's ``MatchProblem`` for this instance."""
         if self._problem is None:
             self._problem = build_problem(self.children, self.mentors, self.config)
         return self._problem
@@ -81,29 +78,27 @@ class Instance:
         """Every candidate arc ``(child, mentor, km, integer arc cost)`` of the flow model."""
         if self._arcs is None:
             p = self.problem()
-            ci, mj, km = MATCH_MODULE._all_arcs(p)
+            ci, mj, km = all_arcs(p)
             self._arcs = (ci, mj, km, p.arc_cost(ci, mj, km))
         return self._arcs
 
     def result(self, method: str = "sparse") -> Any:
         """The library's result; reuses the timed run's result when there was one."""
         if method not in self.results:
-            self.results[method] = MATCH_MODULE.match(
-                self.children, self.mentors, self.config, method=method
-            )
+            self.results[method] = match(self.children, self.mentors, self.config, method=method)
         return self.results[method]
 
 
 def library_flow_objective(p: Any, result: Any) -> int:
     """Flow-model objective of a ``MatchResult``: its pairs' integer arc costs + unmatched arcs."""
-    kid_index = pd.Index(p.kids["id"])
+    kid_index = pd.Index(p.children["id"])
     ci = kid_index.get_indexer(result.pairs["child_id"]).astype(np.int64)
     mj = pd.Index(p.mentors["id"]).get_indexer(result.pairs["mentor_id"]).astype(np.int64)
     u = kid_index.get_indexer(result.unmatched["child_id"])
     assert (ci >= 0).all() and (mj >= 0).all() and (u >= 0).all()
     assert ci.size + u.size == p.n
-    km = great_circle_km(p.clat[ci], p.clon[ci], p.mlat[mj], p.mlon[mj])
-    return int(p.arc_cost(ci, mj, km).sum()) + int(p.unm[u].sum())
+    km = great_circle_km(p.child_lat[ci], p.child_lon[ci], p.mentor_lat[mj], p.mentor_lon[mj])
+    return int(p.arc_cost(ci, mj, km).sum()) + int(p.unmatched_arc[u].sum())
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +192,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     lines += [
         "",
         "| tier | candidates: `_all_arcs` + `arc_cost` (s) | one flow solve on all arcs (s) "
-        "| `_priced_lazy` (s) | pricing rounds | model arcs |",
+        "| `priced_lazy` (s) | pricing rounds | model arcs |",
         "|---|---|---|---|---|---|",
     ]
     for tier, row in summary.items():
@@ -295,7 +290,7 @@ def dense_estimate(p: Any) -> dict[str, float]:
     (the ``slots x n`` dummy block dominates) at about 32 bytes in the solver
     and its input arrays (int32, int32, int64).
     """
-    n, slots = int(p.n), int(p.caps.sum())
+    n, slots = int(p.n), int(p.capacity.sum())
     gib = 2.0**30
     scipy_gib = 2 * 8.0 * n * (slots + n) / gib
     dummy_arcs = slots * (n + 1)
@@ -316,8 +311,8 @@ def count_candidate_arcs(p: Any) -> int:
 
     if p.n == 0 or p.m == 0:
         return 0
-    counts = cKDTree(p.vc).query_ball_point(
-        p.vm, np.asarray(chord(p.limit)), return_length=True, workers=2
+    counts = cKDTree(p.child_vec).query_ball_point(
+        p.mentor_vec, np.asarray(chord(p.limit_km)), return_length=True, workers=2
     )
     return int(np.asarray(counts, dtype=np.int64).sum())
 
@@ -343,18 +338,18 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
     e = np.empty(0, dtype=np.int64)
     if n == 0 or m == 0:
         return e, e.copy()
-    r = float(chord(p.radius)) * (1 + 1e-9) + 1e-12
+    r = float(chord(p.radius_km)) * (1 + 1e-9) + 1e-12
 
     def sorted_allowed(ci: np.ndarray, mj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Allowed arcs sorted by (child, km, mentor)."""
-        km = great_circle_km(p.clat[ci], p.clon[ci], p.mlat[mj], p.mlon[mj])
-        keep = km <= p.limit[mj]
+        km = great_circle_km(p.child_lat[ci], p.child_lon[ci], p.mentor_lat[mj], p.mentor_lon[mj])
+        keep = km <= p.limit_km[mj]
         ci, mj, km = p.allowed(ci[keep], mj[keep], km[keep])
         order = np.lexsort((mj, km, ci))
         return ci[order], mj[order]
 
     kk = min(k, m)
-    _, jm = p.mentor_tree.query(p.vc, k=kk, distance_upper_bound=r)
+    _, jm = p.mentor_tree.query(p.child_vec, k=kk, distance_upper_bound=r)
     jm = np.asarray(jm).reshape(n, kk)
     ci = np.repeat(np.arange(n), kk)
     mj = jm.ravel()
@@ -362,26 +357,26 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
     ci, mj = sorted_allowed(ci[ok], mj[ok])
     start = np.searchsorted(ci, np.arange(n + 1)).tolist()
     mjl = mj.tolist()
-    caps = p.caps.tolist()
+    caps = p.capacity.tolist()
     load = [0] * m
 
-    members = np.flatnonzero(p.caps > 0)
-    tree = cKDTree(p.vm[members]) if members.size else None
+    members = np.flatnonzero(p.capacity > 0)
+    tree = cKDTree(p.mentor_vec[members]) if members.size else None
     filled_since_build = 0
 
     def nearest_free(child: int) -> int:
         nonlocal members, tree, filled_since_build
         if filled_since_build * 4 > members.size:
-            room = np.asarray(load) < p.caps
+            room = np.asarray(load) < p.capacity
             members = np.flatnonzero(room)
-            tree = cKDTree(p.vm[members]) if members.size else None
+            tree = cKDTree(p.mentor_vec[members]) if members.size else None
             filled_since_build = 0
         if tree is None:
             return -1
         size = members.size
         want = min(k, size)
         while True:
-            _, loc = tree.query(p.vc[child], k=want, distance_upper_bound=r)
+            _, loc = tree.query(p.child_vec[child], k=want, distance_upper_bound=r)
             loc = np.atleast_1d(loc)
             loc = loc[loc < size]
             _, js = sorted_allowed(np.full(loc.size, child), members[loc])
@@ -392,7 +387,7 @@ def greedy_nearest_fast(p: Any, k: int = 16) -> tuple[np.ndarray, np.ndarray]:
                 return -1  # every mentor within reach is full or excluded
             want = min(want * 4, size)
 
-    priority = p.kids["priority"].to_numpy()
+    priority = p.children["priority"].to_numpy()
     out_c: list[int] = []
     out_m: list[int] = []
     for child in np.lexsort((np.arange(n), -priority)).tolist():
@@ -429,10 +424,10 @@ def ortools_lsa_dense(p: Any) -> dict[str, Any]:
     from ortools.graph.python import linear_sum_assignment as lsa
 
     t0 = time.perf_counter()
-    ci, mj, km = MATCH_MODULE._all_arcs(p)
+    ci, mj, km = all_arcs(p)
     arc = p.arc_cost(ci, mj, km).astype(np.int64)
     t1 = time.perf_counter()
-    n, caps = int(p.n), p.caps.astype(np.int64)
+    n, caps = int(p.n), p.capacity.astype(np.int64)
     slots = int(caps.sum())
     size = n + slots
     first = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
@@ -445,7 +440,7 @@ def ortools_lsa_dense(p: Any) -> dict[str, Any]:
         + (np.arange(int(rep.sum())) - np.repeat(np.cumsum(rep) - rep, rep)),
         slots + np.arange(n, dtype=np.int64),
     ]
-    cost = [np.repeat(arc, rep), np.asarray(p.unm, dtype=np.int64)]
+    cost = [np.repeat(arc, rep), np.asarray(p.unmatched_arc, dtype=np.int64)]
     # dummy row s: its own slot s (left empty) or any unmatched column (of a
     # child who took a slot), at cost 0; k pairs leave k unmatched columns to
     # the k dummies whose slots were taken, so a perfect matching always exists
@@ -473,7 +468,9 @@ def ortools_lsa_dense(p: Any) -> dict[str, Any]:
     pm = slot_mentor[mate[paired]]
     assert (np.bincount(pm, minlength=p.m) <= caps).all()
     unmatched = ~paired
-    flow = int(p.arc_cost(pc, pm, _pair_km(p, pc, pm)).sum()) + int(p.unm[unmatched].sum())
+    flow = int(p.arc_cost(pc, pm, _pair_km(p, pc, pm)).sum()) + int(
+        p.unmatched_arc[unmatched].sum()
+    )
     assert flow == int(solver.optimal_cost()), "the assignment's cost is its flow objective"
     return {
         "pc": pc,
@@ -500,7 +497,7 @@ def library_match(
     independent (each federation matches its own), serially on one process.
     """
     if SCALE_TIERS[tier].generator == "district":
-        return MATCH_MODULE.match(children, mentors, cfg)
+        return match(children, mentors, cfg)
     from matching.scale.province import match_province
 
     return match_province(children, mentors, cfg)
@@ -512,13 +509,13 @@ _KERNELS_WARM: list[float] = []
 def warm_kernels() -> float:
     """Load the library's compiled kernels in this process once (a 2,000-child
     match), so that a timed single round measures the match and not numba
-    loading its cache (0.5-0.9 s in a fresh process, once).  Returns the
+    loading its cache (once per process).  Returns the
     seconds the warm-up took in this process (the same value on later calls)."""
     if not _KERNELS_WARM:
         from matching.datasets.synth import district
 
         start = time.perf_counter()
-        MATCH_MODULE.match(*district(2_000, 1_600, seed=2), MatchConfig())
+        match(*district(2_000, 1_600, seed=2), MatchConfig())
         _KERNELS_WARM.append(time.perf_counter() - start)
     return _KERNELS_WARM[0]
 
@@ -530,7 +527,7 @@ def greedy_per_district(
     follows at the city and province tiers), as indices into ``p``."""
     if "district" not in children.columns:
         return greedy_nearest_fast(p)
-    kid_pos = pd.Index(p.kids["id"])
+    kid_pos = pd.Index(p.children["id"])
     mentor_pos = pd.Index(p.mentors["id"])
     pcs, pms = [], []
     for name in sorted(children["district"].unique()):
@@ -544,7 +541,7 @@ def greedy_per_district(
 
 
 def _pair_km(p: Any, pc: np.ndarray, pm: np.ndarray) -> np.ndarray:
-    return great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
+    return great_circle_km(p.child_lat[pc], p.child_lon[pc], p.mentor_lat[pm], p.mentor_lon[pm])
 
 
 def pairing_quality(p: Any, pc: np.ndarray, pm: np.ndarray) -> dict[str, Any]:
@@ -558,25 +555,25 @@ def pairing_quality(p: Any, pc: np.ndarray, pm: np.ndarray) -> dict[str, Any]:
     from matching._engine.costs import pair_costs
 
     km = _pair_km(p, pc, pm)
-    terms = pair_costs(pc, pm, km, p.need, p.skill, p.codes, p.cfg)
-    icost = np.rint(terms.total_km / p.res).astype(np.int64)
+    terms = pair_costs(pc, pm, km, p.child_needs, p.mentor_skills, p.interests, p.config)
+    icost = np.rint(terms.total_km / p.resolution_km).astype(np.int64)
     unmatched = np.ones(p.n, dtype=bool)
     unmatched[pc] = False
-    needs = np.bitwise_count(p.need[pc]).astype(np.int64)
-    covered = np.bitwise_count(p.need[pc] & p.skill[pm]).astype(np.int64)
+    needs = np.bitwise_count(p.child_needs[pc]).astype(np.int64)
+    covered = np.bitwise_count(p.child_needs[pc] & p.mentor_skills[pm]).astype(np.int64)
     return {
         "n_pairs": int(pc.size),
         "pairing_rate": round(float(pc.size / p.n), 6) if p.n else 0.0,
         "distance_km_mean": round(float(km.mean()), 6) if km.size else 0.0,
         "needs_covered_share": round(float(covered.sum() / needs.sum()), 6) if pc.size else 0.0,
-        "objective_units": int(icost.sum()) + int(p.iu[unmatched].sum()),
-        "flow_objective": int(p.arc_cost(pc, pm, km).sum()) + int(p.unm[unmatched].sum()),
+        "objective_units": int(icost.sum()) + int(p.unmatched_units[unmatched].sum()),
+        "flow_objective": int(p.arc_cost(pc, pm, km).sum()) + int(p.unmatched_arc[unmatched].sum()),
     }
 
 
 def result_indices(p: Any, result: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(children, mentors)`` index arrays of a ``MatchResult``'s pairs in problem ``p``."""
-    pc = pd.Index(p.kids["id"]).get_indexer(result.pairs["child_id"]).astype(np.int64)
+    pc = pd.Index(p.children["id"]).get_indexer(result.pairs["child_id"]).astype(np.int64)
     pm = pd.Index(p.mentors["id"]).get_indexer(result.pairs["mentor_id"]).astype(np.int64)
     assert (pc >= 0).all() and (pm >= 0).all()
     return pc, pm

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bench_support import MATCH_MODULE, Instance, build_problem, tier_params
+from bench_support import Instance, build_problem, tier_params
 
 from matching import match
+from matching._engine.arcs import all_arcs
 from matching._engine.costs import pair_costs
 
 TIERS = pytest.mark.parametrize("instance", tier_params(), indirect=True)
@@ -23,13 +24,13 @@ TIERS = pytest.mark.parametrize("instance", tier_params(), indirect=True)
 
 def greedy_nearest(p: Any) -> tuple[np.ndarray, np.ndarray]:
     """(children, mentors) index arrays of the greedy pairing of problem ``p``."""
-    ci, mj, km = MATCH_MODULE._all_arcs(p)
+    ci, mj, km = all_arcs(p)
     order = np.lexsort((mj, km, ci))  # each child's arcs, nearest first
     ci, mj = ci[order], mj[order]
     start = np.searchsorted(ci, np.arange(p.n + 1))
-    priority = p.kids["priority"].to_numpy()
+    priority = p.children["priority"].to_numpy()
     load = np.zeros(p.m, dtype=np.int64)
-    caps = p.caps
+    caps = p.capacity
     out_c, out_m = [], []
     for child in np.lexsort((np.arange(p.n), -priority)):
         for k in range(start[child], start[child + 1]):
@@ -46,12 +47,12 @@ def objective_units(p: Any, pc: np.ndarray, pm: np.ndarray) -> int:
     """Pair costs plus unmatched prices, in the library's integer units."""
     from matching.geo.distance import great_circle_km
 
-    km = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
-    terms = pair_costs(pc, pm, km, p.need, p.skill, p.codes, p.cfg)
+    km = great_circle_km(p.child_lat[pc], p.child_lon[pc], p.mentor_lat[pm], p.mentor_lon[pm])
+    terms = pair_costs(pc, pm, km, p.child_needs, p.mentor_skills, p.interests, p.config)
     paired = np.zeros(p.n, dtype=bool)
     paired[pc] = True
-    icost = np.rint(terms.total_km / p.res).astype(np.int64)
-    return int(icost.sum()) + int(p.iu[~paired].sum())
+    icost = np.rint(terms.total_km / p.resolution_km).astype(np.int64)
+    return int(icost.sum()) + int(p.unmatched_units[~paired].sum())
 
 
 @TIERS
@@ -63,7 +64,7 @@ def test_greedy_nearest_vs_optimum(benchmark: Any, instance: Instance) -> None:
     km = best.pairs["distance_km"].to_numpy()
     from matching.geo.distance import great_circle_km
 
-    gkm = great_circle_km(p.clat[pc], p.clon[pc], p.mlat[pm], p.mlon[pm])
+    gkm = great_circle_km(p.child_lat[pc], p.child_lon[pc], p.mentor_lat[pm], p.mentor_lon[pm])
     benchmark.extra_info.update(
         tier=instance.tier,
         case="greedy",
@@ -74,7 +75,9 @@ def test_greedy_nearest_vs_optimum(benchmark: Any, instance: Instance) -> None:
         optimum_objective_units=int(best.metrics["objective_units"]),
         greedy_mean_km=round(float(gkm.mean()), 4) if gkm.size else 0.0,
         optimum_mean_km=round(float(km.mean()), 4) if km.size else 0.0,
-        greedy_needs_uncovered=int(np.bitwise_count(p.need[pc] & ~p.skill[pm]).sum()),
+        greedy_needs_uncovered=int(
+            np.bitwise_count(p.child_needs[pc] & ~p.mentor_skills[pm]).sum()
+        ),
         optimum_needs_uncovered=int(sum(len(t) for t in best.pairs["needs_uncovered"])),
     )
     # the optimum pairs at least as many children and costs no more

@@ -11,8 +11,8 @@ seed=1)``, 5 km limit) in two tiers: ``quick`` (2,000 x 1,600, for CI) and
    per child) and solved by :func:`scipy.optimize.linear_sum_assignment`; timed
    from the raw rosters (validation, candidate arcs, costs, matrix, solve), with
    the phases in ``extra_info``;
-4. phases            - candidate generation (``_all_arcs`` + ``arc_cost``), one
-   flow solve on every candidate arc, and the priced solve (``_priced_lazy``, which
+4. phases            - candidate generation (``all_arcs`` + ``arc_cost``), one
+   flow solve on every candidate arc, and the priced solve (``priced_lazy``, which
    starts with the same candidate generation).
 
 The objectives must agree exactly (integer units of ``resolution_km``): the
@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from bench_support import (
-    MATCH_MODULE,
     SEED,
     Instance,
     build_problem,
@@ -39,6 +38,9 @@ from bench_support import (
 )
 from scipy.optimize import linear_sum_assignment
 
+from matching import match
+from matching._engine.arcs import all_arcs
+from matching._engine.pricing import priced_lazy
 from matching.solve import circulation
 
 # rounds per (benchmark, tier); slow ones run once or twice.
@@ -68,10 +70,10 @@ def scipy_dense_match(children: pd.DataFrame, mentors: pd.DataFrame, cfg: Any) -
     t0 = time.perf_counter()
     p = build_problem(children, mentors, cfg)
     t1 = time.perf_counter()
-    ci, mj, km = MATCH_MODULE._all_arcs(p)
+    ci, mj, km = all_arcs(p)
     arc = p.arc_cost(ci, mj, km)
     t2 = time.perf_counter()
-    n, caps = p.n, p.caps.astype(np.int64)
+    n, caps = p.n, p.capacity.astype(np.int64)
     n_slots = int(caps.sum())
     first = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
     slot_mentor = np.repeat(np.arange(p.m, dtype=np.int64), caps)
@@ -79,7 +81,7 @@ def scipy_dense_match(children: pd.DataFrame, mentors: pd.DataFrame, cfg: Any) -
     for k in range(int(caps.max()) if caps.size else 0):
         s = caps[mj] > k
         cost[ci[s], first[mj[s]] + k] = arc[s]
-    cost[np.arange(n), n_slots + np.arange(n)] = p.unm
+    cost[np.arange(n), n_slots + np.arange(n)] = p.unmatched_arc
     t3 = time.perf_counter()
     rows, cols = linear_sum_assignment(cost)
     t4 = time.perf_counter()
@@ -94,13 +96,13 @@ def scipy_dense_match(children: pd.DataFrame, mentors: pd.DataFrame, cfg: Any) -
     flow_objective = int(chosen.astype(np.int64).sum())
     # back from flow-arc costs to the reported objective (cost units per pair)
     pair_arc = chosen[paired].astype(np.int64)
-    if p.cfg.objective == "max_pairs":  # arc = icost + (umax - iu[child]) - low
-        icost = pair_arc - (int(p.umax) - p.iu[pc]) + int(p.low)
+    if p.config.objective == "max_pairs":  # arc = icost + arc_offset[child]
+        icost = pair_arc - (int(p.max_unmatched_units) - p.unmatched_units[pc]) + int(p.cost_floor)
     else:
         icost = pair_arc
     unmatched = np.ones(n, dtype=bool)
     unmatched[pc] = False
-    objective_units = int(icost.sum()) + int(p.iu[unmatched].sum())
+    objective_units = int(icost.sum()) + int(p.unmatched_units[unmatched].sum())
     return {
         "flow_objective": flow_objective,
         "objective_units": objective_units,
@@ -156,7 +158,7 @@ def _result_info(p: Any, result: Any) -> dict[str, Any]:
 def test_sparse(benchmark: Any, instance: Instance) -> None:
     benchmark.group = f"{instance.tier}: end to end"
     result = benchmark.pedantic(
-        MATCH_MODULE.match,
+        match,
         args=(instance.children, instance.mentors, instance.config),
         rounds=ROUNDS["sparse"][instance.tier],
         iterations=1,
@@ -171,7 +173,7 @@ def test_sparse(benchmark: Any, instance: Instance) -> None:
 def test_dense_ortools(benchmark: Any, instance: Instance) -> None:
     benchmark.group = f"{instance.tier}: end to end"
     result = benchmark.pedantic(
-        MATCH_MODULE.match,
+        match,
         args=(instance.children, instance.mentors, instance.config),
         kwargs={"method": "dense"},
         rounds=ROUNDS["dense_ortools"][instance.tier],
@@ -218,7 +220,7 @@ def test_dense_scipy(benchmark: Any, instance: Instance) -> None:
 
 
 def _candidates(p: Any) -> int:
-    ci, mj, km = MATCH_MODULE._all_arcs(p)
+    ci, mj, km = all_arcs(p)
     arc = p.arc_cost(ci, mj, km)
     return int(arc.size)
 
@@ -236,10 +238,10 @@ def test_phase_candidates(benchmark: Any, instance: Instance) -> None:
 
 
 def _solve_all_arcs(p: Any, ci: np.ndarray, mj: np.ndarray, arc: np.ndarray) -> int:
-    sol = circulation(ci, mj, arc, p.n, p.m, p.caps, p.unm, np.ones(p.n, dtype=bool))
+    sol = circulation(ci, mj, arc, p.n, p.m, p.capacity, p.unmatched_arc, np.ones(p.n, dtype=bool))
     assert sol.arc_flow is not None
     on = sol.arc_flow > 0
-    return int(arc[on].sum()) + int(p.unm[sol.unmatched].sum())
+    return int(arc[on].sum()) + int(p.unmatched_arc[sol.unmatched].sum())
 
 
 @TIERS
@@ -260,14 +262,14 @@ def test_phase_solve_all_arcs(benchmark: Any, instance: Instance) -> None:
 
 @TIERS
 def test_phase_solve_priced(benchmark: Any, instance: Instance) -> None:
-    """``_priced_lazy``: pricing rounds; suspects found by radius search from the potentials."""
+    """``priced_lazy``: pricing rounds; suspects found by radius search from the potentials."""
     benchmark.group = f"{instance.tier}: phases"
     p = instance.problem()
     stats: dict[str, Any] = {}
 
     def run() -> int:
         stats.clear()
-        pc, _, _ = MATCH_MODULE._priced_lazy(p, stats)
+        pc, _, _ = priced_lazy(p, stats)
         return int(pc.size)
 
     n_pairs = benchmark.pedantic(run, rounds=ROUNDS["solve_priced"][instance.tier], iterations=1)

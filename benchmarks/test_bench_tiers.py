@@ -33,7 +33,7 @@ Methods, each timed end to end from the rosters it needs:
   matrix + OR-Tools ``SimpleLinearSumAssignment``), same tiers;
 - ``library_rules`` (district tiers): the default path with ``same_street`` and
   ``same_gender`` switched on (pairs checked against both rules);
-- ``candidate_graph``: the library's own graph build (rosters -> ``_Problem``
+- ``candidate_graph``: the library's own graph build (rosters -> ``MatchProblem``
   with its k-d tree -> initial nearest-neighbour arcs with their integer costs),
   so that solving = library - candidate graph.
 
@@ -62,7 +62,6 @@ import pandas as pd
 import pytest
 from bench_support import (
     DENSE_MEMORY_BUDGET_GIB,
-    MATCH_MODULE,
     SCALE_TIERS,
     SEED,
     TARGET_S,
@@ -82,7 +81,8 @@ from bench_support import (
 from test_bench_greedy import greedy_nearest, objective_units
 from test_bench_match import scipy_dense_match
 
-from matching import MatchConfig
+from matching import MatchConfig, match
+from matching._engine.arcs import all_arcs, nearest_arcs
 
 
 @pytest.fixture(scope="module", params=scale_tier_params())
@@ -154,7 +154,7 @@ def _dense_skips(tier: str, config: pytest.Config) -> dict[str, str]:
         return {}
     p = _run(tier).problem()
     est = dense_estimate(p)
-    slots = int(p.caps.sum())
+    slots = int(p.capacity.sum())
     flag = " (run it with --dense-20k)" if tier == "district_20k" else ""
     # FIELD_NOTES: dense assignment with an "unmatched" option at 10k took
     # > 300 s (scipy) and 44 s (OR-Tools LSA); time grows about as n^3.
@@ -242,7 +242,7 @@ def test_library(benchmark: Any, tier: str, request: pytest.FixtureRequest) -> N
 
     arcs = run.candidate_arcs()
     if arcs <= _ALL_ARCS_MAX:
-        ci, _, _ = MATCH_MODULE._all_arcs(p)
+        ci, _, _ = all_arcs(p)
         assert arcs == ci.size, "the counted arcs are the arcs the library allows"
     skipped = _dense_skips(tier, request.config)
     run.cache["library_median_s"] = benchmark.stats.stats.median
@@ -319,14 +319,12 @@ def test_library_threads(benchmark: Any, tier: str) -> None:
 
 
 def candidate_graph(children: pd.DataFrame, mentors: pd.DataFrame, cfg: MatchConfig) -> dict:
-    """The library's graph build: validated rosters -> ``_Problem`` -> initial arcs + costs."""
+    """The library's graph build: validated rosters -> ``MatchProblem`` -> initial arcs + costs."""
     t0 = time.perf_counter()
     p = build_problem(children, mentors, cfg)
     t1 = time.perf_counter()
-    k = getattr(MATCH_MODULE, "_PRICING_K", 8)
-    k_mentor = getattr(MATCH_MODULE, "_PRICING_KM", 16)
-    k_cover = getattr(MATCH_MODULE, "_PRICING_KC", k)
-    ci, mj, km = p.nearest_arcs(k, k_mentor, k_cover)
+    t = p.tuning
+    ci, mj, km = nearest_arcs(p, t.pricing_k, t.pricing_km, t.pricing_kc)
     arc = p.arc_cost(ci, mj, km)
     t2 = time.perf_counter()
     return {"arcs": int(arc.size), "problem": t1 - t0, "initial_arcs": t2 - t1}
@@ -345,7 +343,7 @@ def test_library_rules(benchmark: Any, tier: str) -> None:
     km = run.config.max_distance_km
     cfg = MatchConfig(max_distance_km=km, same_street=True, same_gender=True)
     warm_kernels()
-    result = _time(benchmark, run, MATCH_MODULE.match, run.children, run.mentors, cfg)
+    result = _time(benchmark, run, match, run.children, run.mentors, cfg)
     pairs = result.pairs
     kids = run.children.set_index("id")
     mentors = run.mentors.set_index("id")
@@ -379,7 +377,7 @@ def test_candidate_graph(benchmark: Any, tier: str) -> None:
     p = run.problem()
     if run.candidate_arcs() <= _ALL_ARCS_MAX:
         t0 = time.perf_counter()
-        ci, mj, km = MATCH_MODULE._all_arcs(p)
+        ci, mj, km = all_arcs(p)
         p.arc_cost(ci, mj, km)
         phase["all_arcs"] = round(time.perf_counter() - t0, 4)
     _record(benchmark, run, "candidate_graph", initial_arcs=out["arcs"], phase_s=phase)

@@ -10,6 +10,7 @@ The names below are the stable API. The subpackages, by job:
 - :mod:`matching.datasets`: synthetic rosters.
 """
 
+from matching._engine.tuning import SolverTuning
 from matching._version import __version__
 from matching.config import MatchConfig, RematchPolicy, load_config
 from matching.errors import (
@@ -41,6 +42,7 @@ __all__ = [
     "Problem",
     "RematchPolicy",
     "RosterError",
+    "SolverTuning",
     "StateStore",
     "StoreConflictError",
     "StoreError",

@@ -10,8 +10,6 @@ optimal).
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 from oracle import brute_force_optimum, scipy_optimum
@@ -19,12 +17,11 @@ from test_flow import _dense, _random
 from test_solve import load_orlib, orlib_path
 
 from matching import MatchConfig, match
+from matching._engine import pricing
 from matching._engine.auction import auction_assign
 from matching._engine.flow import IncrementalAssignment
 from matching.datasets.synth import district
 from matching.solve import max_pairs_circulation
-
-M = importlib.import_module("matching.match")
 
 
 def _total(assigned, n, m, ci, mj, cost, caps, unm):
@@ -167,12 +164,12 @@ def test_auction_is_used_and_agrees_with_ortools(monkeypatch):
     kids, mentors = district(1500, 1200, seed=5)
     cfg = MatchConfig()
     with_auction = match(kids, mentors, cfg)
-    original = M._fresh_solve
-    monkeypatch.setattr(M, "_fresh_solve", lambda *a, **kw: original(*a, auction=False))
+    original = pricing.fresh_solve
+    monkeypatch.setattr(pricing, "fresh_solve", lambda *a, **kw: original(*a, auction=False))
     with_ortools = match(kids, mentors, cfg)
     assert with_auction.metrics["objective_units"] == with_ortools.metrics["objective_units"]
     assert with_auction.metrics["n_pairs"] == with_ortools.metrics["n_pairs"]
-    monkeypatch.setattr(M, "_fresh_solve", original)
+    monkeypatch.setattr(pricing, "fresh_solve", original)
     assert match(kids, mentors, cfg).pairs.equals(with_auction.pairs)
 
 

@@ -21,6 +21,8 @@ never hit in practice.  All comparisons of objectives are therefore exact.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,6 +37,7 @@ from matching import (
     MatchConfig,
     MatchResult,
     RosterError,
+    SolverTuning,
     match,
 )
 from matching.datasets.synth import district
@@ -1009,3 +1012,81 @@ def test_shared_interests_beyond_64_common_tags():
     common = set().union(*kids["interests"]) & set().union(*moms["interests"])
     assert len(common) > 128
     assert seen & set(sorted(common)[128:])  # bits from the third word too
+
+
+# -- threads and tuning ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("threads", 0, "threads must be >= 1"),
+        ("threads", True, "threads must be an integer"),
+        ("best_k", 2.5, "best_k must be an integer"),
+        ("tiers", 0, "tiers must be >= 1"),
+        ("fresh_share", -0.1, "fresh_share must be >= 0"),
+        ("rough_units", math.nan, "rough_units must be >= 0"),
+        ("suspect_extra_km", "0.3", "suspect_extra_km must be a number"),
+    ],
+)
+def test_solver_tuning_rejects_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SolverTuning(**{field: value})  # type: ignore[arg-type]
+
+
+def test_solver_tuning_is_frozen_and_threads_default_to_the_cores() -> None:
+    tuning = SolverTuning(best_k=0, rough_units=0.0)
+    with pytest.raises(AttributeError):
+        tuning.best_k = 3  # type: ignore[misc]
+    assert tuning.search_threads >= 1 and SolverTuning(threads=3).search_threads == 3
+    assert tuning.with_threads(None) is tuning
+    assert tuning.with_threads(2) == SolverTuning(best_k=0, rough_units=0.0, threads=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threads": 0}, "'threads' parameter of match"),
+        ({"threads": 1.5}, "'threads' parameter of match"),
+        ({"tuning": {"best_k": 3}}, "'tuning' parameter of match"),
+    ],
+)
+def test_match_rejects_bad_threads_and_tuning(kwargs: dict, message: str) -> None:
+    kids, mentors = district(20, 16, seed=1)
+    with pytest.raises(ConfigError, match=message):
+        match(kids, mentors, **kwargs)
+
+
+def test_one_thread_and_two_give_the_same_result() -> None:
+    # large enough for the priced path, the searches on two threads (the
+    # k-d tree lanes and the split grid scans) and unmatched children
+    kids, mentors = district(1500, 1000, seed=7)
+    one = match(kids, mentors, threads=1)
+    two = match(kids, mentors, threads=2)
+    assert one.metrics["solver"]["rounds"] >= 2 and len(one.unmatched) > 0
+    pd.testing.assert_frame_equal(one.pairs, two.pairs)
+    pd.testing.assert_frame_equal(one.unmatched, two.unmatched)
+    assert one.metrics == two.metrics
+
+
+@pytest.mark.parametrize("rules", [{}, {"same_street": True}])
+def test_other_tuning_gives_the_same_optimum(rules: dict) -> None:
+    # every crossover constant moved: other searches and solves, the same
+    # proven optimum (equal optima may pair differently on ties)
+    kids, mentors = district(1500, 1200, seed=8)
+    config = MatchConfig(**rules)
+    tuned = SolverTuning(
+        pricing_k=3, pricing_km=4, pricing_kc=2, pricing_add=2, tiers=2, hot_k=3,
+        grid_cells_per_radius=3, best_k=4, rescan_share=0.9, suspect_extra_km=0.05,
+        fresh_share=0.5, rough_units=0.0, margin_units=50, tag_split_min=0,
+        query_split_min=0, grid_reach_pairs=0,
+    )  # fmt: skip
+    plain = match(kids, mentors, config)
+    other = match(kids, mentors, config, tuning=tuned)
+    assert other.metrics["solver"]["proven"] is True
+    assert other.metrics["solver"] != plain.metrics["solver"]  # another route
+    assert other.metrics["objective_units"] == plain.metrics["objective_units"]
+    assert other.metrics["n_pairs"] == plain.metrics["n_pairs"]
+    reasons = ["child_id", "reason", "mentors_in_reach", "mentors_allowed"]
+    if other.pairs.equals(plain.pairs):
+        pd.testing.assert_frame_equal(other.unmatched[reasons], plain.unmatched[reasons])

@@ -7,34 +7,39 @@ compare every such search with brute force.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from matching import MatchConfig, match
+from matching import MatchConfig, SolverTuning, match
+from matching._engine import pricing, scan
+from matching._engine.arcs import in_reach
+from matching._engine.explain import unmatched_frame
+from matching._engine.problem import MatchProblem, sort_by_id
 from matching.datasets.synth import district
 from matching.geo.distance import haversine_km, pairs_within
 from matching.rosters import validate_children, validate_mentors
 
-M = importlib.import_module("matching.match")
-S = importlib.import_module("matching._engine.scan")
+S = scan
 
 
-def _problem(n: int, k: int, seed: int, **cfg: object) -> M._Problem:
+def _problem(
+    n: int, k: int, seed: int, tuning: SolverTuning | None = None, **cfg: object
+) -> MatchProblem:
     kids, mentors = district(n, k, seed=seed, area_km2=40.0)
-    kids = M._sorted(validate_children(kids))
-    mentors = M._sorted(validate_mentors(mentors))
+    kids = sort_by_id(validate_children(kids))
+    mentors = sort_by_id(validate_mentors(mentors))
     mentors = mentors[mentors["active"]].reset_index(drop=True)
-    return M._Problem(kids, mentors, MatchConfig(**cfg))
+    return MatchProblem(kids, mentors, MatchConfig(**cfg), tuning=tuning or SolverTuning())
 
 
-def _brute(p: M._Problem, child_idx: np.ndarray, r: np.ndarray, mentor_idx: np.ndarray) -> set:
+def _brute(p: MatchProblem, child_idx: np.ndarray, r: np.ndarray, mentor_idx: np.ndarray) -> set:
     out = set()
     for c, rc in zip(child_idx, r, strict=True):
-        d = haversine_km(p.clat[c], p.clon[c], p.mlat[mentor_idx], p.mlon[mentor_idx])
-        lim = np.minimum(p.limit[mentor_idx], min(rc, p.radius))
+        d = haversine_km(
+            p.child_lat[c], p.child_lon[c], p.mentor_lat[mentor_idx], p.mentor_lon[mentor_idx]
+        )
+        lim = np.minimum(p.limit_km[mentor_idx], min(rc, p.radius_km))
         # a margin of 1e-9 km for the two distance formulas
         out |= {(int(c), int(j)) for j in mentor_idx[d <= lim - 1e-9]}
     return out
@@ -53,7 +58,7 @@ def test_within_per_child_radius_and_mentor_subset_matches_brute_force(seed: int
     assert want <= got  # nothing within reach is missed
     for c, j, k in zip(ci, mj, km, strict=True):  # and nothing beyond it is returned
         rc = r[np.searchsorted(child_idx, c)]
-        assert k <= min(rc, p.radius, p.limit[j]) + 1e-9
+        assert k <= min(rc, p.radius_km, p.limit_km[j]) + 1e-9
     assert len(got) == ci.size  # no pair twice
 
 
@@ -102,12 +107,12 @@ _DENSE_DISTRICTS = [
 ]
 
 
-def _proven_equal_to_dense(seed: int, cfg: dict) -> None:
+def _proven_equal_to_dense(seed: int, cfg: dict, tuning: SolverTuning) -> None:
     """The priced path on a dense district proves its result, and it equals
     the dense solve's (objective and number of pairs)."""
     kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
     config = MatchConfig(**cfg)
-    sparse = match(kids, mentors, config)
+    sparse = match(kids, mentors, config, tuning=tuning)
     dense = match(kids, mentors, config, method="dense")
     assert sparse.metrics["solver"]["proven"] is True
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
@@ -123,7 +128,7 @@ def test_priced_path_equals_dense_on_dense_districts(
     # suspect search on the planar grid and, where there is no grid, the
     # k-d tree search
     if not grid:
-        monkeypatch.setattr(S.Grid, "build", classmethod(lambda cls, *args: None))
+        monkeypatch.setattr(S.Grid, "build", classmethod(lambda cls, *args, **kw: None))
     kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
     config = MatchConfig(**cfg)
     sparse = match(kids, mentors, config)
@@ -136,16 +141,14 @@ def test_priced_path_equals_dense_on_dense_districts(
     assert sparse.metrics["n_pairs"] == dense.metrics["n_pairs"]
 
 
-def test_the_suspect_list_is_reused_while_the_potentials_barely_move(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_suspect_list_is_reused_while_the_potentials_barely_move() -> None:
     # the complete lists (no grid, or a child that may hide more than its
     # best few) are kept between rounds; here every search lists them all
-    monkeypatch.setattr(M, "_BEST_K", 0)
     reused = []
     for seed in (11, 12, 13, 14):
         kids, mentors = district(900, 700, seed=seed, area_km2=60.0)
-        solver = match(kids, mentors, MatchConfig()).metrics["solver"]
+        result = match(kids, mentors, MatchConfig(), tuning=SolverTuning(best_k=0))
+        solver = result.metrics["solver"]
         assert solver["proven"] is True
         reused.append(solver["suspect_searches"] < solver["rounds"])
     assert any(reused)
@@ -160,9 +163,8 @@ def test_each_childs_best_suspects_prove_the_dense_optimum(
     # child's best few suspects; where a child may hide more (forced here
     # with ``hide``: every child reports a left-out pair that could price
     # negative) the complete list decides the proof
-    monkeypatch.setattr(M, "_BEST_K", best_k)
     searches: list[str] = []
-    search = M._suspects_grid
+    search = pricing.suspects_grid
 
     def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
         out = search(*args, **kw)
@@ -172,8 +174,8 @@ def test_each_childs_best_suspects_prove_the_dense_optimum(
         searches.append("best" if best else "hot" if kw.get("hot") is not None else "all")
         return out
 
-    monkeypatch.setattr(M, "_suspects_grid", spy)
-    _proven_equal_to_dense(seed, cfg)
+    monkeypatch.setattr(pricing, "suspects_grid", spy)
+    _proven_equal_to_dense(seed, cfg, SolverTuning(best_k=best_k))
     assert "best" in searches
     if hide:
         assert "all" in searches
@@ -187,10 +189,8 @@ def test_lists_searched_again_child_by_child_prove_the_dense_optimum(
     # each child's suspect list is kept until its own drift passes the
     # widening; forced here to search only the drifted children every time
     # (and, with a narrow widening, often), the proof must still be exact
-    monkeypatch.setattr(M, "_RESCAN_SHARE", 1.0)
-    monkeypatch.setattr(M, "_SUSPECT_EXTRA_KM", extra_km)
     sizes: list[int] = []
-    search = M._suspects_grid
+    search = pricing.suspects_grid
 
     def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
         only = kw.get("only")
@@ -198,8 +198,8 @@ def test_lists_searched_again_child_by_child_prove_the_dense_optimum(
             sizes.append(int(np.count_nonzero(only)))
         return search(*args, **kw)
 
-    monkeypatch.setattr(M, "_suspects_grid", spy)
-    _proven_equal_to_dense(seed, cfg)
+    monkeypatch.setattr(pricing, "suspects_grid", spy)
+    _proven_equal_to_dense(seed, cfg, SolverTuning(rescan_share=1.0, suspect_extra_km=extra_km))
     assert sizes and sizes[0] == 900  # the first search covers every child
     assert all(0 < k <= 900 for k in sizes)
 
@@ -210,38 +210,35 @@ def test_only_the_drifted_children_are_searched_again_at_the_defaults(
     # a district of 2,000 children at the defaults: the last search covers
     # only the children whose lists drifted, and the optimum is the dense one
     sizes: list[int] = []
-    search = M._suspects_grid
+    search = pricing.suspects_grid
 
     def spy(*args: object, **kw: object) -> tuple[np.ndarray, ...]:
         only = kw.get("only")
-        sizes.append(len(args[0].kids) if only is None else int(np.count_nonzero(only)))
+        sizes.append(args[0].n if only is None else int(np.count_nonzero(only)))
         return search(*args, **kw)
 
-    monkeypatch.setattr(M, "_suspects_grid", spy)
+    monkeypatch.setattr(pricing, "suspects_grid", spy)
     kids, mentors = district(2000, 1600, seed=1)
     sparse = match(kids, mentors)
     assert sparse.metrics["solver"]["proven"] is True
-    assert sizes[0] == 2000 and 0 < min(sizes) < 2000 * M._RESCAN_SHARE
+    assert sizes[0] == 2000 and 0 < min(sizes) < 2000 * SolverTuning().rescan_share
     dense = match(kids, mentors, method="dense")
     assert sparse.metrics["objective_units"] == dense.metrics["objective_units"]
 
 
-def test_a_rough_first_round_never_proves_and_reaches_the_dense_optimum(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_rough_first_round_never_proves_and_reaches_the_dense_optimum() -> None:
     # small matches start with a rough auction; even where the first model
     # holds every allowed pair (so the first search finds nothing to add)
     # the proof waits for an exact solve
     kids, mentors = district(600, 450, seed=5, area_km2=60.0)
     dense = match(kids, mentors, method="dense")
-    for k in (M._PRICING_K, 10**6):
-        monkeypatch.setattr(M, "_PRICING_K", k)
-        solver = match(kids, mentors).metrics
+    for k in (SolverTuning().pricing_k, 10**6):
+        solver = match(kids, mentors, tuning=SolverTuning(pricing_k=k)).metrics
         assert solver["solver"]["rough_first_round"] is True
         assert solver["solver"]["proven"] is True and solver["solver"]["rounds"] >= 2
         assert solver["objective_units"] == dense.metrics["objective_units"]
-    monkeypatch.setattr(M, "_ROUGH_MAX_CHILDREN", 100)  # beyond it: exact from the start
-    assert match(kids, mentors).metrics["solver"]["rough_first_round"] is False
+    exact = SolverTuning(rough_max_children=100)  # beyond it: exact from the start
+    assert match(kids, mentors, tuning=exact).metrics["solver"]["rough_first_round"] is False
 
 
 def test_keep_bonuses_give_the_same_optimum_on_the_priced_and_dense_paths() -> None:
@@ -291,7 +288,6 @@ def _crowded(case: tuple[int, int, float, int]) -> tuple:
 )
 @pytest.mark.parametrize("case", _CROWDED)
 def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
-    monkeypatch: pytest.MonkeyPatch,
     case: tuple[int, int, float, int],
     tag_split: bool,
     hot_scan: bool,
@@ -301,12 +297,13 @@ def test_settling_rounds_and_tag_searches_reach_the_dense_optimum(
     # optimum pairs, so "hot" children get incomplete (nearest-only) lists
     # for a round or more before the complete search and the proof; those
     # lists come from the grid scan or from the k-d tree search
-    monkeypatch.setattr(M, "_TAG_SPLIT_MIN", 0 if tag_split else 10**9)
-    monkeypatch.setattr(M, "_HOT_SCAN_PAIRS", 10**12 if hot_scan else 0)
-    # 0.0: every round after the first is solved afresh and taken over
-    monkeypatch.setattr(M, "_FRESH_SHARE", fresh_share)
+    tuning = SolverTuning(
+        tag_split_min=0 if tag_split else 10**9,
+        hot_scan_pairs=10**12 if hot_scan else 0,
+        fresh_share=fresh_share,  # 0.0: every round after the first is solved afresh
+    )
     (kids, mentors), config = _crowded(case)
-    sparse = match(kids, mentors, config)
+    sparse = match(kids, mentors, config, tuning=tuning)
     dense = match(kids, mentors, config, method="dense")
     solver = sparse.metrics["solver"]
     assert solver["proven"] is True
@@ -350,15 +347,12 @@ def test_no_settling_round_once_every_mentor_place_is_taken(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [51, 52])
-def test_pairs_in_reach_by_grid_equal_the_kd_tree_search(
-    monkeypatch: pytest.MonkeyPatch, seed: int
-) -> None:
-    p = _problem(700, 300, seed, max_distance_km=2.5)
-    p.limit[::7] = 1.0  # some mentors with a shorter limit of their own
+def test_pairs_in_reach_by_grid_equal_the_kd_tree_search(seed: int) -> None:
+    p = _problem(700, 300, seed, SolverTuning(grid_reach_pairs=0), max_distance_km=2.5)
+    p.limit_km[::7] = 1.0  # some mentors with a shorter limit of their own
     kids = np.arange(0, p.n, 3)
-    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 0)
-    gi, gj, gk = p.in_reach(kids)
-    ki, kj, kk = p.within(kids, p.radius)
+    gi, gj, gk = in_reach(p, kids)
+    ki, kj, kk = p.within(kids, p.radius_km)
     assert gi.size == ki.size > 0
     g = np.lexsort((gj, gi))
     k = np.lexsort((kj, ki))
@@ -373,15 +367,11 @@ def test_pairs_in_reach_by_grid_equal_the_kd_tree_search(
         {"max_distance_km": 3.0, "same_street": True, "k_nearest": 5},
     ],
 )
-def test_unmatched_reasons_are_the_same_by_grid_and_by_kd_tree(
-    monkeypatch: pytest.MonkeyPatch, cfg: dict
-) -> None:
+def test_unmatched_reasons_are_the_same_by_grid_and_by_kd_tree(cfg: dict) -> None:
     (kids, mentors), _ = _crowded(_CROWDED[0])
     config = MatchConfig(**cfg)
-    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 0)
-    by_grid = match(kids, mentors, config).unmatched
-    monkeypatch.setattr(M, "_GRID_REACH_PAIRS", 10**18)
-    by_tree = match(kids, mentors, config).unmatched
+    by_grid = match(kids, mentors, config, tuning=SolverTuning(grid_reach_pairs=0)).unmatched
+    by_tree = match(kids, mentors, config, tuning=SolverTuning(grid_reach_pairs=10**18)).unmatched
     assert len(by_grid) > 0
     assert set(by_grid["reason"]) >= {"mentors_taken"}
     pd.testing.assert_frame_equal(by_grid, by_tree)
@@ -395,13 +385,13 @@ def test_a_fresh_solve_that_is_not_optimal_is_refused_and_solved_again(
     # alike) and solves the model itself
     calls = []
 
-    def worse(p: M._Problem, *arcs: np.ndarray, auction: bool = True) -> tuple[np.ndarray, None]:
+    def worse(p: MatchProblem, *arcs: np.ndarray, auction: bool = True) -> tuple[np.ndarray, None]:
         calls.append(auction)
         return np.full(p.n, -1, dtype=np.int64), None
 
     (kids, mentors), config = _crowded(_CROWDED[0])
     dense = match(kids, mentors, config, method="dense")
-    monkeypatch.setattr(M, "_fresh_solve", worse)
+    monkeypatch.setattr(pricing, "fresh_solve", worse)
     sparse = match(kids, mentors, config)
     assert True in calls and False in calls  # the auction, then OR-Tools
     assert sparse.metrics["solver"]["proven"] is True
@@ -428,30 +418,31 @@ def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
     p = _problem(600, 400, 31, max_distance_km=2.5, **rules)
     rng = np.random.default_rng(5)
     if forbid:
-        ci, mj, _ = p.within(np.arange(p.n), p.radius)
+        ci, mj, _ = p.within(np.arange(p.n), p.radius_km)
         pick = rng.choice(ci.size, forbid, replace=False)
-        pairs = [(p.kids["id"][ci[k]], p.mentors["id"][mj[k]]) for k in pick]
+        pairs = [(p.children["id"][ci[k]], p.mentors["id"][mj[k]]) for k in pick]
         p = _problem(600, 400, 31, max_distance_km=2.5, forbidden_pairs=pairs, **rules)
-        assert p.fkeys.size == forbid
+        assert p.forbidden_keys.size == forbid
     unmatched = rng.random(p.n) < 0.4
-    load = p.caps.copy()  # every mentor full but three
+    load = p.capacity.copy()  # every mentor full but three
     load[rng.choice(p.m, 3, replace=False)] = 0
-    counted = M._unmatched_frame(p, unmatched, load)
+    counted = unmatched_frame(p, unmatched, load)
     monkeypatch.setattr(p, "planar_grid", lambda: None)  # listing, k-d tree
-    listed = M._unmatched_frame(p, unmatched, load)
+    listed = unmatched_frame(p, unmatched, load)
     assert len(counted) == int(unmatched.sum())
     assert set(counted["reason"]) >= {"mentors_taken", "cheaper_unmatched"}
     if rules or forbid:  # the rules excluded some pairs
         assert (counted["mentors_allowed"] < counted["mentors_in_reach"]).any()
     pd.testing.assert_frame_equal(counted, listed)
-    # the same counts on one thread and on three
-    grid = M._Problem.planar_grid(p)
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
-    idx = np.flatnonzero(unmatched)
-    terms = {"vc": p.vc, "vm": p.vm, "limit": p.limit, "spare": load < p.caps}
+    # the same counts on one thread and on three (every child: enough of them
+    # for the scan to split its work)
+    grid = MatchProblem.planar_grid(p)
+    assert grid is not None
+    idx = np.arange(p.n)
+    terms = {"vc": p.child_vec, "vm": p.mentor_vec, "limit": p.limit_km, "spare": load < p.capacity}
     terms |= {"rules": p.rule_codes(), "stride": p.m}
-    one = grid.reach_counts(idx, p.radius, **terms, threads=1)
-    assert np.array_equal(one, grid.reach_counts(idx, p.radius, **terms, threads=3))
+    one = grid.reach_counts(idx, p.radius_km, **terms, threads=1)
+    assert np.array_equal(one, grid.reach_counts(idx, p.radius_km, **terms, threads=3))
 
 
 def test_best_suspects_leave_out_forbidden_pairs_and_other_genders_as_the_dense_path_does() -> None:

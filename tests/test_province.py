@@ -25,6 +25,7 @@ from matching.scale.executors import (
     ProcessExecutor,
     SerialExecutor,
     ThreadExecutor,
+    match_threads,
 )
 from matching.scale.partition import candidate_components
 from matching.scale.province import match_province
@@ -52,12 +53,6 @@ def dask_ex() -> Iterator[DaskExecutor]:
 
 def _inverse(x: int) -> float:
     return 10 / x
-
-
-def _search_threads(_: object) -> int:
-    import importlib
-
-    return importlib.import_module("matching.match")._SEARCH_THREADS
 
 
 def _die(x: int) -> int:
@@ -125,23 +120,20 @@ def test_process_executor_parameters_and_workers() -> None:
     ex = ProcessExecutor()
     assert ex.n_workers >= 1 and ex.threads_per_worker == 1
     assert ex.start_method == ("fork" if sys.platform.startswith("linux") else "spawn")
-    # each worker's matches use the threads it was given; this process keeps its own
-    out = ProcessExecutor(n_workers=2, threads_per_worker=3).map(_search_threads, [0, 1, 2])
-    assert [o.value for o in out] == [3, 3, 3]
-    assert _search_threads(None) == 2
+    # each worker's matches use the threads it was given; other executors' the default
+    assert match_threads(ProcessExecutor(n_workers=2, threads_per_worker=3)) == 3
+    assert match_threads(ThreadExecutor(n_workers=2)) is None
+    assert match_threads(SerialExecutor()) is None
 
 
-def test_one_search_thread_gives_the_same_match(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_search_thread_gives_the_same_match() -> None:
     # large enough for the threaded grid scans (2,000 children and more) and the
     # per-tag searches; a ProcessExecutor worker runs with one thread
-    import importlib
-
     from matching.datasets.synth import district
 
     kids, moms = district(2500, 2000, seed=5)
-    two = match(kids, moms)
-    monkeypatch.setattr(importlib.import_module("matching.match"), "_SEARCH_THREADS", 1)
-    one = match(kids, moms)
+    two = match(kids, moms, threads=2)
+    one = match(kids, moms, threads=1)
     pd.testing.assert_frame_equal(one.pairs, two.pairs)
     pd.testing.assert_frame_equal(one.unmatched, two.unmatched)
     assert one.metrics["objective_units"] == two.metrics["objective_units"]

@@ -381,25 +381,23 @@ def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value)
     """Where the walk would take too many cells, or its index too many
     entries, the first model comes from k-d tree searches instead: the
     same pairs."""
-    import importlib
-
     import matching._engine.scan as S
+    from matching._engine.arcs import nearest_arcs
+    from matching._engine.problem import MatchProblem, sort_by_id
     from matching.datasets.synth import district
     from matching.rosters import validate_children, validate_mentors
 
-    match_module = importlib.import_module("matching.match")
     kids, mentors = district(600, 480, seed=3)
-    p = match_module._Problem(
-        match_module._sorted(validate_children(kids)),
-        match_module._sorted(validate_mentors(mentors)),
-        MatchConfig(),
+    p = MatchProblem(
+        sort_by_id(validate_children(kids)), sort_by_id(validate_mentors(mentors)), MatchConfig()
     )
-    walked = p.nearest_arcs(8, 16, 16)
+    walked = nearest_arcs(p, 8, 16, 16)
     monkeypatch.setattr(S, knob, value)
     assert p.planar_grid().nearest(
-        p.radius, 8, 16, 16, vc=p.vc, vm=p.vm, need=p.need, skill=p.skill
+        p.radius_km, 8, 16, 16, vc=p.child_vec, vm=p.mentor_vec, need=p.child_needs,
+        skill=p.mentor_skills,
     ) is None  # fmt: skip
-    searched = p.nearest_arcs(8, 16, 16)
+    searched = nearest_arcs(p, 8, 16, 16)
     for a, b in zip(walked, searched, strict=True):
         np.testing.assert_array_equal(a, b)
     assert walked[0].size > 600 * 8

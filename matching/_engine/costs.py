@@ -37,7 +37,9 @@ class CostTerms:
 
     @property
     def total_km(self) -> np.ndarray:
-        return self.distance_km + self.need_km + self.interest_km
+        """Each arc's cost: distance plus need penalty plus interest bonus."""
+        total: np.ndarray = self.distance_km + self.need_km + self.interest_km
+        return total
 
 
 class InterestCodes:

@@ -5,19 +5,26 @@ when to search on the grid rather than with k-d trees, when to solve afresh
 rather than re-route, how many threads to use. Those thresholds are fields of
 :class:`SolverTuning`, passed down explicitly from :func:`matching.match`; no
 module holds a setting that another module or a test overwrites. The defaults
-were chosen on a 2-core machine (see ``benchmarks/README.md``); they change
-the running time, never the result: every setting gives the same proven
-optimum.
+were chosen on a 2-core machine; they change the running time, never the
+result: every setting gives the same proven optimum.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 
 from matching.errors import ConfigError
 
-__all__ = ["DEFAULT_TUNING", "SolverTuning", "default_threads"]
+__all__ = ["DEFAULT_TUNING", "SolverTuning", "default_threads", "resolve_tuning"]
+
+
+# counts that must be at least one for the engine to work at all
+_AT_LEAST_ONE = frozenset(
+    {"threads", "max_pricing_rounds", "pricing_add", "tiers", "hot_k", "grid_cells_per_radius",
+     "pricing_k", "pricing_km", "pricing_kc", "nearest_split_max"}
+)  # fmt: skip
 
 
 def default_threads() -> int:
@@ -132,12 +139,16 @@ class SolverTuning:
             value = getattr(self, f.name)
             if f.name == "threads" and value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            whole = f.name == "threads" or isinstance(f.default, int)
+            kind = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind):
+                need = "an integer" if whole else "a number"
                 raise ConfigError(
-                    f"SolverTuning.{f.name} must be a number, not {type(value).__name__}"
+                    f"SolverTuning.{f.name} must be {need}, not {type(value).__name__}"
                 )
-            if value < 0 or (f.name == "threads" and value < 1):
-                raise ConfigError(f"SolverTuning.{f.name} must be positive, got {value}")
+            least = 1 if f.name in _AT_LEAST_ONE else 0
+            if not math.isfinite(value) or value < least:
+                raise ConfigError(f"SolverTuning.{f.name} must be >= {least}, got {value!r}")
 
     @property
     def search_threads(self) -> int:
@@ -151,3 +162,21 @@ class SolverTuning:
 
 DEFAULT_TUNING = SolverTuning()
 """The defaults: every crossover constant as tuned, threads as the machine has."""
+
+
+def resolve_tuning(tuning: object, threads: object, *, owner: str) -> SolverTuning:
+    """The tuning a call of ``owner`` runs with: ``tuning`` (default
+    :data:`DEFAULT_TUNING`) with ``threads`` set where given; ConfigError
+    naming the parameter where either is of the wrong kind."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(
+            f"The 'threads' parameter of {owner} must be an integer >= 1, got {threads!r} instead."
+        )
+    if tuning is not None and not isinstance(tuning, SolverTuning):
+        raise ConfigError(
+            f"The 'tuning' parameter of {owner} must be a SolverTuning, got "
+            f"{type(tuning).__name__} instead."
+        )
+    return (DEFAULT_TUNING if tuning is None else tuning).with_threads(threads)

@@ -16,6 +16,7 @@ from matching.scale.executors import (
     SerialExecutor,
     ThreadExecutor,
     capture,
+    match_threads,
 )
 from matching.scale.partition import Packing, candidate_components, pack_parts
 from matching.scale.province import (
@@ -43,6 +44,7 @@ __all__ = [
     "folder_name_problem",
     "match_partition",
     "match_province",
+    "match_threads",
     "pack_parts",
     "read_raw_table",
     "split_by_district",

@@ -10,13 +10,10 @@ never loses the rest of a province.
   this process.
 - :class:`ThreadExecutor` runs them on threads of this process: the
   compiled parts of a match (the auction, the flow, the grid scans) release
-  the GIL, so on 2 cores two districts overlap most of their work (two
-  20,000-child districts: 7.98 s against 11.18 s one after the other), with
-  nothing pickled or copied and no process started.
+  the GIL, so districts overlap most of their work, with nothing pickled or
+  copied and no process started.
 - :class:`ProcessExecutor` runs them on worker processes of this machine
-  (the standard library's process pool; no extra dependency): on 2 cores a
-  city of ten 20,000-child districts takes about 0.6 of the serial time
-  (``benchmarks/README.md``).
+  (the standard library's process pool; no extra dependency).
 - :class:`DaskExecutor` runs them on a Dask cluster: an existing
   ``distributed.Client``, a scheduler address (a real cluster), or a
   ``LocalCluster`` it starts and closes itself.  Needs the ``dask`` extra
@@ -56,6 +53,7 @@ __all__ = [
     "SerialExecutor",
     "ThreadExecutor",
     "capture",
+    "match_threads",
 ]
 
 _DASK_EXTRA = "pip install 'mentor-matching[dask]'"
@@ -140,7 +138,7 @@ class ThreadExecutor:
     -----
     The matcher's compiled kernels release the GIL, so the calls overlap
     where they spend most of their time; pandas and Python code between
-    them still take turns.  Each match keeps its own two search threads.
+    them still take turns.  Each match keeps its own search threads.
     Unlike :class:`ProcessExecutor` nothing is pickled or copied, no
     process is started, and it is safe in a process that runs threads of
     its own.  The threads are started for each :meth:`map` call and joined
@@ -173,13 +171,13 @@ class ThreadExecutor:
         return f"ThreadExecutor(n_workers={self.n_workers})"
 
 
-def _start_worker(threads: int) -> None:
-    """In each worker process: how many threads one match may use."""
-    import importlib
-
-    # the module, not the function that the package exports under that name
-    module = importlib.import_module("matching.match")
-    setattr(module, "_SEARCH_THREADS", threads)  # noqa: B010 - a module's private setting
+def match_threads(executor: object) -> int | None:
+    """Threads each match run by ``executor`` may use for its searches: the
+    ``threads_per_worker`` of a :class:`ProcessExecutor` (its workers share
+    the machine's cores); None, the match's default (the cores this process
+    may run on), for any other executor.  Callers pass it as
+    ``match(..., threads=...)``."""
+    return executor.threads_per_worker if isinstance(executor, ProcessExecutor) else None
 
 
 class ProcessExecutor:
@@ -190,8 +188,9 @@ class ProcessExecutor:
     n_workers : int, optional
         Worker processes (default: the number of CPUs, ``os.cpu_count()``).
     threads_per_worker : int, default 1
-        Threads each match may use for its searches (a match alone uses 2);
-        1 keeps the workers from competing for the same cores.
+        Threads each match on a worker may use for its searches (a match
+        alone uses every core; see :func:`match_threads`); 1 keeps the
+        workers from competing for the same cores.
     start_method : {"fork", "forkserver", "spawn"}, optional
         How workers start (:mod:`multiprocessing`).  Default: ``"fork"`` on
         Linux (workers start at once with the library already loaded), else
@@ -251,8 +250,6 @@ class ProcessExecutor:
         pool = ProcessPoolExecutor(
             max_workers=min(self.n_workers, len(items)),
             mp_context=multiprocessing.get_context(self.start_method),
-            initializer=_start_worker,
-            initargs=(self.threads_per_worker,),
         )
         with pool:
             futures = [pool.submit(capture(fn), item) for item in items]

@@ -56,7 +56,7 @@ from matching.scale.districts import (
     failure_text,
     split_by_district,
 )
-from matching.scale.executors import Executor, Outcome, SerialExecutor
+from matching.scale.executors import Executor, Outcome, SerialExecutor, match_threads
 from matching.scale.partition import Packing, candidate_components, pack_parts
 
 __all__ = [
@@ -98,9 +98,14 @@ def read_raw_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 
 
 def match_partition(
-    children: pd.DataFrame, mentors: pd.DataFrame, config: MatchConfig | None = None
+    children: pd.DataFrame,
+    mentors: pd.DataFrame,
+    config: MatchConfig | None = None,
+    *,
+    threads: int | None = None,
 ) -> MatchResult:
-    """Solve one partition: exactly :func:`matching.match`, a pure function.
+    """Solve one partition: exactly :func:`matching.match`, a pure function
+    (``threads`` as there).
 
     Examples
     --------
@@ -111,7 +116,7 @@ def match_partition(
     >>> match_partition(kids, moms).pairs["mentor_id"].tolist()
     ['M1']
     """
-    return match(children, mentors, config)
+    return match(children, mentors, config, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -119,10 +124,11 @@ class _Task:
     children: pd.DataFrame
     mentors: pd.DataFrame
     config: MatchConfig
+    threads: int | None = None  # the executor's threads per match (match_threads)
 
 
 def _run_task(task: _Task) -> MatchResult:
-    return match_partition(task.children, task.mentors, task.config)
+    return match_partition(task.children, task.mentors, task.config, threads=task.threads)
 
 
 @dataclass(frozen=True)
@@ -320,7 +326,8 @@ def _match_districts(
     parts = _Parts(errors=dict(split.clash), district_metrics=metrics)
     kids, moms = split.children, split.mentors
     todo = [d for d in split.names if d not in parts.errors]
-    tasks = [_Task(kids[d], moms[d], _config_for(cfg, kids[d], moms[d])) for d in todo]
+    threads = match_threads(ex)
+    tasks = [_Task(kids[d], moms[d], _config_for(cfg, kids[d], moms[d]), threads) for d in todo]
     for d, out in zip(todo, ex.map(_run_task, tasks), strict=True):
         if out.ok:
             r: MatchResult = out.value
@@ -350,7 +357,7 @@ def _match_across(
     tasks = []
     for b in range(packing.n_tasks):
         tk, tm = all_kids[packing.child_task == b], all_moms[packing.mentor_task == b]
-        tasks.append(_Task(tk, tm, _config_for(cfg, tk, tm)))
+        tasks.append(_Task(tk, tm, _config_for(cfg, tk, tm), match_threads(ex)))
     _collect_across(tasks, ex.map(_run_task, tasks), all_kids, all_moms, by, parts)
     extra = {"mode": "cross_boundary", "n_tasks": len(tasks), "components": _components(packing)}
     return parts, extra
