@@ -282,7 +282,7 @@ def solve_sparse_assignment(
     (array([0, 1]), array([0, 1]))
     """
     try:
-        n, m = (int(shape[0]), int(shape[1]))  # type: ignore[index]
+        n, m = (int(shape[0]), int(shape[1]))
     except (TypeError, ValueError, IndexError):
         raise InputError(f"The 'shape' parameter must be a pair (n, m), got {shape!r}.") from None
     if n < 0 or m < 0:

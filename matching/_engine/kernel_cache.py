@@ -109,7 +109,7 @@ def _writable(folder: Path) -> bool:
 def _install() -> bool:
     """Put the locator first for this package's functions; whether its
     folder can be written."""
-    subfolder = _PackageLocator.get_suitable_cache_subpath(__file__)
+    subfolder: str = _PackageLocator.get_suitable_cache_subpath(__file__)  # type: ignore[no-untyped-call]
     folder = cache_dir() / subfolder
     _PackageLocator._folder = str(folder)
     locators = caching.CacheImpl._locator_classes

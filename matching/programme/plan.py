@@ -16,7 +16,7 @@ import pandas as pd
 
 from matching.errors import InputError
 from matching.programme.rematch import RematchPlan
-from matching.reports.files import staged_folder, to_csv_bytes
+from matching.reports import staged_folder, to_csv_bytes
 
 __all__ = ["PLAN_FILES", "publish_plan"]
 
@@ -98,7 +98,7 @@ def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str
     """Write a plan folder whole: it holds exactly ``contents`` (name -> bytes) afterwards.
 
     The folder is written beside ``out_dir`` and swapped in at once
-    (:func:`matching.reports.files.staged_folder`): a failure or a kill leaves the
+    (:func:`matching.reports.staged_folder`): a failure or a kill leaves the
     previous plan as it was.  A folder holding files other than plan files
     (:data:`PLAN_FILES`) is refused, never replaced.  Returns the paths
     written, by file name.  Used after a commit, and by ``matching plan``
