@@ -648,9 +648,9 @@ class _Problem:
             # 12 ms with two threads per query and the cover searches in turn)
             jobs = (nearest, covering)
             if self.n + self.m >= _QUERY_SPLIT_MIN and _SEARCH_THREADS > 1:
-                from matching._engine.scan import _pool
+                from matching._engine.scan import thread_pool
 
-                lanes = list(_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
+                lanes = list(thread_pool(_SEARCH_THREADS).map(lambda job: job(), jobs))
             else:
                 lanes = [job() for job in jobs]
             parts_c = [a for lane in lanes for a in lane[0]]
@@ -811,9 +811,9 @@ def _suspects(
         return xi[keep], xj[keep], xk[keep]
 
     # the k-d tree searches release the GIL: two threads, results in job order
-    from matching._engine.scan import _pool
+    from matching._engine.scan import thread_pool
 
-    outs = list(_pool(_SEARCH_THREADS).map(search, jobs))
+    outs = list(thread_pool(_SEARCH_THREADS).map(search, jobs))
     return p.allowed(*_join_arcs(outs))
 
 
