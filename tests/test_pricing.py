@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from matching import MatchConfig, match
+from matching._engine.tuning import SolverTuning
 from matching.datasets.synth import district
 from matching.geo.distance import haversine_km, pairs_within
 from matching.rosters.schema import validate_children, validate_mentors
@@ -444,9 +445,9 @@ def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
     if rules or forbid:  # the rules excluded some pairs
         assert (counted["mentors_allowed"] < counted["mentors_in_reach"]).any()
     pd.testing.assert_frame_equal(counted, listed)
-    # the same counts on one thread and on three
-    grid = M._Problem.planar_grid(p)
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
+    # the same counts on one thread and on three (threads from the first child on)
+    split = SolverTuning(scan_split_min=1)
+    grid = S.Grid.build(p.clat, p.clon, p.mlat, p.mlon, p.radius / 8, tuning=split)
     idx = np.flatnonzero(unmatched)
     terms = {"vc": p.vc, "vm": p.vm, "limit": p.limit, "spare": load < p.caps}
     terms |= {"rules": p.rule_codes(), "stride": p.m}
