@@ -42,12 +42,12 @@ RUN_KERNEL = """
 import json
 import numpy as np
 import matching
-from matching._engine import scan as _scan
+from matching._engine import scan_kernels as _kernels
 from other_library import kernel as other_library
 
-assert _scan._popcount(np.uint64(0b1011)) == 3
+assert _kernels.popcount(np.uint64(0b1011)) == 3
 assert other_library(1) == 2
-stats = _scan._popcount.stats
+stats = _kernels.popcount.stats
 print(json.dumps({
     "package": matching.__file__,
     "hits": sum(stats.cache_hits.values()),
@@ -178,7 +178,7 @@ def test_kernels_cached_in_matching_cache_dir_and_loaded_again(tmp_path: Path) -
     assert Path(str(first["cache_path"])).is_relative_to(cache)
     files = _kernel_files(cache)
     assert {p.suffix for p in files} == {".nbi", ".nbc"}
-    assert any("_popcount" in p.name for p in files)
+    assert any("popcount" in p.name for p in files)
     assert _kernel_files(package) == []
     # another library's kernel stays where numba puts it (beside its module)
     assert first["other_cache_path"] == str(site / "__pycache__")

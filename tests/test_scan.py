@@ -8,6 +8,7 @@ import pytest
 
 from matching._engine.costs import InterestCodes, pair_costs
 from matching._engine.scan import Grid
+from matching._engine.tuning import DEFAULT_TUNING, SolverTuning
 from matching.config import MatchConfig
 from matching.geo.distance import great_circle_km, unit_vectors
 
@@ -117,18 +118,16 @@ def test_no_grid_where_the_projection_would_distort():
 
 @pytest.mark.parametrize(("keep_k", "best_k"), [(0, 0), (2, 0), (0, 3)])
 @pytest.mark.parametrize("seed", range(6))
-def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(monkeypatch, seed, keep_k, best_k):
-    import matching._engine.scan as S
-
+def test_scan_on_threads_lists_the_same_pairs_in_the_same_order(seed, keep_k, best_k):
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(seed, 31.7, 0.25)
     cfg = MatchConfig(max_distance_km=5.0)
     reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
-    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    # threads from the first child on
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7, tuning=SolverTuning(scan_split_min=1))
     kids = np.arange(clat.size)
     args = (kids, reach, base, np.full(clat.size, 2.0), top)
     terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, 0.002)
     terms |= {"bucket": skill.astype(np.int64), "keep_k": keep_k}
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
     n, m = clat.size, mlat.size
     drops = []
 
@@ -225,20 +224,18 @@ def test_best_k_keeps_each_childs_pairs_with_the_most_room_outside_the_model(
 
 
 @pytest.mark.parametrize("ring_max", [0, 9, 1_000_000])
-def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(monkeypatch, ring_max):
-    # a ring too large for _RING_MAX is left out and the box is walked: the
-    # best lists (and drops) come out as they do without nearest_first
-    import matching._engine.scan as S
-
+def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(ring_max):
+    # a ring of more than tuning.ring_max offsets is left out and the box is
+    # walked: the best lists (and drops) come out as they do without
+    # nearest_first
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
     cfg = MatchConfig(max_distance_km=5.0)
     n, m = clat.size, mlat.size
     reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
-    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7, tuning=SolverTuning(ring_max=ring_max))
     terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, cfg, 0.002)
     args = (np.arange(n), reach, base, np.full(n, 2.0), top)
-    monkeypatch.setattr(S, "_RING_MAX", ring_max)
-    ring, _ = grid._ring(float(reach.max()))
+    ring, _ = grid.ring(float(reach.max()))
     assert (ring.shape[0] == 0) == (ring_max < 1_000_000)
     empty = np.empty(0, dtype=np.int64)
     lists = []
@@ -253,7 +250,7 @@ def test_nearest_first_walk_falls_back_to_the_box_beyond_its_size(monkeypatch, r
     np.testing.assert_array_equal(lists[0][1], lists[1][1])
 
 
-def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monkeypatch):
+def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork():
     """The scans' worker pool is started once and shared: eight callers
     scanning at once on their own threads get the single-threaded list,
     and a forked child (which has none of the parent's threads) gets a
@@ -265,10 +262,9 @@ def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monk
 
     _rng, clat, clon, mlat, mlon, need, skill, codes, limit, top, base = _instance(3, 31.7, 0.25)
     reach = np.minimum(float(top.max()) - base + 3.0, limit.max())
-    grid = Grid.build(clat, clon, mlat, mlon, 0.7)
+    grid = Grid.build(clat, clon, mlat, mlon, 0.7, tuning=SolverTuning(scan_split_min=1))
     args = (np.arange(clat.size), reach, base, np.full(clat.size, 2.0), top)
     terms = _terms(clat, clon, mlat, mlon, need, skill, codes, limit, MatchConfig(), 0.002)
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)
     want = grid.scan(*args, **terms, threads=1)
     assert want[0].size > 0
     with ThreadPoolExecutor(max_workers=8) as callers:
@@ -276,8 +272,8 @@ def test_shared_worker_pool_serves_callers_on_many_threads_and_after_a_fork(monk
     for one in got:
         for a, b in zip(want, one, strict=True):
             assert np.array_equal(a, b)
-    pool = S._pool(2)
-    assert S._pool(2) is pool  # started once
+    pool = S.thread_pool(2)
+    assert S.thread_pool(2) is pool  # started once
     if "fork" not in multiprocessing.get_all_start_methods():
         return
     ctx = multiprocessing.get_context("fork")
@@ -290,7 +286,6 @@ def _scan_size_in_child(grid, args, terms):
     import matching._engine.scan as S
 
     assert not S._POOL  # the parent's pool did not come along
-    S._SPLIT_MIN = 1
     return [a.size for a in grid.scan(*args, **terms, threads=2)]
 
 
@@ -338,18 +333,13 @@ def _nearest_by_brute_force(km, need, skill, radius, k, k_mentor, k_cover):
 @pytest.mark.parametrize("crowd", [1, 40])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(("lat0", "span_deg"), [(31.7, 0.25), (45.0, 2.0), (-33.9, 0.5)])
-def test_nearest_lists_the_nearest_and_nearest_covering_pairs(
-    monkeypatch, seed, crowd, threads, lat0, span_deg
-):
+def test_nearest_lists_the_nearest_and_nearest_covering_pairs(seed, crowd, threads, lat0, span_deg):
     """Each child's k nearest mentors and k_cover nearest covering mentors,
     each mentor's k_mentor nearest children, all within the radius: the
     same pairs as sorting the full distance matrix (continuous random
     positions, so no ties), also where the projection stretches distances
     (45-47 degrees north).  ``crowd`` puts many mentors in few cells, so the
     walk uses cells finer than the grid's."""
-    import matching._engine.scan as S
-
-    monkeypatch.setattr(S, "_SPLIT_MIN", 1)  # two lanes from the first child on
     _rng, clat, clon, mlat, mlon, need, skill, _codes, _limit, _top, _base = _instance(
         seed, lat0, span_deg
     )
@@ -362,7 +352,8 @@ def test_nearest_lists_the_nearest_and_nearest_covering_pairs(
         skill = np.r_[skill, rng.integers(0, 16, crowd * 10)].astype(np.uint8)
         need = np.r_[need, rng.integers(0, 16, crowd)].astype(np.uint8)
     radius = float(rng.choice([3.0, 8.0, 40.0]))
-    grid = Grid.build(clat, clon, mlat, mlon, radius / 8)
+    # two lanes from the first child on
+    grid = Grid.build(clat, clon, mlat, mlon, radius / 8, tuning=SolverTuning(scan_split_min=1))
     k, k_mentor, k_cover = (int(x) for x in rng.integers(1, 20, 3))
     got = grid.nearest(
         radius, k, k_mentor, k_cover, vc=unit_vectors(clat, clon), vm=unit_vectors(mlat, mlon),
@@ -376,38 +367,35 @@ def test_nearest_lists_the_nearest_and_nearest_covering_pairs(
     assert want or crowd == 1  # the cluster puts pairs in reach (sparse rosters may have none)
 
 
-@pytest.mark.parametrize(("knob", "value"), [("_RING_MAX", 1), ("_NEAREST_MAX_INDEX", 10)])
-def test_first_model_is_the_same_without_the_grid_walk(monkeypatch, knob, value):
-    """Where the walk would take too many cells, or its index too many
-    entries, the first model comes from k-d tree searches instead: the
-    same pairs."""
-    import matching._engine.scan as S
+@pytest.mark.parametrize(("knob", "value"), [("ring_max", 1), ("nearest_max_index", 10)])
+def test_first_model_is_the_same_without_the_grid_walk(knob, value):
+    """Where the walk would take more than ``ring_max`` cell offsets or its
+    index more than ``nearest_max_index`` entries, the first model comes
+    from k-d tree searches instead: the same pairs."""
     from matching._engine.arcs import nearest_arcs
     from matching._engine.problem import MatchProblem, sort_by_id
     from matching.datasets.synth import district
     from matching.rosters import validate_children, validate_mentors
 
     kids, mentors = district(600, 480, seed=3)
-    p = MatchProblem(
-        sort_by_id(validate_children(kids)), sort_by_id(validate_mentors(mentors)), MatchConfig()
-    )
+    kids, mentors = sort_by_id(validate_children(kids)), sort_by_id(validate_mentors(mentors))
+    p = MatchProblem(kids, mentors, MatchConfig())
     walked = nearest_arcs(p, 8, 16, 16)
-    monkeypatch.setattr(S, knob, value)
-    assert p.planar_grid().nearest(
-        p.radius_km, 8, 16, 16, vc=p.child_vec, vm=p.mentor_vec, need=p.child_needs,
-        skill=p.mentor_skills,
+    # the same problem, with the walk's limit lowered
+    q = MatchProblem(kids, mentors, MatchConfig(), tuning=SolverTuning(**{knob: value}))
+    assert q.planar_grid().nearest(
+        q.radius_km, 8, 16, 16, vc=q.child_vec, vm=q.mentor_vec, need=q.child_needs,
+        skill=q.mentor_skills,
     ) is None  # fmt: skip
-    searched = nearest_arcs(p, 8, 16, 16)
+    searched = nearest_arcs(q, 8, 16, 16)
     for a, b in zip(walked, searched, strict=True):
         np.testing.assert_array_equal(a, b)
     assert walked[0].size > 600 * 8
 
 
-def test_nearest_walks_coarser_cells_to_keep_its_index_small(monkeypatch):
+def test_nearest_walks_coarser_cells_to_keep_its_index_small():
     """A crowded roster asks for cells several times finer than the grid's;
     with a small index budget the walk takes coarser ones: the same pairs."""
-    import matching._engine.scan as S
-
     rng = np.random.default_rng(5)
     mlat, mlon = 31.8 + rng.random(900) * 0.01, 120.0 + rng.random(900) * 0.01
     clat, clon = 31.8 + rng.random(300) * 0.02, 120.0 + rng.random(300) * 0.02
@@ -415,17 +403,17 @@ def test_nearest_walks_coarser_cells_to_keep_its_index_small(monkeypatch):
         rng.integers(0, 16, 300).astype(np.uint8),
         rng.integers(0, 16, 900).astype(np.uint8),
     )
-    grid = Grid.build(clat, clon, mlat, mlon, 1.0)
+    n_sets = np.unique(need[need != 0]).size  # 15: 17 index arrays with both sides'
+    budget = SolverTuning(nearest_max_index=17 * 4 * 4)  # of 4 x 4 cells
+    grids = [Grid.build(clat, clon, mlat, mlon, 1.0, tuning=t) for t in (DEFAULT_TUNING, budget)]
+    planes = [grid.walk_plane(n_sets) for grid in grids]
+    assert planes[0] is not None and planes[1] is not None
+    assert planes[0].h < planes[1].h <= grids[1].h  # the budget made the cells coarser
+    assert (n_sets + 2) * planes[1].nx * planes[1].ny <= 17 * 4 * 4
     args = (5.0, 8, 16, 16)
     terms = {"vc": unit_vectors(clat, clon), "vm": unit_vectors(mlat, mlon), "need": need,
              "skill": skill, "threads": 1}  # fmt: skip
-    cells = []
-    real = S._ring_offsets
-    monkeypatch.setattr(S, "_ring_offsets", lambda r, h, k, s: cells.append(h) or real(r, h, k, s))
-    fine = grid.nearest(*args, **terms)
-    monkeypatch.setattr(S, "_NEAREST_MAX_INDEX", 17 * 4 * 4)  # 17 index arrays of 4 x 4 cells
-    coarse = grid.nearest(*args, **terms)
+    fine, coarse = (grid.nearest(*args, **terms) for grid in grids)
     assert fine is not None and coarse is not None
-    assert cells[0] < cells[1]  # the budget made the cells coarser
     pairs = [set(zip(ci.tolist(), mj.tolist(), strict=True)) for ci, mj in (fine, coarse)]
     assert pairs[0] == pairs[1]

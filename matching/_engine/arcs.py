@@ -46,9 +46,9 @@ _Job = tuple[np.ndarray, np.ndarray, np.ndarray | None, int]
 
 def on_threads(fn: Callable[[_T], _R], jobs: Iterable[_T], threads: int) -> list[_R]:
     """``fn`` over ``jobs`` on the scans' shared worker threads, results in job order."""
-    from matching._engine.scan import _pool
+    from matching._engine.scan import thread_pool
 
-    return list(_pool(threads).map(fn, jobs))
+    return list(thread_pool(threads).map(fn, jobs))
 
 
 def skill_tiers(p: MatchProblem, top: np.ndarray) -> list[tuple[int, np.ndarray, list[np.ndarray]]]:

@@ -1,7 +1,7 @@
 """An exact auction for the pricing loop's fresh solves.
 
-:func:`matching.match._priced_lazy` solves its model afresh in the rounds
-where most children must be routed again.  This module does it with
+The engine's pricing loop solves its model afresh in the rounds where most
+children must be routed again.  This module does it with
 Bertsekas' auction algorithm and epsilon-scaling, compiled (numba, no GIL).
 
 Model: rows (children) ``0..n-1`` each take one *object*: a slot of a
@@ -13,8 +13,7 @@ problem square (the auction's optimality proof needs every object taken),
 row's private object means the row is paired.  So ``n + S`` persons take
 ``S + n`` objects.  Idle persons bid for the cheapest object (a heap of
 prices, which only rise); a floor under the objects they hold replaces
-their bids against each other (at 20,000 children those were 5.4 M of 7.5 M
-bids, and all bids fell to 2.5 M without them).
+their bids against each other, most of the bids otherwise.
 
 Costs are multiplied by ``n + S + 1``, so that an auction run down to
 ``eps = 1`` would end optimal (a complete assignment within ``eps`` of every
@@ -22,16 +21,12 @@ person's best, with ``eps`` below one unit over ``n + S`` persons, is
 optimal for integer costs).  Each phase divides ``eps`` by ``theta``, keeps
 the pairs still within it and re-bids for the rest.  After a phase nearly
 every row that bid sits exactly ``eps`` from its next best, so each phase
-frees about half the rows again (2,000 children: 923-1,499 per phase, also
-in the last phases, which mostly break ties).  So the auction stops at 4
-cost units (``stop_units``) and shortest augmenting paths finish exactly:
-the prices, lowest at zero, are rounded down to whole units, every row not
-on its cheapest option at those prices is freed, and
-:func:`matching._engine.flow._route` routes the freed rows (2,000 children: about
-1,000 rows against 450 at half a unit, two phases fewer; the exact
-auctions of four 2k rosters 10-13 % faster, of two 5k rosters 13 %, at
-20k 8-17 %; at 8 or 16 units the routing costs more than the phases it
-saves at 20k).
+frees about half the rows again, also in the last phases, which mostly
+break ties.  So the auction stops at a few cost units (``stop_units``) and
+shortest augmenting paths finish exactly: the prices, lowest at zero, are
+rounded down to whole units, every row not on its cheapest option at those
+prices is freed, and :func:`matching._engine.paths.route` routes the freed
+rows (the slots are the flow's columns, of capacity one).
 
 "Pairs first" (``objective="max_pairs"``) gives every row the same, huge,
 unmatched cost, which would make the prices climb for a long time.  The
@@ -52,8 +47,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from matching._engine.flow import _INF, _pop, _push, _route
+from matching._engine.heap import INF, heap_pop, heap_push
 from matching._engine.kernel_cache import CACHE
+from matching._engine.paths import FlowArcs, FlowState, route
 
 __all__ = ["auction_assign"]
 
@@ -73,9 +69,9 @@ def _heaps(
     isize = 0
     for o in range(price.size):
         if holder[o] == idle:
-            isize = _push(ik, iv, isize, price[o], o)
+            isize = heap_push(ik, iv, isize, price[o], o)
         else:
-            size = _push(hk, hv, size, price[o], o)
+            size = heap_push(hk, hv, size, price[o], o)
     return size, isize
 
 
@@ -90,12 +86,7 @@ def _enqueue(queue: np.ndarray, head: int, count: int, row: int) -> int:
 
 @nb.njit(cache=CACHE, nogil=True)
 def _auction(
-    n: int,
-    n_slots: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    lu: np.ndarray,
+    slots: FlowArcs,
     price: np.ndarray,
     holder: np.ndarray,
     aobj: np.ndarray,
@@ -106,7 +97,8 @@ def _auction(
     is where the auction stops).  Objects: slots ``0..n_slots-1``, then row
     ``i``'s private object ``n_slots + i``.  ``holder[o]``: -1 nobody, a
     row, or ``n`` (an idle person); ``aobj[i]``: the row's object or -1.
-    Costs ``cst``/``lu`` are scaled already.
+    The costs of ``slots`` (arcs ``cst``, unmatched ``unm``, here ``lu``)
+    are scaled already; its capacities are not read.
 
     Idle persons never outbid each other one object at a time: when the
     cheapest object is held by an idle person, a free idle person's bids
@@ -114,6 +106,7 @@ def _auction(
     other object is the cheapest.  A *floor* does that at once: an object
     an idle person holds is priced at least ``floor`` (its price is made
     real when a row takes it, and at the end of each phase)."""
+    n, n_slots, rp, col, cst, lu, _, _ = slots
     idle = n
     n_obj = n_slots + n
     cap = 4 * n_obj + 16
@@ -124,13 +117,13 @@ def _auction(
     queue = np.empty(max(n, 1), dtype=np.int64)
     for e in range(eps_seq.size):
         eps = eps_seq[e]
-        floor = -_INF
+        floor = -INF
         # keep the pairs still within eps of their best, free the rest
         head = 0
         count = 0
         for i in range(n):
             best = lu[i] + price[n_slots + i]
-            held = best if aobj[i] == n_slots + i else _INF
+            held = best if aobj[i] == n_slots + i else INF
             for a in range(rp[i], rp[i + 1]):
                 ua = np.uint64(a)  # unsigned: see the bids below
                 s = col[ua]
@@ -145,7 +138,7 @@ def _auction(
             if aobj[i] < 0:
                 queue[count] = i
                 count += 1
-        low = _INF
+        low = INF
         for o in range(n_obj):
             if price[o] < low:
                 low = price[o]
@@ -165,18 +158,16 @@ def _auction(
                 count -= 1
                 o1 = n_slots + i
                 w1 = lu[i] + max(price[o1], floor) if holder[o1] == idle else lu[i] + price[o1]
-                w2 = _INF
+                w2 = INF
                 for a in range(rp[i], rp[i + 1]):
                     # indices as unsigned: numba then skips its check for
-                    # a negative index on every access (the auctions of
-                    # three 2k matches 15 % faster, the same bids)
+                    # a negative index on every access
                     ua = np.uint64(a)
                     s = col[ua]
                     us = np.uint64(s)
                     ps = price[us]
                     # the price first: the floor is rarely above it, and
-                    # holder[s] is then not read (at 20k, four solves 15 %
-                    # faster than in the other order)
+                    # holder[s] is then not read
                     if ps < floor and holder[us] == idle:
                         ps = floor
                     v = cst[ua] + ps
@@ -186,7 +177,7 @@ def _auction(
                         o1 = s
                     elif v < w2:
                         w2 = v
-                step = w2 - w1 + eps if w2 < _INF else eps
+                step = w2 - w1 + eps if w2 < INF else eps
                 h = holder[o1]
                 if h == idle and price[o1] < floor:
                     price[o1] = floor
@@ -198,25 +189,25 @@ def _auction(
                 elif h >= 0:
                     aobj[h] = -1
                     count = _enqueue(queue, head, count, h)
-                size = _push(hk, hv, size, price[o1], o1)
+                size = heap_push(hk, hv, size, price[o1], o1)
             else:
                 # an idle person: the cheapest object no idle person holds
                 # (the floor lifts theirs to its price), raised to the
                 # second cheapest plus eps; stale heap entries are skipped
                 while hk[0] != price[hv[0]] or holder[hv[0]] == idle:
-                    size = _pop(hk, hv, size)
+                    size = heap_pop(hk, hv, size)
                 o1 = hv[0]
-                size = _pop(hk, hv, size)
+                size = heap_pop(hk, hv, size)
                 if price[o1] > floor:
                     floor = price[o1]
                 while size > 0 and (hk[0] != price[hv[0]] or holder[hv[0]] == idle):
-                    size = _pop(hk, hv, size)
-                w2 = hk[0] if size > 0 else _INF
+                    size = heap_pop(hk, hv, size)
+                w2 = hk[0] if size > 0 else INF
                 while isize > 0 and (ik[0] != price[iv[0]] or holder[iv[0]] != idle):
-                    isize = _pop(ik, iv, isize)
+                    isize = heap_pop(ik, iv, isize)
                 if isize > 0:
                     w2 = min(w2, max(ik[0], floor))
-                if w2 == _INF:
+                if w2 == INF:
                     w2 = price[o1]
                 price[o1] = w2 + eps
                 h = holder[o1]
@@ -225,7 +216,7 @@ def _auction(
                 if h >= 0:
                     aobj[h] = -1
                     count = _enqueue(queue, head, count, h)
-                isize = _push(ik, iv, isize, price[o1], o1)
+                isize = heap_push(ik, iv, isize, price[o1], o1)
             if size + 1 >= cap or isize + 1 >= cap:
                 size, isize = _heaps(price, holder, idle, hk, hv, ik, iv)
         # the floor made real
@@ -236,22 +227,18 @@ def _auction(
 
 @nb.njit(cache=CACHE, nogil=True)
 def _reach(
-    n: int,
-    m: int,
-    rp: np.ndarray,
-    col: np.ndarray,
+    cols: FlowArcs,
     amentor: np.ndarray,
     load: np.ndarray,
-    caps: np.ndarray,
     slot_rows: np.ndarray,
-    slot_ptr: np.ndarray,
     seen_r: np.ndarray,
     seen_c: np.ndarray,
 ) -> bool:
     """Rows and columns the unmatched rows reach by alternating arcs (any
-    arc row -> column, then a row the column holds), into ``seen_r`` and
-    ``seen_c``; True as soon as a column with room is reached (an
-    augmenting path)."""
+    arc row -> column of ``cols``, then a row the column holds), into
+    ``seen_r`` and ``seen_c``; True as soon as a column with room is reached
+    (an augmenting path)."""
+    n, _, rp, col, _, _, caps, slot_ptr = cols
     stack = np.empty(n, dtype=np.int64)
     top = 0
     for i in range(n):
@@ -280,23 +267,20 @@ def _reach(
 
 @nb.njit(cache=CACHE, nogil=True)
 def _row_potentials(
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    unm: np.ndarray,
+    slots: FlowArcs,
     price: np.ndarray,
     aslot: np.ndarray,
     pi: np.ndarray,
     acost: np.ndarray,
     release: bool,
 ) -> None:
-    """pi[i] = -(row i's cheapest option at these prices); the cost of its
-    slot into ``acost``.  With ``release``, a row whose option is no longer
-    its cheapest is freed (aslot -2)."""
-    n = aslot.size
+    """pi[i] = -(row i's cheapest option at these slot prices); the cost
+    of its slot into ``acost``.  With ``release``, a row whose option is no
+    longer its cheapest is freed (aslot -2)."""
+    n, _, rp, col, cst, unm, _, _ = slots
     for i in range(n):
         u = unm[i]
-        held = unm[i] if aslot[i] == -1 else _INF
+        held = unm[i] if aslot[i] == -1 else INF
         for a in range(rp[i], rp[i + 1]):
             s = col[a]
             v = cst[a] + price[s]
@@ -346,32 +330,24 @@ def _slot_arcs(
 
 
 def _finish(
-    n: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    lu: np.ndarray,
-    price: np.ndarray,
-    aobj: np.ndarray,
-    scale: int,
-    exact: bool = True,
+    slots: FlowArcs, price: np.ndarray, aobj: np.ndarray, scale: int, exact: bool = True
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Exact slots for the rows from an auction stopped early (by default
-    at 4 cost units): prices, lowest at zero, rounded down to units;
-    rows no longer on their cheapest option at those prices are freed and
-    routed by shortest paths (the coarser the stop, the more of them).  Returns
-    each row's slot (-1: unmatched), potentials proving it (rows, slots,
-    the sink last, at zero) and the number of rows routed.
+    """Exact slots for the rows from an auction stopped early (``slots``: the
+    row -> slot model, unscaled): prices, lowest at zero, rounded down to
+    units; rows no longer on their cheapest option at those prices are freed
+    and routed by shortest paths (the coarser the stop, the more of them).
+    Returns each row's slot (-1: unmatched), potentials proving it (rows,
+    slots, the sink last, at zero) and the number of rows routed.
 
     ``exact`` False: no finish, each row's slot as the auction left it and
     potentials read off the prices (whole units, the moderate unmatched
     cost), a guide for the first search, not a proof (none routed)."""
-    n_slots = price.size - n
+    n, n_slots = slots.n, slots.m
     pr = (price[:n_slots] - price.min()) // scale
     aslot = np.where(aobj < n_slots, aobj, -1).astype(np.int64)
     if not exact:
         pi = np.zeros(n + n_slots + 1, dtype=np.int64)
-        _row_potentials(rp, col, cst, lu, pr, aslot, pi, np.zeros(n, dtype=np.int64), False)
+        _row_potentials(slots, pr, aslot, pi, np.zeros(n, dtype=np.int64), False)
         pi[n : n + n_slots] = -pr
         return aslot, pi, 0
     owner = np.full(n_slots, -1, dtype=np.int64)
@@ -383,7 +359,7 @@ def _finish(
     pi = np.zeros(n + n_slots + 1, dtype=np.int64)
     acost = np.zeros(n, dtype=np.int64)
     before = aslot.copy()
-    _row_potentials(rp, col, cst, lu, pr, aslot, pi, acost, True)
+    _row_potentials(slots, pr, aslot, pi, acost, True)
     gone = (aslot == -2) & (before >= 0)
     owner[before[gone]] = -1
     pi[n : n + n_slots] = -pr
@@ -392,11 +368,8 @@ def _finish(
         load = (owner >= 0).astype(np.int64)
         out = load | (pr > 0)
         tdef = int(free.size - (out - load).sum())
-        left = _route(
-            n, n_slots, rp, col, cst, lu, np.ones(n_slots, dtype=np.int64),
-            np.arange(n_slots + 1, dtype=np.int64), owner, aslot, acost, load, out, pi,
-            tdef, free, np.zeros(2, dtype=np.int64),
-        )  # fmt: skip
+        state = FlowState(owner, aslot, acost, load, out, pi)
+        left = route(slots, state, tdef, free, np.zeros(2, dtype=np.int64))
         if left != 0:  # pragma: no cover - the sink is always reachable
             raise RuntimeError("no augmenting path (internal error)")
     return aslot, pi - pi[-1], int(free.size)
@@ -414,7 +387,8 @@ def _flow_potentials(
     has = caps > 0
     if has.any():
         pcol[has] = np.minimum.reduceat(pi[n : n + n_slots], slot_ptr[:-1][has])
-    return np.r_[pi[:n], pcol, 0].astype(np.int64)
+    out: np.ndarray = np.r_[pi[:n], pcol, 0].astype(np.int64)
+    return out
 
 
 def auction_assign(
@@ -461,9 +435,9 @@ def auction_assign(
     """
     caps = np.ascontiguousarray(caps, dtype=np.int64)
     unm = np.ascontiguousarray(unm, dtype=np.int64)
+    stats = {"bids": 0, "phases": 0, "runs": 0, "routed": 0}
     if n == 0:
-        stats0 = {"bids": 0, "phases": 0, "runs": 0, "routed": 0}
-        return np.empty(0, dtype=np.int64), np.zeros(m + 1, dtype=np.int64), stats0
+        return np.empty(0, dtype=np.int64), np.zeros(m + 1, dtype=np.int64), stats
     cost = np.asarray(cost, np.int64)
     rp, scol, scst, slot_ptr = _slot_arcs(
         np.asarray(ci, np.int64), np.asarray(mj, np.int64), cost, caps, n
@@ -471,54 +445,102 @@ def auction_assign(
     n_slots = int(slot_ptr[-1])
     scale = n + n_slots + 1
     top = int(np.abs(scst).max()) if scst.size else 0
-    uniform = bool((unm == unm[0]).all())
-    lam = int(unm[0]) if uniform else 0
-    if uniform and lam > 4 * top + 4:
-        lam = 2 * top + 2  # see the module notes
+    uniform, lam = _first_unmatched_cost(unm, top)
     stop = max(1, int(scale * stop_units))
     slot_col = np.repeat(np.arange(m, dtype=np.int64), caps)
     col_c = np.ascontiguousarray(slot_col[scol])  # each slot arc's column
-    stats = {"bids": 0, "phases": 0, "runs": 0, "routed": 0}
+    # the slots as the flow's columns, each of capacity one
+    one_each, own_slot = np.ones(n_slots, np.int64), np.arange(n_slots + 1, dtype=np.int64)
     work = np.zeros(1, dtype=np.int64)
     while True:
         lu = np.full(n, lam, dtype=np.int64) if uniform else unm
-        big = max(int(np.abs(lu).max()) if n else 0, top, 1)
-        if big * scale >= 2**59:
+        slots = FlowArcs(n, n_slots, rp, scol, scst, lu, one_each, own_slot)
+        bid = _bid(slots, scale, top, theta, stop, work, stats)
+        if bid is None:
             return None
-        eps_seq = []
-        e = big * scale
-        while e > stop:
-            e = max(stop, e // theta)
-            eps_seq.append(e)
-        price = np.zeros(n_slots + n, dtype=np.int64)
-        holder = np.full(n_slots + n, -1, dtype=np.int64)
-        aobj = np.full(n, -1, dtype=np.int64)
-        _auction(
-            n, n_slots, rp, scol, scst * scale, lu * scale, price, holder, aobj,
-            np.array(eps_seq or [stop], dtype=np.int64), work,
-        )  # fmt: skip
-        stats["phases"] += max(len(eps_seq), 1)
-        stats["runs"] += 1
-        aslot, pi, routed = _finish(n, rp, scol, scst, lu, price, aobj, scale, exact)
+        price, aobj = bid
+        aslot, pi, routed = _finish(slots, price, aobj, scale, exact)
         stats["routed"] += routed
         assigned = np.full(n, -1, dtype=np.int64)
         on = aslot >= 0
         assigned[on] = slot_col[aslot[on]]
         if not exact or not uniform or lam >= int(unm[0]):
             break
-        load = np.bincount(assigned[on], minlength=m).astype(np.int64)
-        slot_rows = np.full(n_slots, -1, dtype=np.int64)
-        slot_rows[aslot[on]] = np.flatnonzero(on)
-        seen_r = np.zeros(n, dtype=np.bool_)
-        seen_c = np.zeros(m, dtype=np.bool_)
-        if not _reach(n, m, rp, col_c, assigned, load, caps, slot_rows, slot_ptr, seen_r, seen_c):
-            # potentials for the real unmatched cost: what the unmatched
-            # rows reach moves down by the difference (every residual arc
-            # out of it ends at the sink, and gains that much room)
-            delta = int(unm[0]) - lam
-            pi[:n][seen_r] -= delta
-            pi[n : n + n_slots][seen_c[slot_col]] -= delta
+        cols = FlowArcs(n, m, rp, col_c, scst, lu, caps, slot_ptr)
+        if _settled(cols, assigned, aslot, pi, int(unm[0]) - lam, slot_col):
             break
         lam = min(4 * lam, int(unm[0]))
-    stats["bids"] = int(work[0])
     return assigned, _flow_potentials(pi, n, m, caps, slot_ptr, cost), stats
+
+
+def _first_unmatched_cost(unm: np.ndarray, top: int) -> tuple[bool, int]:
+    """Whether every row has the same unmatched cost, and the cost the
+    auction starts with: a moderate one where that cost is huge (see the
+    module notes), 0 where the costs differ (each row's own is used)."""
+    uniform = bool((unm == unm[0]).all())
+    lam = int(unm[0]) if uniform else 0
+    if uniform and lam > 4 * top + 4:
+        lam = 2 * top + 2
+    return uniform, lam
+
+
+def _bid(
+    slots: FlowArcs,
+    scale: int,
+    top: int,
+    theta: int,
+    stop: int,
+    work: np.ndarray,
+    stats: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One auction on ``slots`` (costs scaled by ``scale`` here), ``eps``
+    falling by ``theta`` from the largest cost down to ``stop``: the
+    objects' prices and each row's object; the bids (counted in ``work``),
+    phases and runs into ``stats``.  None if the scaled costs would not fit
+    in int64 with room to spare."""
+    n, n_slots = slots.n, slots.m
+    big = max(int(np.abs(slots.unm).max()) if n else 0, top, 1)
+    if big * scale >= 2**59:
+        return None
+    eps_seq = []
+    e = big * scale
+    while e > stop:
+        e = max(stop, e // theta)
+        eps_seq.append(e)
+    price = np.zeros(n_slots + n, dtype=np.int64)
+    holder = np.full(n_slots + n, -1, dtype=np.int64)
+    aobj = np.full(n, -1, dtype=np.int64)
+    scaled = slots._replace(cst=slots.cst * scale, unm=slots.unm * scale)
+    _auction(scaled, price, holder, aobj, np.array(eps_seq or [stop], dtype=np.int64), work)
+    stats["bids"] = int(work[0])
+    stats["phases"] += max(len(eps_seq), 1)
+    stats["runs"] += 1
+    return price, aobj
+
+
+def _settled(
+    cols: FlowArcs,
+    assigned: np.ndarray,
+    aslot: np.ndarray,
+    pi: np.ndarray,
+    delta: int,
+    slot_col: np.ndarray,
+) -> bool:
+    """Whether the optimum for the moderate unmatched cost of ``cols`` leaves
+    no augmenting path, so that it is optimal for the real one, ``delta``
+    higher (see the module notes); then ``pi`` (rows and slots) is moved to
+    prove it: what the unmatched rows reach moves down by ``delta`` (every
+    residual arc out of it ends at the sink, and gains that much room)."""
+    n, m = cols.n, cols.m
+    n_slots = slot_col.size
+    on = aslot >= 0
+    load = np.bincount(assigned[on], minlength=m).astype(np.int64)
+    slot_rows = np.full(n_slots, -1, dtype=np.int64)
+    slot_rows[aslot[on]] = np.flatnonzero(on)
+    seen_r = np.zeros(n, dtype=np.bool_)
+    seen_c = np.zeros(m, dtype=np.bool_)
+    if _reach(cols, assigned, load, slot_rows, seen_r, seen_c):
+        return False
+    pi[:n][seen_r] -= delta
+    pi[n : n + n_slots][seen_c[slot_col]] -= delta
+    return True

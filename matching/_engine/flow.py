@@ -1,34 +1,14 @@
 """A warm-startable min-cost assignment with capacities and unmatched arcs.
 
-The pricing loop of :func:`matching.match._priced_lazy` solves the same
-model many times, each time with a few more arcs, and needs node potentials
-(dual prices) after every solve.  OR-Tools offers neither a warm start nor
-the potentials, so each round used to solve from scratch and then run
-Bellman-Ford for the duals.  This module keeps the flow and the potentials
-between rounds: new arcs that price out negative only disturb the children
-they leave, and those are re-routed by shortest augmenting paths (Dijkstra on
-reduced costs), so a round costs about as much as the change it brings.
-
-Model (the same circulation as :func:`matching.solve.circulation`): rows
-(children) ``0..n-1``, columns (mentors) ``n..n+m-1`` and the sink ``n+m``.
-Each row sends one unit, either over one of its arcs to a column or over its
-own "unmatched" arc to the sink at cost ``unm[i]``; column ``j`` passes at
-most ``caps[j]`` units on to the sink at cost 0.  Potentials ``pi`` satisfy
-``c + pi[u] - pi[v] >= 0`` on every residual arc ``u -> v``, with equality on
-arcs that carry flow, which proves the flow optimal on the arcs given.
-
-Successive shortest paths with several sources and sinks: a row that has
-lost its arc (or has none yet) has an *excess*; a column that has lost a row
-but still passes the unit on, or the sink while rows are unrouted, has a
-*deficit*.  Each excess row is routed, in index order, along a shortest path
-to the nearest deficit; the potentials of the nodes the search finalised
-then move by their distance, which keeps every reduced cost non-negative.
-A search reaches many nodes over tight arcs (reduced cost 0: every row's
-own arc back from its column, and whole regions of mentors priced at zero
-behind the sink), so a node offered at the distance being finalised goes
-on a stack, not the binary heap (2,000 children: the solve after the exact
-auction 9-11 ms -> 6 ms, the match about 3 % faster).  Everything is
-integer, so results are exact and deterministic.
+The engine's pricing loop solves the same model many times, each time with
+a few more arcs, and needs node potentials (dual prices) after every solve;
+OR-Tools offers neither a warm start nor the potentials.
+:class:`IncrementalAssignment` keeps the flow and the potentials between
+rounds: new arcs that price out negative only disturb the children they
+leave, and those are re-routed by shortest augmenting paths (Dijkstra on
+reduced costs, :func:`matching._engine.paths.route`, where the model and
+its potentials are described), so a round costs about as much as the change
+it brings.
 
 :meth:`IncrementalAssignment.load_solution` takes over a flow solved
 elsewhere (the auction of :mod:`matching._engine.auction`, or OR-Tools, in the
@@ -37,10 +17,6 @@ potentials (checked by :meth:`IncrementalAssignment.residual_ok`) or
 potentials of its own: shortest distances on the residual graph by a
 queue-based Bellman-Ford, which also refuses a flow that is not optimal (a
 negative cycle).
-
-Compiled with numba (``cache=CACHE``, :mod:`matching._engine.kernel_cache`: the
-first call in a fresh install compiles for a few seconds, later processes
-load the cache).
 """
 
 from __future__ import annotations
@@ -50,440 +26,17 @@ import numpy as np
 
 from matching._arrays import unique_ints
 from matching._engine.kernel_cache import CACHE
-from matching._engine.scan import _in_model
+from matching._engine.paths import (
+    FlowArcs,
+    FlowState,
+    greedy_start,
+    release_rows,
+    residual_potentials,
+    route,
+)
+from matching._engine.scan_kernels import in_model
 
 __all__ = ["IncrementalAssignment"]
-
-_INF = np.int64(2**62)
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _push(hk: np.ndarray, hv: np.ndarray, size: int, key: int, val: int) -> int:
-    i = size
-    hk[i] = key
-    hv[i] = val
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] < hk[i] or (hk[p] == hk[i] and hv[p] <= hv[i]):
-            break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        i = p
-    return size + 1
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _pop(hk: np.ndarray, hv: np.ndarray, size: int) -> int:
-    """Remove the root (read it before calling); returns the new size."""
-    size -= 1
-    hk[0] = hk[size]
-    hv[0] = hv[size]
-    i = 0
-    while True:
-        a = 2 * i + 1
-        if a >= size:
-            break
-        b = a + 1
-        c = a
-        if b < size and (hk[b] < hk[a] or (hk[b] == hk[a] and hv[b] < hv[a])):
-            c = b
-        if hk[i] < hk[c] or (hk[i] == hk[c] and hv[i] <= hv[c]):
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        i = c
-    return size
-
-
-@nb.njit(cache=CACHE, nogil=True, inline="always")
-def _relax(
-    v: int,
-    nd: int,
-    u: int,
-    c: int,
-    it: int,
-    stamp: np.ndarray,
-    dist: np.ndarray,
-    pred: np.ndarray,
-    predc: np.ndarray,
-    hk: np.ndarray,
-    hv: np.ndarray,
-    size: int,
-    dk: int,
-    ties: np.ndarray,
-    nties: int,
-) -> tuple[int, int]:
-    """Offer distance ``nd`` to node ``v``, reached from ``u`` over an arc of
-    cost ``c``, in search ``it``; returns the heap size and the number of
-    ties.  A node at the distance being finalised (``dk``: a tight arc) goes
-    on the ``ties`` stack, not the heap: it is among the nearest already.
-    The caller has checked ``nd`` against the nearest deficit found so far
-    (``best_def``): nothing at or beyond it can lie on a shorter path."""
-    if stamp[v] == it and nd >= dist[v]:
-        return size, nties
-    stamp[v] = it
-    dist[v] = nd
-    pred[v] = u
-    predc[v] = c
-    if nd == dk:
-        ties[nties] = v
-        return size, nties + 1
-    return _push(hk, hv, size, nd, v), nties
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _greedy(
-    n: int,
-    m: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    unm: np.ndarray,
-    caps: np.ndarray,
-    slot_ptr: np.ndarray,
-    slot_child: np.ndarray,
-    amentor: np.ndarray,
-    acost: np.ndarray,
-    load: np.ndarray,
-    out: np.ndarray,
-    pi: np.ndarray,
-) -> int:
-    """Start: pi = 0 on columns and sink; each row priced at its cheapest
-    option and routed there when that column has room.  Returns how many
-    rows are routed (the sink's deficit is n minus that)."""
-    routed = 0
-    for i in range(n):
-        best = unm[i]
-        bj = -1
-        for a in range(rp[i], rp[i + 1]):
-            c = cst[a]
-            if c < best or (c == best and bj >= 0 and col[a] < col[bj]):
-                best = c
-                bj = a
-        pi[i] = -best
-        amentor[i] = -2
-        if bj < 0:
-            amentor[i] = -1
-            routed += 1
-            continue
-        j = col[bj]
-        if out[j] < caps[j]:
-            for s in range(slot_ptr[j], slot_ptr[j + 1]):
-                if slot_child[s] < 0:
-                    slot_child[s] = i
-                    break
-            amentor[i] = j
-            acost[i] = best
-            load[j] += 1
-            out[j] += 1
-            routed += 1
-    return routed
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _route(
-    n: int,
-    m: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    unm: np.ndarray,
-    caps: np.ndarray,
-    slot_ptr: np.ndarray,
-    slot_child: np.ndarray,
-    amentor: np.ndarray,
-    acost: np.ndarray,
-    load: np.ndarray,
-    out: np.ndarray,
-    pi: np.ndarray,
-    tdef: int,
-    queue: np.ndarray,
-    work: np.ndarray,
-) -> int:
-    """Route every excess row in ``queue`` along a shortest path to a
-    deficit.  Returns the sink deficit left (-1: no path, which cannot
-    happen); counts nodes finalised and searches into ``work``."""
-    t = n + m
-    nn = n + m + 1
-    dist = np.empty(nn, dtype=np.int64)
-    stamp = np.zeros(nn, dtype=np.int64)
-    done = np.zeros(nn, dtype=np.int64)
-    pred = np.empty(nn, dtype=np.int64)
-    predc = np.empty(nn, dtype=np.int64)
-    popped = np.empty(nn, dtype=np.int64)
-    cap_heap = rp[n] + slot_ptr[m] + 2 * nn + 16
-    hk = np.empty(cap_heap, dtype=np.int64)
-    hv = np.empty(cap_heap, dtype=np.int64)
-    ties = np.empty(nn, dtype=np.int64)
-    scanned = 0
-    it = 0
-    for q in range(queue.size):
-        s = queue[q]
-        if amentor[s] != -2:
-            continue
-        it += 1
-        dist[s] = 0
-        stamp[s] = it
-        pred[s] = -1
-        size = 0
-        ties[0] = s
-        nties = 1
-        npop = 0
-        best_def = _INF
-        target = -1
-        while nties > 0 or size > 0:
-            if nties > 0:  # (a node enters the stack once: offers after it are no nearer)
-                nties -= 1
-                u = ties[nties]
-                dk = dist[u]
-            else:
-                dk = hk[0]
-                u = hv[0]
-                size = _pop(hk, hv, size)
-                if done[u] == it or dk > dist[u]:
-                    continue
-            done[u] = it
-            popped[npop] = u
-            npop += 1
-            if u == t:
-                if tdef > 0:
-                    target = u
-                    break
-            elif u >= n:
-                if out[u - n] > load[u - n]:
-                    target = u
-                    break
-            pu = pi[u]
-            if u < n:
-                for a0 in range(rp[u], rp[u + 1]):
-                    a = np.uint64(a0)  # unsigned: no negative-index check
-                    j = col[a]
-                    if j == amentor[u]:
-                        continue
-                    nd = dk + cst[a] + pu - pi[np.uint64(n + j)]
-                    if nd < best_def:
-                        size, nties = _relax(
-                            n + j, nd, u, cst[a], it, stamp, dist, pred, predc, hk, hv, size,
-                            dk, ties, nties,
-                        )  # fmt: skip
-                        if out[j] > load[j]:
-                            best_def = nd
-                if amentor[u] != -1:
-                    nd = dk + unm[u] + pu - pi[t]
-                    if nd < best_def:
-                        size, nties = _relax(
-                            t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size, dk, ties, nties
-                        )
-                        if tdef > 0:
-                            best_def = nd
-            elif u < t:
-                j = u - n
-                for sl in range(slot_ptr[j], slot_ptr[j + 1]):
-                    v = slot_child[sl]
-                    if v >= 0:
-                        nd = dk - acost[v] + pu - pi[v]
-                        if nd < best_def:
-                            size, nties = _relax(
-                                v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
-                                dk, ties, nties,
-                            )  # fmt: skip
-                if out[j] < caps[j]:
-                    nd = dk + pu - pi[t]
-                    if nd < best_def:
-                        size, nties = _relax(
-                            t, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size, dk, ties, nties
-                        )
-                        if tdef > 0:
-                            best_def = nd
-            else:
-                # the sink: back into unmatched rows and into loaded columns
-                for v in range(n):
-                    if amentor[v] == -1:
-                        nd = dk - unm[v] + pu - pi[v]
-                        if nd < best_def:
-                            size, nties = _relax(
-                                v, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
-                                dk, ties, nties,
-                            )  # fmt: skip
-                for j in range(m):
-                    if out[j] > 0:
-                        nd = dk + pu - pi[n + j]
-                        if nd < best_def:
-                            size, nties = _relax(
-                                n + j, nd, u, 0, it, stamp, dist, pred, predc, hk, hv, size,
-                                dk, ties, nties,
-                            )  # fmt: skip
-                            if out[j] > load[j]:
-                                best_def = nd
-        if target < 0:  # pragma: no cover - the sink is always reachable
-            return -1
-        scanned += npop
-        # potentials of the finalised nodes move by their distance
-        dt = dist[target]
-        for k in range(npop):
-            v = popped[k]
-            pi[v] += dist[v] - dt
-        # augment, from the target back to the source
-        if target == t:
-            tdef -= 1
-        v = target
-        while v != s:
-            u = pred[v]
-            if u < n:
-                if v == t:
-                    amentor[u] = -1
-                else:
-                    j = v - n
-                    for sl in range(slot_ptr[j], slot_ptr[j + 1]):
-                        if slot_child[sl] < 0:
-                            slot_child[sl] = u
-                            break
-                    amentor[u] = j
-                    acost[u] = predc[v]
-                    load[j] += 1
-            elif u < t:
-                j = u - n
-                if v == t:
-                    out[j] += 1
-                else:
-                    for sl in range(slot_ptr[j], slot_ptr[j + 1]):
-                        if slot_child[sl] == v:
-                            slot_child[sl] = -1
-                            break
-                    load[j] -= 1
-            elif v >= n:
-                out[v - n] -= 1
-            v = u
-    work[0] += scanned
-    work[1] += it
-    return tdef
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _release(
-    n: int,
-    m: int,
-    rows: np.ndarray,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    unm: np.ndarray,
-    slot_ptr: np.ndarray,
-    slot_child: np.ndarray,
-    amentor: np.ndarray,
-    load: np.ndarray,
-    pi: np.ndarray,
-    tdef: int,
-) -> int:
-    """Take each row in ``rows`` off its arc (it becomes an excess; its
-    column, or the sink, a deficit) and raise its potential until every arc
-    out of it has a non-negative reduced cost.  Returns the sink deficit."""
-    t = n + m
-    for r in range(rows.size):
-        i = rows[r]
-        j = amentor[i]
-        if j == -2:
-            continue
-        if j == -1:
-            tdef += 1
-        else:
-            for sl in range(slot_ptr[j], slot_ptr[j + 1]):
-                if slot_child[sl] == i:
-                    slot_child[sl] = -1
-                    break
-            load[j] -= 1
-        amentor[i] = -2
-        top = pi[t] - unm[i]
-        for a in range(rp[i], rp[i + 1]):
-            x = pi[n + col[a]] - cst[a]
-            if x > top:
-                top = x
-        if top > pi[i]:
-            pi[i] = top
-    return tdef
-
-
-@nb.njit(cache=CACHE, nogil=True)
-def _potentials(
-    n: int,
-    m: int,
-    rp: np.ndarray,
-    col: np.ndarray,
-    cst: np.ndarray,
-    unm: np.ndarray,
-    caps: np.ndarray,
-    slot_ptr: np.ndarray,
-    slot_child: np.ndarray,
-    amentor: np.ndarray,
-    acost: np.ndarray,
-    out: np.ndarray,
-    pi: np.ndarray,
-) -> bool:
-    """Shortest distances on the residual graph from a virtual root joined
-    to every node at cost 0 (queue-based Bellman-Ford), into ``pi``: then
-    ``c + pi[u] - pi[v] >= 0`` on every residual arc.  False if some node
-    improves more often than there are nodes: a negative cycle, i.e. the
-    flow was not optimal."""
-    t = n + m
-    nn = n + m + 1
-    inq = np.ones(nn, dtype=np.bool_)
-    queue = np.arange(nn, dtype=np.int64)
-    times = np.zeros(nn, dtype=np.int64)
-    head = 0
-    count = nn
-    pi[:] = 0
-    while count > 0:
-        u = queue[head]
-        head = head + 1 if head + 1 < nn else 0
-        count -= 1
-        inq[u] = False
-        du = pi[u]
-        # the residual arcs out of u: (head node, cost), relaxed below
-        if u < n:
-            k = rp[u + 1] - rp[u] + 1
-        elif u < t:
-            k = slot_ptr[u - n + 1] - slot_ptr[u - n] + 1
-        else:
-            k = n + m
-        for e in range(k):
-            v = -1
-            c = 0
-            if u < n:
-                if e < k - 1:
-                    a = rp[u] + e
-                    if col[a] != amentor[u]:
-                        v = n + col[a]
-                        c = cst[a]
-                elif amentor[u] != -1:
-                    v = t
-                    c = unm[u]
-            elif u < t:
-                j = u - n
-                if e < k - 1:
-                    w = slot_child[slot_ptr[j] + e]
-                    if w >= 0:
-                        v = w
-                        c = -acost[w]
-                elif out[j] < caps[j]:
-                    v = t
-            elif e < n:
-                if amentor[e] == -1:
-                    v = e
-                    c = -unm[e]
-            elif out[e - n] > 0:
-                v = e
-            if v < 0 or du + c >= pi[v]:
-                continue
-            pi[v] = du + c
-            if not inq[v]:
-                times[v] += 1
-                if times[v] > nn:
-                    return False
-                inq[v] = True
-                tail = head + count
-                queue[tail - nn if tail >= nn else tail] = v
-                count += 1
-    return True
 
 
 @nb.njit(cache=CACHE, nogil=True)
@@ -493,7 +46,7 @@ def _contains(
     """Whether each arc ``(ci, mj)`` is among ``keys`` (see :meth:`key_index`)."""
     out = np.zeros(ci.size, dtype=np.bool_)
     for e in range(ci.size):
-        out[e] = _in_model(keys, row_ptr, stride, ci[e], mj[e])
+        out[e] = in_model(keys, row_ptr, stride, ci[e], mj[e])
     return out
 
 
@@ -584,11 +137,7 @@ class IncrementalAssignment:
         rank = np.arange(sc.size) - np.searchsorted(sc, sc)
         self.slot_child[self.slot_ptr[sc] + rank] = on[by_col]
         if pi is None:
-            rp, col, cst = self._by_row()
-            if not _potentials(
-                self.n, self.m, rp, col, cst, self.unm, self.caps, self.slot_ptr,
-                self.slot_child, self.amentor, self.acost, self.out, self.pi,
-            ):  # fmt: skip
+            if not residual_potentials(self._flow_arcs(), self._state()):
                 self._reset()
                 raise ValueError("the flow given is not optimal on the arcs added")
             pi = self.pi
@@ -600,26 +149,26 @@ class IncrementalAssignment:
             new = np.concatenate(
                 [r * max(self.m, 1) + c for r, c in zip(self._rows, self._cols, strict=True)]
             )
-            # two sorted runs: the stable sort merges them in linear time.
-            # The new keys come by row (each search lists its children in
-            # turn, the first model is sorted), so the stable sort also
-            # sorts them fastest: numpy's default sort took 1.8 ms for the
-            # 51,000 sorted keys of the first 2,000-child model on the
-            # benchmark machine, the stable sort 0.03 ms (whole matches at
-            # 2,000 children 4-6 % faster)
+            # two sorted runs (the new keys come by row, as each search
+            # lists its children in turn): the stable sort merges them in
+            # linear time, and sorts the sorted new keys fastest
             self._keys = np.sort(np.r_[self._keys, np.sort(new, kind="stable")], kind="stable")
             self.ci = np.concatenate([self.ci, *self._rows])
             self.mj = np.concatenate([self.mj, *self._cols])
             self.cost = np.concatenate([self.cost, *self._costs])
             self._rows, self._cols, self._costs = [], [], []
 
-    def _by_row(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The arcs as compressed rows: row pointers, columns, costs."""
+    def _flow_arcs(self) -> FlowArcs:
+        """The model as the kernels take it, its arcs as compressed rows."""
         order = np.argsort(self.ci, kind="stable")
         col = np.ascontiguousarray(self.mj[order])
         cst = np.ascontiguousarray(self.cost[order])
         rp = np.searchsorted(self.ci[order], np.arange(self.n + 1)).astype(np.int64)
-        return rp, col, cst
+        return FlowArcs(self.n, self.m, rp, col, cst, self.unm, self.caps, self.slot_ptr)
+
+    def _state(self) -> FlowState:
+        """The flow and potentials as the kernels take them (the arrays themselves)."""
+        return FlowState(self.slot_child, self.amentor, self.acost, self.load, self.out, self.pi)
 
     def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every arc added so far: rows, columns, costs (in the order added)."""
@@ -666,24 +215,18 @@ class IncrementalAssignment:
         n, m = self.n, self.m
         self._merge_pending()
         new, self._seen = self._seen, self.ci.size
-        rp, col, cst = self._by_row()
-        # the model and the flow, as _greedy and _route take them
-        model = (n, m, rp, col, cst, self.unm, self.caps, self.slot_ptr, self.slot_child)
-        flow = (self.amentor, self.acost, self.load, self.out, self.pi)
+        arcs, state = self._flow_arcs(), self._state()
         if not self._started:
             self._started = True
-            self.tdef = n - _greedy(*model, *flow)
+            self.tdef = n - greedy_start(arcs, state)
         else:
             rows = self._disturbed_rows(new)
             if rows.size:
-                self.tdef = _release(
-                    n, m, rows, rp, col, cst, self.unm, self.slot_ptr, self.slot_child,
-                    self.amentor, self.load, self.pi, self.tdef,
-                )  # fmt: skip
+                self.tdef = release_rows(arcs, state, rows, self.tdef)
         queue = np.flatnonzero(self.amentor == -2).astype(np.int64)
         if queue.size:
-            left = _route(*model, *flow, self.tdef, queue, self.work)
-            if left < 0:  # pragma: no cover - see _route
+            left = route(arcs, state, self.tdef, queue, self.work)
+            if left < 0:  # pragma: no cover - see route
                 raise RuntimeError("no augmenting path (internal error)")
             self.tdef = left
         # only differences matter: keep the numbers small (sink at 0)

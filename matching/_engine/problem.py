@@ -226,7 +226,12 @@ class MatchProblem:
 
             cell_km = self.radius_km / self.tuning.grid_cells_per_radius
             self._grid = Grid.build(
-                self.child_lat, self.child_lon, self.mentor_lat, self.mentor_lon, cell_km
+                self.child_lat,
+                self.child_lon,
+                self.mentor_lat,
+                self.mentor_lon,
+                cell_km,
+                tuning=self.tuning,
             )
             self._grid_built = True
         return self._grid

@@ -104,6 +104,11 @@ class SolverTuning:
     nearest_max_index : int
         Entries, at most, of the walk's cell pointer arrays; beyond, the k-d
         trees search instead.
+    grid_max_kappa : float
+        No planar grid (the k-d trees search instead) where its projection
+        would overstate distances by more than this factor.
+    grid_max_cells : int
+        Cells, at most, of a planar grid (coarser cells beyond).
     """
 
     threads: int | None = None
@@ -133,6 +138,8 @@ class SolverTuning:
     nearest_per_cell: float = 3.0
     nearest_split_max: int = 8
     nearest_max_index: int = 8_000_000
+    grid_max_kappa: float = 1.25
+    grid_max_cells: int = 4_000_000
 
     def __post_init__(self) -> None:
         for f in fields(self):
