@@ -437,9 +437,7 @@ def test_unmatched_reasons_counted_on_the_grid_equal_the_listed_ones(
     # the same counts on one thread and on three (threads from the first child on)
     split = SolverTuning(scan_split_min=1)
     cell_km = p.radius_km / p.tuning.grid_cells_per_radius
-    grid = S.Grid.build(
-        p.child_lat, p.child_lon, p.mentor_lat, p.mentor_lon, cell_km, tuning=split
-    )
+    grid = S.Grid.build(p.child_lat, p.child_lon, p.mentor_lat, p.mentor_lon, cell_km, tuning=split)
     assert grid is not None
     idx = np.arange(p.n)
     terms = {"vc": p.child_vec, "vm": p.mentor_vec, "limit": p.limit_km, "spare": load < p.capacity}
