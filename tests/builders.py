@@ -38,46 +38,35 @@ def at(x_km: float, y_km: float) -> tuple[float, float]:
     return lat, lon
 
 
-def kids_frame(rows: list[dict]) -> pd.DataFrame:
-    """Children roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
+def _frame(rows: list[dict], defaults: dict[str, object]) -> pd.DataFrame:
+    """A roster from dicts with ``id``, ``x``, ``y`` (km); other columns from ``defaults``."""
     out = []
     for r in rows:
         lat, lon = at(r["x"], r["y"])
         out.append(
-            {
-                "id": r["id"],
-                "lat": lat,
-                "lon": lon,
-                "street": r.get("street", "s1"),
-                "needs": r.get("needs", ()),
-                "interests": r.get("interests", ()),
-                "priority": r.get("priority", 0),
-                "gender": r.get("gender", ""),
-            }
+            {"id": r["id"], "lat": lat, "lon": lon} | {k: r.get(k, v) for k, v in defaults.items()}
         )
     return pd.DataFrame(out)
+
+
+def kids_frame(rows: list[dict]) -> pd.DataFrame:
+    """Children roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
+    defaults = {"street": "s1", "needs": (), "interests": (), "priority": 0, "gender": ""}
+    return _frame(rows, defaults)
 
 
 def mentors_frame(rows: list[dict]) -> pd.DataFrame:
     """Mentor roster from dicts with ``id``, ``x``, ``y`` (km) and optional fields."""
-    out = []
-    for r in rows:
-        lat, lon = at(r["x"], r["y"])
-        out.append(
-            {
-                "id": r["id"],
-                "lat": lat,
-                "lon": lon,
-                "street": r.get("street", "s1"),
-                "skills": r.get("skills", ()),
-                "interests": r.get("interests", ()),
-                "capacity": r.get("capacity", 1),
-                "max_distance_km": r.get("max_distance_km", np.nan),
-                "active": r.get("active", True),
-                "gender": r.get("gender", ""),
-            }
-        )
-    return pd.DataFrame(out)
+    defaults = {
+        "street": "s1",
+        "skills": (),
+        "interests": (),
+        "capacity": 1,
+        "max_distance_km": np.nan,
+        "active": True,
+        "gender": "",
+    }
+    return _frame(rows, defaults)
 
 
 def write_rosters(folder: Path, children: pd.DataFrame, mentors: pd.DataFrame) -> tuple[Path, Path]:

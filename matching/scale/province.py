@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matching._engine.problem import sort_by_id
 from matching.config import MatchConfig, validate_config
 from matching.errors import InputError
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult, match
@@ -385,12 +386,7 @@ def _validated(
     vk, vm = [r.children for r in good], [r.mentors for r in good]
     all_kids = pd.concat(vk, ignore_index=True) if vk else validate_children(children.iloc[:0])
     all_moms = pd.concat(vm, ignore_index=True) if vm else validate_mentors(mentors.iloc[:0])
-    return _sorted_by_id(all_kids), _sorted_by_id(all_moms), len(good)
-
-
-def _sorted_by_id(frame: pd.DataFrame) -> pd.DataFrame:
-    order = np.argsort(frame["id"].to_numpy(dtype=str), kind="stable")
-    return frame.iloc[order].reset_index(drop=True)
+    return sort_by_id(all_kids), sort_by_id(all_moms), len(good)
 
 
 def _collect_across(
