@@ -20,9 +20,11 @@ __all__ = [
     "MAX_WEIGHT_KM",
     "MatchConfig",
     "NightlyConfig",
+    "OutputConfig",
     "RematchPolicy",
     "load_config",
     "load_nightly_config",
+    "load_output_config",
     "load_rematch_policy",
     "validate_policy",
 ]
@@ -308,6 +310,10 @@ def _read_toml(p: Path) -> dict[str, Any]:
 
 _NIGHTLY = "nightly"
 _REMATCH = "rematch"
+_OUTPUT = "output"
+# tables read by their own loaders (load_nightly_config, load_rematch_policy,
+# load_output_config, ...), left out of the [matching] settings
+_SIDE_TABLES = (_NIGHTLY, _REMATCH, _OUTPUT, "vocabulary", "geocode")
 
 
 def _refuse_unknown(p: Path, data: dict[str, Any], cls: type, where: str) -> None:
@@ -363,6 +369,67 @@ def load_nightly_config(path: str | Path | None) -> NightlyConfig:
     return NightlyConfig(timezone=zone)
 
 
+@dataclass(frozen=True, kw_only=True)
+class OutputConfig:
+    """What the files staff open look like (the ``[output]`` table of the TOML file).
+
+    Parameters
+    ----------
+    language : {"zh", "en"} or None, default None
+        The language of messages, headers, reasons and charts; ``None``
+        follows the locale (:func:`matching.i18n.default_language`).
+    carry_columns : tuple of str, default ()
+        Roster columns (as headed in the roster files, e.g. ``姓名``) copied
+        into the CSV and Excel files staff open, so that they can act
+        without a look-up.  Never written to logs, the terminal, the JSON
+        files or the state store.
+
+    Examples
+    --------
+    >>> OutputConfig(language="zh", carry_columns=("姓名",)).carry_columns
+    ('姓名',)
+    """
+
+    language: str | None = None
+    carry_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from matching.i18n import check_language
+
+        if self.language is not None:
+            object.__setattr__(self, "language", check_language(self.language))
+        columns = self.carry_columns
+        if isinstance(columns, str) or not all(isinstance(c, str) and c.strip() for c in columns):
+            raise ConfigError(
+                "The 'carry_columns' parameter must be a list of column headers, "
+                f"got a {type(columns).__name__} instead."
+            )
+        object.__setattr__(self, "carry_columns", tuple(c.strip() for c in columns))
+
+
+def load_output_config(path: str | Path | None) -> OutputConfig:
+    """The ``[output]`` table of a TOML configuration file (defaults without a file or table).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> toml = pathlib.Path(tempfile.mkdtemp(), "matching.toml")
+    >>> _ = toml.write_text('[output]\\nlanguage = "zh"\\ncarry_columns = ["姓名"]\\n')
+    >>> load_output_config(toml)
+    OutputConfig(language='zh', carry_columns=('姓名',))
+    """
+    if path is None:
+        return OutputConfig()
+    p = Path(path)
+    table = dict(_side_table(p, _OUTPUT, OutputConfig))
+    if isinstance(table.get("carry_columns"), list):
+        table["carry_columns"] = tuple(table["carry_columns"])
+    try:
+        return OutputConfig(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {p}, [output]: {exc}") from None
+
+
 def load_rematch_policy(path: str | Path | None) -> RematchPolicy:
     """The ``[rematch]`` table of a TOML configuration file (defaults without a file or table).
 
@@ -403,16 +470,16 @@ def load_config(path: str | Path) -> MatchConfig:
     """
     p = Path(path)
     raw = _read_toml(p)
-    for side in (_NIGHTLY, _REMATCH):  # read by load_nightly_config, load_rematch_policy
+    for side in _SIDE_TABLES:
         if isinstance(raw.get(side), dict):
             raw = {k: v for k, v in raw.items() if k != side}
     if isinstance(raw.get(_SECTION), dict):
         outside = sorted(k for k in raw if k != _SECTION)
         if outside:
             raise ConfigError(
-                f"config file {p} has key(s) {', '.join(outside)} outside its [matching], "
-                "[nightly] and [rematch] tables; put every setting inside a table (or use no "
-                "table at all)"
+                f"config file {p} has key(s) {', '.join(outside)} outside its tables "
+                f"([matching], [{'], ['.join(_SIDE_TABLES)}]); put every setting inside a table "
+                "(or use no table at all)"
             )
         data = raw[_SECTION]
     else:
