@@ -3,6 +3,7 @@
 The result files and folders are re-exported here; ``matching.reports.excel``,
 ``.plots`` and ``.webmap`` need the ``excel``, ``plot`` and ``map`` extras."""
 
+from matching.reports.carry import carried_columns, with_carried
 from matching.reports.files import (
     FILES,
     OUTPUT_FILES,
@@ -25,12 +26,14 @@ __all__ = [
     "STREET_COLUMNS",
     "Owned",
     "StagedFolder",
+    "carried_columns",
     "neutralise",
     "plain_scalar",
     "staged_folder",
     "street_metrics",
     "summary_lines",
     "to_csv_bytes",
+    "with_carried",
     "write_bytes_atomic",
     "write_csv",
     "write_result",
