@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="print nothing on success (errors still go to stderr)",
     )
+    common.add_argument(
+        "--language",
+        choices=("zh", "en"),
+        default=argparse.SUPPRESS,
+        help="language of messages, headers, workbooks and charts (default: the config's "
+        "[output] language, else the locale: zh for a Chinese locale, else en)",
+    )
     parser = argparse.ArgumentParser(
         prog="matching",
         description="Optimal, explainable pairing of children with volunteer mentors.",
@@ -131,12 +138,6 @@ def _add_xlsx_options(parser: argparse.ArgumentParser) -> None:
         "--xlsx",
         action="store_true",
         help="also write the staff workbook report.xlsx (needs mentor-matching[excel])",
-    )
-    parser.add_argument(
-        "--language",
-        choices=("zh", "en"),
-        default="zh",
-        help="language of the workbook's sheets and headers (default: zh)",
     )
 
 

@@ -59,8 +59,16 @@ from pathlib import Path
 from typing import Any
 
 from matching._cli_parser import build_parser
-from matching.config import MatchConfig, RematchPolicy, load_config, load_rematch_policy
+from matching.config import (
+    MatchConfig,
+    RematchPolicy,
+    load_config,
+    load_output_config,
+    load_rematch_policy,
+)
 from matching.errors import InputError, MatchingError
+from matching.i18n import N_, default_language, use_language
+from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
 from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
@@ -121,7 +129,7 @@ def _report(result: MatchResult, paths: Sequence[Path], quiet: bool) -> None:
     if quiet:
         return
     print(result.summary())
-    print("wrote:")
+    print(_("wrote:"))
     for p in paths:
         print(f"  {p}")
 
@@ -129,7 +137,9 @@ def _report(result: MatchResult, paths: Sequence[Path], quiet: bool) -> None:
 def _out_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise InputError(f"cannot write to {str(out)!r}: it exists and is not a directory")
+        raise InputError(
+            _("cannot write to {path!r}: it exists and is not a directory").format(path=str(out))
+        )
     return out
 
 
@@ -166,13 +176,13 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
 
 _PHASES = (
-    "validating input",
-    "loading the state store",
-    "applying rosters and events",
-    "re-matching",
-    "committing",
-    "writing the plan",
-    "done",
+    N_("validating input"),
+    N_("loading the state store"),
+    N_("applying rosters and events"),
+    N_("re-matching"),
+    N_("committing"),
+    N_("writing the plan"),
+    N_("done"),
 )
 
 
@@ -182,12 +192,12 @@ def _progress(quiet: bool) -> Any:
 
     def show(phase: str) -> None:
         if not tty:
-            log.info("nightly: %s", phase)
+            log.info(_("nightly: %s"), _(phase))
             return
         k = _PHASES.index(phase) + 1 if phase in _PHASES else 0
         bar = "#" * k + "." * (len(_PHASES) - k)
         end = "\n" if phase == "done" else ""
-        print(f"\r[{bar}] {phase:<30}", end=end, file=sys.stderr, flush=True)
+        print(f"\r[{bar}] {_(phase):<30}", end=end, file=sys.stderr, flush=True)
 
     return show
 
@@ -262,13 +272,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         files = store.run_files(args.run)
     if not files:
         raise InputError(
-            f"run {args.run} stored no plan (runs committed before schema 2, or not by the "
-            "nightly job, have none)"
+            _(
+                "run {run} stored no plan (runs committed before schema 2, or not by the "
+                "nightly job, have none)"
+            ).format(run=args.run)
         )
     written = publish_plan(out, files)
     assert set(written) <= set(PLAN_FILES)
     if not args.quiet:
-        print(f"plan of run {args.run}:")
+        print(_("plan of run {run}:").format(run=args.run))
         for path in written.values():
             print(f"  {path}")
     return EXIT_OK
@@ -279,7 +291,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
     target = backup(args.db, args.to)
     if not args.quiet:
-        print(f"backed up {args.db} to {target}")
+        print(_("backed up {db} to {target}").format(db=args.db, target=target))
     return EXIT_OK
 
 
@@ -288,12 +300,16 @@ def _province_events(folder: str | None) -> dict[str, Path]:
         return {}
     root = Path(folder)
     if not root.is_dir():
-        raise InputError(f"events folder {str(root)!r} does not exist or is not a folder")
+        raise InputError(
+            _("events folder {path!r} does not exist or is not a folder").format(path=str(root))
+        )
     found: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
         if path.suffix.lower() in (".csv", ".json") and path.is_file():
             if path.stem in found:
-                raise InputError(f"two events files for district {path.stem!r}")
+                raise InputError(
+                    _("two events files for district {district!r}").format(district=path.stem)
+                )
             found[path.stem] = path
     return found
 
@@ -331,16 +347,31 @@ def _cmd_province(args: argparse.Namespace) -> int:
             executor.close()
     table = report.districts
     if not args.quiet:
-        print(f"province nightly {date}: {len(table)} district(s), {len(report.failed)} failed")
+        print(
+            _("province nightly {date}: {districts} district(s), {failed} failed").format(
+                date=date, districts=len(table), failed=len(report.failed)
+            )
+        )
         for row in table.itertuples(index=False):
             if row.status == "ok":
                 print(
-                    f"  {row.district}: ok (run {row.run_id}) +{row.pairs_started} pairs, "
-                    f"-{row.pairs_ended} ended, {row.children_waiting} waiting"
+                    "  "
+                    + _(
+                        "{district}: ok (run {run}) +{started} pairs, -{ended} ended, "
+                        "{waiting} waiting"
+                    ).format(
+                        district=row.district,
+                        run=row.run_id,
+                        started=row.pairs_started,
+                        ended=row.pairs_ended,
+                        waiting=row.children_waiting,
+                    )
                 )
     if report.failed:
         _print_error(
-            f"error: {len(report.failed)} district(s) failed: {', '.join(report.failed)}",
+            _("error: {failed} district(s) failed: {districts}").format(
+                failed=len(report.failed), districts=", ".join(report.failed)
+            ),
             [
                 f"  {d}: {line}" if i == 0 else f"    {line}"
                 for d in report.failed
@@ -387,15 +418,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
         )  # fmt: skip
         if not args.quiet:
-            print(f"\nnightly runs on the state store {out / 'state.db'}:")
+            print("\n" + _("nightly runs on the state store {db}:").format(db=out / "state.db"))
             for night in nights:
                 c = night.report.counts
-                print(
-                    f"  {night.date}: +{c['pairs_started']} pairs, -{c['pairs_ended']} ended, "
-                    f"{c['pairs_moved']} moved, {c['children_waiting']} waiting, "
-                    f"{c['events_applied']} events, {c['children_joined']} children and "
-                    f"{c['mentors_joined']} mentors joined  ({night.folder.name}/plan/plan.json)"
+                line = _(
+                    "{date}: +{started} pairs, -{ended} ended, {moved} moved, {waiting} waiting, "
+                    "{events} events, {children} children and {mentors} mentors joined"
+                ).format(
+                    date=night.date,
+                    started=c["pairs_started"],
+                    ended=c["pairs_ended"],
+                    moved=c["pairs_moved"],
+                    waiting=c["children_waiting"],
+                    events=c["events_applied"],
+                    children=c["children_joined"],
+                    mentors=c["mentors_joined"],
                 )
+                print(f"  {line}  ({night.folder.name}/plan/plan.json)")
     return EXIT_OK
 
 
@@ -425,7 +464,7 @@ def _print_error(first: str, details: Sequence[str] = ()) -> None:
 
 def _input_error(exc: BaseException) -> int:
     lines = str(exc).splitlines() or [type(exc).__name__]
-    _print_error(f"error: {lines[0]}", lines[1:])
+    _print_error(_("error: {message}").format(message=lines[0]), lines[1:])
     if _debug():
         traceback.print_exc(file=sys.stderr)
     return EXIT_INPUT
@@ -434,7 +473,7 @@ def _input_error(exc: BaseException) -> int:
 def _os_error(exc: OSError) -> int:
     what = exc.strerror or str(exc) or type(exc).__name__
     where = f" {str(exc.filename)!r}" if exc.filename is not None else ""
-    _print_error(f"error: cannot read or write{where}: {what}")
+    _print_error(_("error: cannot read or write{where}: {what}").format(where=where, what=what))
     if _debug():
         traceback.print_exc(file=sys.stderr)
     return EXIT_INPUT
@@ -445,11 +484,15 @@ def _internal_error(exc: BaseException) -> int:
     if len(message) > 300:
         message = message[:299] + "…"
     _print_error(
-        f"internal error: {type(exc).__name__}: {message}".rstrip(),
+        _("internal error: {kind}: {message}")
+        .format(kind=type(exc).__name__, message=message)
+        .rstrip(),
         [
-            "This is a bug in mentor-matching; please report it with the command you ran "
-            "(not the rosters).",
-            "Set MATCHING_DEBUG=1 to print the traceback.",
+            _(
+                "This is a bug in mentor-matching; please report it with the command you ran "
+                "(not the rosters)."
+            ),
+            _("Set MATCHING_DEBUG=1 to print the traceback."),
         ]
         if not _debug()
         else [],
@@ -485,17 +528,36 @@ def main(argv: list[str] | None = None) -> int:
     args.quiet = getattr(args, "quiet", False)
     handler, previous_level = _setup_logging(args.verbose)
     try:
+        with use_language(_language(args)):
+            return _run(args)
+    except MatchingError as exc:  # the language itself is wrong (the config's [output] table)
+        return _input_error(exc)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous_level)
+        handler.close()
+
+
+def _language(args: argparse.Namespace) -> str:
+    """``--language``, else the config's ``[output] language``, else the locale."""
+    given = getattr(args, "language", None)
+    if given is None:
+        config = getattr(args, "config", None)
+        given = load_output_config(config).language if config is not None else None
+    args.language = given or default_language()
+    return str(args.language)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the subcommand, turning errors into exit codes and messages."""
+    try:
         return int(_COMMANDS[args.command](args))
     except MatchingError as exc:
         return _input_error(exc)
     except OSError as exc:
         return _os_error(exc)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_("interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         return _internal_error(exc)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(previous_level)
-        handler.close()

@@ -521,3 +521,37 @@ def test_numbers_stay_finite_in_summary(tmp_path: Path, capsys) -> None:
 
     walk(summary)
     assert summary["metrics"]["n_unmatched"] == 10
+
+
+def test_language_comes_from_the_option_then_the_config_then_the_locale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kids, moms = tmp_path / "c.csv", tmp_path / "m.csv"
+    kids.write_text("id,lat,lon\nC1,31.8,119.9\n", encoding="utf-8")
+    moms.write_text("id,lat,lon\nM1,31.8,119.9\n", encoding="utf-8")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x", encoding="utf-8")
+    config = tmp_path / "m.toml"
+    config.write_text('[output]\nlanguage = "zh"\n', encoding="utf-8")
+    command = ["match", str(kids), str(moms), "--out", str(blocked)]
+
+    assert main(command) == 1  # the locale (pinned to English in the tests)
+    assert capsys.readouterr().err.startswith("error: cannot write to")
+    assert main([*command, "--config", str(config)]) == 1
+    assert capsys.readouterr().err.startswith("错误：无法写入")
+    assert main([*command, "--config", str(config), "--language", "en"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot write to")
+    monkeypatch.setenv("LANGUAGE", "zh_CN.UTF-8")
+    assert main(command) == 1
+    assert capsys.readouterr().err.startswith("错误：无法写入")
+    assert main([*command, "--language", "fr"]) == 2  # a usage error
+
+
+def test_an_unknown_output_language_in_the_config_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "m.toml"
+    config.write_text('[output]\nlanguage = "fr"\n', encoding="utf-8")
+    code = main(["match", "c.csv", "m.csv", "--out", str(tmp_path / "o"), "--config", str(config)])
+    assert code == 1
+    assert "'language' parameter must be 'zh' or 'en'" in capsys.readouterr().err

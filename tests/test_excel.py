@@ -188,7 +188,9 @@ def test_control_characters_are_escaped_not_dropped(tmp_path: Path) -> None:
     assert "a\\x01b" in texts
 
 
-def test_cli_match_and_demo_write_the_workbook(tmp_path: Path) -> None:
+def test_cli_match_and_demo_write_the_workbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     children, mentors = district(200, 150, seed=4)
     write_csv(children, tmp_path / "children.csv")
     write_csv(mentors, tmp_path / "mentors.csv")
@@ -212,9 +214,16 @@ def test_cli_match_and_demo_write_the_workbook(tmp_path: Path) -> None:
     assert (out / "pairs.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # CSV keeps its BOM
     demo = tmp_path / "demo"
     args = ["demo", "--out", str(demo), "--children", "120", "--mentors", "90"]
-    code = main([*args, "--nights", "0", "--xlsx", "-q"])
+    code = main([*args, "--nights", "0", "--xlsx", "--language", "zh", "-q"])
     assert code == 0
     assert openpyxl.load_workbook(demo / "report.xlsx").sheetnames[0] == "配对名单"
+    # without --language the locale decides
+    monkeypatch.setenv("LANGUAGE", "zh_CN")
+    assert main([*args, "--nights", "0", "--xlsx", "-q"]) == 0
+    assert openpyxl.load_workbook(demo / "report.xlsx").sheetnames[0] == "配对名单"
+    monkeypatch.setenv("LANGUAGE", "en")
+    assert main([*args, "--nights", "0", "--xlsx", "-q"]) == 0
+    assert openpyxl.load_workbook(demo / "report.xlsx").sheetnames[0] == "pairs"
     # without --xlsx no workbook
     args = ["demo", "--out", str(tmp_path / "d2"), "--children", "50", "--nights", "0", "-q"]
     assert main(args) == 0
