@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from matching.errors import EventError
-from matching.i18n import N_
+from matching.i18n import N_, use_language
 from matching.i18n import gettext as _
 from matching.programme.events.model import (
     EVENT_FIELDS,
@@ -380,6 +380,7 @@ def apply_events(
     *,
     date: str,
     seen: Collection[str] = frozenset(),
+    language: str | None = None,
 ) -> EventOutcome:
     """Apply a batch of events, in order, to ``state``; all or nothing.
 
@@ -400,6 +401,9 @@ def apply_events(
         events are never merged: the same row twice is checked twice (a
         second ``exit_request`` is an invalid transition), so that a batch
         means exactly what it says.
+    language : {"zh", "en"}, optional
+        The language of the error's messages (default: the current language,
+        :func:`matching.i18n.current_language`).
 
     Returns
     -------
@@ -411,12 +415,23 @@ def apply_events(
     EventError
         If any event is invalid (or ``date`` is not an ISO date).  Its
         ``problems`` list every invalid event as ``"event N (kind, child X,
-        mentor Y): reason"`` (1-based ``N``; reasons joined by ``"; "``):
+        mentor Y): reason"`` (1-based ``N``; reasons joined by ``"; "``;
+        ``"event N, line L (...)"`` for an event read from a file, whose
+        name the first line of the message then gives), in the current
+        language (:mod:`matching.i18n`; in Chinese, kinds and states by their
+        Chinese names):
         every event is checked, an invalid one being skipped so that the
         events after it are checked against the state they would meet.
         Nothing is applied.  Problems name events by kind and ids, never by
         the text of ``note`` or ``actor``.
     """
+    with use_language(language):
+        return _apply_events(state, events, date=date, seen=seen)
+
+
+def _apply_events(
+    state: State, events: Sequence[Event], *, date: str, seen: Collection[str]
+) -> EventOutcome:
     run_day = check_date(date)
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
         raise EventError(_("invalid events"), [_("events must be a sequence of Event")])
