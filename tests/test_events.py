@@ -735,15 +735,16 @@ def test_read_events_csv_reports_every_row_problem(tmp_path: Path) -> None:
     )
     with pytest.raises(EventError) as info:
         read_events(path)
+    # problems name the line (the header is line 1) and the ids of the row
     assert info.value.problems == [
-        f"row 2: column 'kind': unknown kind (accepted: {', '.join(EVENT_KINDS)})",
-        "row 3: column 'child_id': missing child_id",
-        "row 3: column 'mentor_id': missing mentor_id",
-        "row 4: column 'actor': missing actor (who approved the exit)",
-        "row 5: column 'note': missing note (the reason the pair ends)",
-        "row 6: column 'mentor_id': missing mentor_id",
-        "row 7: column 'kind': missing kind",
-        "row 8: 6 cells but 5 columns",
+        f"line 3 (child C1): column 'kind': unknown kind (accepted: {', '.join(EVENT_KINDS)})",
+        "line 4: column 'child_id': missing child_id",
+        "line 4: column 'mentor_id': missing mentor_id",
+        "line 5 (child C1): column 'actor': missing actor (who approved the exit)",
+        "line 6 (child C1, mentor M1): column 'note': missing note (the reason the pair ends)",
+        "line 7: column 'mentor_id': missing mentor_id",
+        "line 8 (child C1): column 'kind': missing kind",
+        "line 9: 6 cells but 5 columns",
     ]
     assert str(path) in str(info.value).splitlines()[0]
 
@@ -809,7 +810,7 @@ def test_read_events_json_problems(tmp_path: Path) -> None:
         "(accepted: kind, child_id, mentor_id, actor, note, date)",
         "row 4: column 'child_id': must be text",
         "row 5: column 'child_id': must be text",
-        "row 6: column 'note': missing note (the reason the pair ends)",
+        "row 6 (child C1, mentor M1): column 'note': missing note (the reason the pair ends)",
         f"row 7: column 'kind': unknown kind (accepted: {', '.join(EVENT_KINDS)})",
     ]
 
@@ -836,20 +837,25 @@ def test_read_events_missing_file_and_wrong_type(tmp_path: Path) -> None:
         read_events(missing)
     assert str(missing) in str(info.value)
     assert info.value.problems == ["no such file"]
-    other = tmp_path / "events.xlsx"
+    other = tmp_path / "events.xls"
     other.write_bytes(b"PK")
     with pytest.raises(EventError) as info:
         read_events(other)
     assert str(other) in str(info.value)
-    assert info.value.problems == ["unsupported file type '.xlsx'; expected .csv or .json"]
+    assert info.value.problems == ["unsupported file type '.xls'; expected .csv, .xlsx or .json"]
+    broken = tmp_path / "events.xlsx"
+    broken.write_bytes(b"PK")
+    with pytest.raises(EventError) as info:
+        read_events(broken)
+    assert info.value.problems == ["not a readable .xlsx workbook (BadZipFile)"]
 
 
-def test_read_events_not_utf8(tmp_path: Path) -> None:
+def test_read_events_not_text(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
-    path.write_bytes("kind,child_id\nexit_request,张\n".encode("gbk"))
+    path.write_bytes(b"kind,child_id\nexit_request,\x80\xff\n")  # neither UTF-8 nor GB18030
     with pytest.raises(EventError) as info:
         read_events(path)
-    assert info.value.problems == ["not UTF-8 text"]
+    assert info.value.problems == ["not text in UTF-8, UTF-16 or GB18030 (GBK)"]
 
 
 def test_read_then_apply(tmp_path: Path) -> None:

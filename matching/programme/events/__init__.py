@@ -33,10 +33,20 @@ Dates and identity
     again, whatever file it comes in, while the same bytes on a later night
     (a blank date, so another date) are new events.
 
+Files and languages
+    :func:`read_events` reads ``.csv``, ``.xlsx`` and ``.json`` events files
+    whose headers and kinds are Chinese or English: :data:`EVENT_VOCABULARY`
+    is the one table of accepted headers and kinds (``类型``, ``儿童编号``,
+    ``退出申请`` ...), :func:`vocabulary_markdown` renders it as the README
+    shows it.  :func:`read_events_file` also says how a file was read
+    (encoding, header line, columns, notes skipped below the table).
+
 Errors
     Every problem is reported at once in one :class:`EventError`, whose
-    ``problems`` name events by number, kind and ids - never by the free text
-    of ``note``, ``actor`` or any personal data.
+    ``problems`` name events by number, line, kind and ids - never by the
+    free text of ``note``, ``actor`` or any personal data.  Messages come
+    from the catalogue (:mod:`matching.i18n`): in Chinese, kinds and states
+    are named in Chinese (:data:`EVENT_VOCABULARY`, :data:`EVENT_STATE_NAMES`).
 
 Example
 -------
@@ -76,18 +86,38 @@ from matching.programme.events.model import (
     event_key,
     id_is_plain,
 )
-from matching.programme.events.reading import read_events
+from matching.programme.events.reading import (
+    EVENT_FILE_SUFFIXES,
+    EventsFile,
+    parse_event_date,
+    read_events,
+    read_events_file,
+)
 from matching.programme.events.roster_updates import apply_rosters
+from matching.programme.events.vocabulary import (
+    EVENT_STATE_NAMES,
+    EVENT_VOCABULARY,
+    EventTerm,
+    vocabulary_markdown,
+)
 
 __all__ = [
     "EVENT_FIELDS",
+    "EVENT_FILE_SUFFIXES",
     "EVENT_KINDS",
+    "EVENT_STATE_NAMES",
+    "EVENT_VOCABULARY",
     "Event",
     "EventOutcome",
+    "EventTerm",
+    "EventsFile",
     "apply_events",
     "apply_rosters",
     "check_date",
     "event_key",
     "id_is_plain",
+    "parse_event_date",
     "read_events",
+    "read_events_file",
+    "vocabulary_markdown",
 ]

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from matching.errors import EventError
+from matching.i18n import N_, use_language
+from matching.i18n import gettext as _
 from matching.programme.events.model import (
     EVENT_FIELDS,
     EXIT_STEPS,
@@ -25,9 +27,21 @@ from matching.programme.events.model import (
     event_label,
     structure_problems,
 )
+from matching.programme.events.vocabulary import (
+    field_label,
+    join_alternatives,
+    join_reasons,
+    kind_label,
+    state_label,
+)
 from matching.programme.state import LIFECYCLE_COLUMNS, PAIR_COLUMNS, State, iso_date, settle
 
 __all__ = ["EventOutcome", "apply_events"]
+
+_BEFORE_JOINED = {
+    "child_id": N_("date {day} is before the child joined ({joined})"),
+    "mentor_id": N_("date {day} is before the mentor joined ({joined})"),
+}
 
 
 @dataclass(frozen=True)
@@ -127,21 +141,29 @@ class _Sim:
     def _child_problem(self, child: str, kind: str) -> str | None:
         life = self.child_life.get(child)
         if life is None:
-            return "unknown child id"
+            return _("unknown child id")
         if kind == "child_rejoin":
-            return None if life[0] == "exited" else "the child is enrolled; rejoin needs exited"
+            return None if life[0] == "exited" else _("the child is enrolled; rejoin needs exited")
         if life[0] == "exited":
-            return f"the child exited on {life[2]}; a child_rejoin event must come first"
+            return _("the child exited on {date}; a {rejoin} event must come first").format(
+                date=life[2], rejoin=kind_label("child_rejoin")
+            )
         return None
 
     def _mentor_problem(self, mentor: str, kind: str) -> str | None:
         life = self.mentor_life.get(mentor)
         if life is None:
-            return "unknown mentor id"
+            return _("unknown mentor id")
         if kind == "mentor_rejoin":
-            return None if life[0] == "left" else f"mentor status is {life[0]}; rejoin needs left"
+            if life[0] == "left":
+                return None
+            return _("mentor status is {status}; rejoin needs {needed}").format(
+                status=state_label(life[0]), needed=state_label("left")
+            )
         if life[0] == "left":
-            return f"the mentor left on {life[2]}; a mentor_rejoin event must come first"
+            return _("the mentor left on {date}; a {rejoin} event must come first").format(
+                date=life[2], rejoin=kind_label("mentor_rejoin")
+            )
         return None
 
     def _date_problem(self, event: Event, day: str) -> str | None:
@@ -149,25 +171,29 @@ class _Sim:
         kind, child, mentor = event.kind, event.child_id, event.mentor_id
         needs = REQUIRED[kind]
         for who, ident, lives, rejoin in (
-            ("child", child, self.child_life, "child_rejoin"),
-            ("mentor", mentor, self.mentor_life, "mentor_rejoin"),
+            ("child_id", child, self.child_life, "child_rejoin"),
+            ("mentor_id", mentor, self.mentor_life, "mentor_rejoin"),
         ):
-            if f"{who}_id" in needs and kind != rejoin and day < lives[ident][1]:
-                return f"date {day} is before the {who} joined ({lives[ident][1]})"
+            if who in needs and kind != rejoin and day < lives[ident][1]:
+                return _(_BEFORE_JOINED[who]).format(day=day, joined=lives[ident][1])
         if kind in ("exit_effective", "mentor_leave"):
             person = 0 if kind == "exit_effective" else 1
             ident = child if kind == "exit_effective" else mentor
-            for key, (_, _, ended_on) in sorted(self.ended.items()):
+            for key, (_reason, _by, ended_on) in sorted(self.ended.items()):
                 if key[person] == ident and day < ended_on:
-                    return (
-                        f"date {day} is before the pair ({key[0]}, {key[1]}) ended earlier "
-                        f"in this batch ({ended_on})"
-                    )
+                    return _(
+                        "date {day} is before the pair ({child}, {mentor}) ended earlier "
+                        "in this batch ({ended})"
+                    ).format(day=day, child=key[0], mentor=key[1], ended=ended_on)
         # (a departure dated before the person joined is caught above, with every event)
         if kind == "child_rejoin" and day < self.child_life[child][2]:
-            return f"date {day} is before the child exited ({self.child_life[child][2]})"
+            return _("date {day} is before the child exited ({left})").format(
+                day=day, left=self.child_life[child][2]
+            )
         if kind == "mentor_rejoin" and day < self.mentor_life[mentor][2]:
-            return f"date {day} is before the mentor left ({self.mentor_life[mentor][2]})"
+            return _("date {day} is before the mentor left ({left})").format(
+                day=day, left=self.mentor_life[mentor][2]
+            )
         ending: list[tuple[str, str]] = []
         if kind == "exit_effective":
             ending = [(child, m) for m in self.by_child.get(child, [])]
@@ -180,7 +206,8 @@ class _Sim:
         for key in ending:
             started_on = str(self.pairs[key]["started_on"])
             if day < started_on:
-                return f"date {day} is before the pair ({key[0]}, {key[1]}) started ({started_on})"
+                message = _("date {day} is before the pair ({child}, {mentor}) started ({started})")
+                return message.format(day=day, child=key[0], mentor=key[1], started=started_on)
         return None
 
     def check(self, event: Event, day: str) -> list[str]:
@@ -204,22 +231,31 @@ class _Sim:
             sources = EXIT_STEPS[kind][0] if kind in EXIT_STEPS else ("approved",)
             current = self.exit[child][0]
             if current not in sources:
-                wanted = " or ".join(s or "none" for s in sources)
-                return [f"exit_state is {current or 'none'}; {kind} needs {wanted}"]
+                wanted = join_alternatives([state_label(s) for s in sources])
+                return [
+                    _("exit_state is {current}; {kind} needs {wanted}").format(
+                        current=state_label(current), kind=kind_label(kind), wanted=wanted
+                    )
+                ]
             return []
         if kind in MENTOR_STEPS:
             source = MENTOR_STEPS[kind][0]
             current = self.mentor_life[mentor][0]
             if current != source:
-                return [f"mentor status is {current}; {kind} needs {source}"]
+                return [
+                    _("mentor status is {status}; {kind} needs {needed}").format(
+                        status=state_label(current), kind=kind_label(kind),
+                        needed=state_label(source),
+                    )
+                ]  # fmt: skip
             return []
         key = (child, mentor)
         if kind == "unpin":
             if key not in self.pairs:
-                return ["no such pair"]
-            return [] if self.pairs[key]["pinned"] else ["the pair is not pinned"]
+                return [_("no such pair")]
+            return [] if self.pairs[key]["pinned"] else [_("the pair is not pinned")]
         if kind == "end_pair":
-            return [] if key in self.pairs else ["no such pair"]
+            return [] if key in self.pairs else [_("no such pair")]
         if kind == "pin" and key not in self.pairs:
             return self._override_problems(child, mentor)
         return []  # mentor_leave, forbid, pin of an existing pair, rejoins
@@ -228,15 +264,27 @@ class _Sim:
         problems = []
         status = self.mentor_life[mentor][0]
         if status != "active":
-            problems.append(f"mentor status is {status}; a new pair needs active")
+            problems.append(
+                _("mentor status is {status}; a new pair needs {needed}").format(
+                    status=state_label(status), needed=state_label("active")
+                )
+            )
         if (child, mentor) in self.forbidden:
-            problems.append("the pair is forbidden")
+            problems.append(_("the pair is forbidden"))
         load = len(self.by_mentor.get(mentor, []))
         if load >= self.capacity[mentor]:
-            problems.append(f"mentor is full ({load} of capacity {self.capacity[mentor]})")
+            problems.append(
+                _("mentor is full ({load} of capacity {capacity})").format(
+                    load=load, capacity=self.capacity[mentor]
+                )
+            )
         for other in self.by_child.get(child, []):
             if self.pairs[(child, other)]["pinned"]:
-                problems.append(f"the child's pair with mentor {other} is pinned; unpin it first")
+                problems.append(
+                    _("the child's pair with mentor {mentor} is pinned; unpin it first").format(
+                        mentor=other
+                    )
+                )
         return problems
 
     # -- transitions
@@ -332,6 +380,7 @@ def apply_events(
     *,
     date: str,
     seen: Collection[str] = frozenset(),
+    language: str | None = None,
 ) -> EventOutcome:
     """Apply a batch of events, in order, to ``state``; all or nothing.
 
@@ -352,6 +401,9 @@ def apply_events(
         events are never merged: the same row twice is checked twice (a
         second ``exit_request`` is an invalid transition), so that a batch
         means exactly what it says.
+    language : {"zh", "en"}, optional
+        The language of the error's messages (default: the current language,
+        :func:`matching.i18n.current_language`).
 
     Returns
     -------
@@ -363,33 +415,52 @@ def apply_events(
     EventError
         If any event is invalid (or ``date`` is not an ISO date).  Its
         ``problems`` list every invalid event as ``"event N (kind, child X,
-        mentor Y): reason"`` (1-based ``N``; reasons joined by ``"; "``):
+        mentor Y): reason"`` (1-based ``N``; reasons joined by ``"; "``;
+        ``"event N, line L (...)"`` for an event read from a file, whose
+        name the first line of the message then gives), in the current
+        language (:mod:`matching.i18n`; in Chinese, kinds and states by their
+        Chinese names):
         every event is checked, an invalid one being skipped so that the
         events after it are checked against the state they would meet.
         Nothing is applied.  Problems name events by kind and ids, never by
         the text of ``note`` or ``actor``.
     """
+    with use_language(language):
+        return _apply_events(state, events, date=date, seen=seen)
+
+
+def _apply_events(
+    state: State, events: Sequence[Event], *, date: str, seen: Collection[str]
+) -> EventOutcome:
     run_day = check_date(date)
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
-        raise EventError("invalid events", ["events must be a sequence of Event"])
+        raise EventError(_("invalid events"), [_("events must be a sequence of Event")])
     sim = _Sim(state)
     problems: list[str] = []
     log: list[dict[str, object]] = []
     duplicates: list[dict[str, object]] = []
+    sources: set[str] = set()
     for number, event in enumerate(events, start=1):
         if not isinstance(event, Event):
-            problems.append(f"event {number} ({event_label(event)}): not an Event")
+            problems.append(
+                _("event {number} ({label}): not an Event").format(
+                    number=number, label=event_label(event)
+                )
+            )
             continue
+        sources.add(event.source)
         values = {name: getattr(event, name) for name in EVENT_FIELDS}
         bad = [name for name, value in values.items() if not isinstance(value, str)]
-        reasons = [f"{name} must be text" for name in bad]
+        reasons = [_("{field} must be text").format(field=field_label(name)) for name in bad]
         if not reasons:
-            reasons = [problem for _, problem in structure_problems(values)]
+            reasons = [problem for _column, problem in structure_problems(values)]
         day = run_day
         if not reasons and event.date:
             day = str(iso_date(event.date))
             if day > run_day:
-                reasons = [f"date {day} is after the run's date {run_day}"]
+                reasons = [
+                    _("date {day} is after the run's date {run}").format(day=day, run=run_day)
+                ]
         key = "" if reasons else event_key(event, run_day)
         if key and key in seen:
             duplicates.append(
@@ -399,12 +470,12 @@ def apply_events(
             continue
         reasons = reasons or sim.check(event, day)
         if reasons:
-            problems.append(f"event {number} ({event_label(event)}): {'; '.join(reasons)}")
+            problems.append(_problem(number, event, reasons))
             continue
         sim.apply(event, day)
         log.append({**values, "date": day, "key": key})
     if problems:
-        raise EventError(f"{len(problems)} invalid event(s); nothing was applied", problems)
+        raise EventError(_summary(len(problems), sources), problems)
     return EventOutcome(
         state=sim.state(state),
         ended=sim.ended,
@@ -412,3 +483,24 @@ def apply_events(
         log=log,
         duplicates=duplicates,
     )
+
+
+def _problem(number: int, event: Event, reasons: list[str]) -> str:
+    """One invalid event: its number in the batch (and line in its file), kind, ids, reasons."""
+    label, why = event_label(event), join_reasons(reasons)
+    if event.line is None:
+        return _("event {number} ({label}): {reasons}").format(
+            number=number, label=label, reasons=why
+        )
+    return _("event {number}, line {line} ({label}): {reasons}").format(
+        number=number, line=event.line, label=label, reasons=why
+    )
+
+
+def _summary(count: int, sources: set[str]) -> str:
+    """The first line of the error: how many events are invalid (and in which file)."""
+    if len(sources) == 1 and "" not in sources:
+        return _("{count} invalid event(s) in {file}; nothing was applied").format(
+            count=count, file=repr(next(iter(sources)))
+        )
+    return _("{count} invalid event(s); nothing was applied").format(count=count)
