@@ -193,7 +193,7 @@ def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
     p.add_argument("--children", metavar="FILE", help="children roster (joins and updates)")
     p.add_argument("--mentors", metavar="FILE", help="mentor roster (joins and updates)")
-    p.add_argument("--events", metavar="FILE", help="events (.csv or .json)")
+    p.add_argument("--events", metavar="FILE", help="events (.csv, .xlsx or .json)")
     p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
     _add_night_options(p)
     p.add_argument(
@@ -229,7 +229,9 @@ def _add_province(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--children", metavar="FILE", required=True, help="province children roster")
     p.add_argument("--mentors", metavar="FILE", required=True, help="province mentor roster")
     p.add_argument(
-        "--events-dir", metavar="DIR", help="events per district: DIR/<district>.csv or .json"
+        "--events-dir",
+        metavar="DIR",
+        help="events per district: DIR/<district>.csv, .xlsx or .json",
     )
     p.add_argument("--by", default="district", help="district column (default: district)")
     _add_night_options(p)

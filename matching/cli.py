@@ -296,6 +296,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _province_events(folder: str | None) -> dict[str, Path]:
+    from matching.programme.events import EVENT_FILE_SUFFIXES
+
     if folder is None:
         return {}
     root = Path(folder)
@@ -305,7 +307,7 @@ def _province_events(folder: str | None) -> dict[str, Path]:
         )
     found: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
-        if path.suffix.lower() in (".csv", ".json") and path.is_file():
+        if path.suffix.lower() in EVENT_FILE_SUFFIXES and path.is_file():
             if path.stem in found:
                 raise InputError(
                     _("two events files for district {district!r}").format(district=path.stem)

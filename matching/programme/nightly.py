@@ -237,7 +237,7 @@ def run_nightly(
     children, mentors : path or DataFrame, optional
         Roster files (``.csv``/``.xlsx``) or raw frames: joins and updates.
     events : path or sequence of Event, optional
-        The day's events (``.csv``/``.json`` file, or :class:`Event` objects).
+        The day's events (``.csv``, ``.xlsx`` or ``.json`` file, or :class:`Event` objects).
     config : MatchConfig, optional
     dry_run : bool
         Plan and report, commit nothing; the store is opened read-only (and
