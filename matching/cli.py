@@ -553,6 +553,7 @@ def _cmd_geocode(args: argparse.Namespace) -> int:
     raw = read_table(args.roster)
     with _geopy_logging(args):
         result = _geocode_table(raw, settings, geocoder)
+    out.parent.mkdir(parents=True, exist_ok=True)
     written = [
         _write_roster_file(result.frame.drop(columns=["geocode_status"]), out),
         write_csv(describe_failures(result.failures), failures_path),

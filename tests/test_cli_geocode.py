@@ -161,6 +161,23 @@ def test_geocode_writes_xlsx_and_chinese(tmp_path, fake, key, capsys) -> None:
     assert failures["原因"].tolist() == ["未找到该地址", "既无坐标也无地址"]
 
 
+@pytest.mark.parametrize("provider", ["baidu", "nominatim"])
+def test_geocode_with_the_provider_from_the_config(tmp_path, fake, key, capsys, provider) -> None:
+    config = geocode_config(tmp_path / "geo.toml", fake, provider=provider, key_env=KEY_ENV)
+    roster = _raw_roster(tmp_path / "children.csv")
+    out = tmp_path / "new folder" / "children_geo.csv"
+    assert main(["geocode", str(roster), "--out", str(out), "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    _no_secrets(captured.out + captured.err)
+    assert fake.count(provider) == 4 and fake.count() == 4
+    roster_out = _read(out)
+    for row, (lat, lon) in zip(range(2, 5), PLACES.values(), strict=True):
+        got = float(roster_out.loc[row, "纬度"]), float(roster_out.loc[row, "经度"])
+        assert haversine_km(*got, lat, lon) < 0.001  # BD-09 / WGS-84 answers, in WGS-84
+    failures = _read(out.parent / "children_geo_geocode_failures.csv")
+    assert failures["id"].tolist() == ["C6", "C7"]
+
+
 def test_a_missing_key_variable_is_named_and_nothing_is_written(
     tmp_path, fake, monkeypatch, capsys
 ) -> None:
