@@ -71,15 +71,25 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matching._cli_parser import build_parser
-from matching.config import MatchConfig, RematchPolicy, load_config, load_rematch_policy
+from matching.config import (
+    GeocodeConfig,
+    MatchConfig,
+    RematchPolicy,
+    load_config,
+    load_geocode_config,
+    load_rematch_policy,
+)
 from matching.errors import ConfigError, InputError, MatchingError
 from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
 from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
+
+if TYPE_CHECKING:
+    from matching.geo import GeocodeResult
 
 __all__ = ["main"]
 
@@ -424,7 +434,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 GEOCODE_FAILURES = "geocode_failures.csv"
 
 # geopy logs retries with tracebacks; without a handler of its own they would reach stderr
-# through logging's last resort.  -v shows them (addresses and keys redacted by the lookup).
+# through logging's last resort.  With -v, ``geocode`` and ``match --geocode`` show them
+# (addresses and keys redacted by the lookup); the nightly job reports counts only.
 logging.getLogger("geopy").addHandler(logging.NullHandler())
 
 
@@ -442,10 +453,10 @@ def _geopy_logging(args: argparse.Namespace) -> Iterator[None]:
         geopy_log.removeHandler(handler)
 
 
-def _geocode_settings(args: argparse.Namespace, provider: str | None, cache: str | None) -> Any:
+def _geocode_settings(
+    args: argparse.Namespace, provider: str | None, cache: str | None
+) -> GeocodeConfig:
     """The ``[geocode]`` table of ``--config``, with the options given on the command line."""
-    from matching.config import load_geocode_config
-
     base = load_geocode_config(args.config)
     given = {"provider": provider, "key_env": args.key_env, "cache": cache}
     settings = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
@@ -459,9 +470,10 @@ def _geocode_settings(args: argparse.Namespace, provider: str | None, cache: str
     return settings
 
 
-def _geocoder(settings: Any) -> Any:
+def _geocoder(settings: GeocodeConfig) -> Any:
     from matching.geo import make_geocoder
 
+    assert settings.provider is not None  # _geocode_settings refuses a missing provider
     return make_geocoder(
         settings.provider,
         key_env=settings.key_env,
@@ -472,12 +484,13 @@ def _geocoder(settings: Any) -> Any:
     )
 
 
-def _geocode_options(settings: Any) -> dict[str, Any]:
+def _geocode_options(settings: GeocodeConfig) -> dict[str, Any]:
     """Keywords of :func:`matching.geo.geocode_roster` from the settings (cache apart)."""
     from matching.geo import DEFAULT_MIN_DELAY_SECONDS
 
     delay = settings.min_delay_seconds
     if delay is None:
+        assert settings.provider is not None  # _geocode_settings refuses a missing provider
         delay = DEFAULT_MIN_DELAY_SECONDS[settings.provider]
     return {
         "address_column": settings.address_column,
@@ -487,7 +500,7 @@ def _geocode_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def _geocode_table(raw: Any, settings: Any, geocoder: Any) -> Any:
+def _geocode_table(raw: Any, settings: GeocodeConfig, geocoder: Any) -> GeocodeResult:
     """:func:`matching.geo.geocode_roster` with the settings; the counts go to the log."""
     from matching.geo import geocode_roster
 
@@ -501,7 +514,7 @@ def _geocode_table(raw: Any, settings: Any, geocoder: Any) -> Any:
     return result
 
 
-def _geocode_counts(name: str, result: Any) -> list[str]:
+def _geocode_counts(name: str, result: GeocodeResult) -> list[str]:
     """The lines printed for one geocoded roster: counts only."""
     status = result.frame["geocode_status"].value_counts()
     counts = [
