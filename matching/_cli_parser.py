@@ -10,6 +10,8 @@ import argparse
 from typing import Any
 
 from matching._version import __version__
+from matching.i18n import N_
+from matching.i18n import gettext as _
 
 __all__ = ["EPILOG", "build_parser", "count"]
 
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (_add_match, _add_demo, _add_nightly, _add_plan, _add_backup, _add_province):
         add(sub, common)
+    _add_geocode(sub, common)
     return parser
 
 
@@ -163,6 +166,7 @@ def _add_match(sub: Any, common: argparse.ArgumentParser) -> None:
         help="solver model (default: sparse)",
     )
     _add_xlsx_options(p)
+    _add_geocode_options(p)
 
 
 def _add_demo(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -208,6 +212,7 @@ def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not solve from scratch to report the price of stability (faster)",
     )
+    _add_geocode_options(p)
 
 
 def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -252,3 +257,56 @@ def _add_province(sub: Any, common: argparse.ArgumentParser) -> None:
         help="run on a local Dask cluster of N worker processes (default: 0 = serial)",
     )  # fmt: skip
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
+
+
+# The providers of matching.geo.make_geocoder (matching.geo.PROVIDERS), spelled out here so
+# that building the parser imports no geocoding code.
+_PROVIDERS = ("amap", "baidu", "nominatim")
+
+
+def _add_geocode(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "geocode",
+        parents=[common],
+        help=_("fill a roster's missing coordinates from its addresses"),
+        description=_(
+            "Fill the missing coordinates of a roster (.csv or .xlsx) from its address\n"
+            "column with a geocoding service, and write the roster whole to --out (.csv or\n"
+            ".xlsx).  Rows that could not be placed are listed by id and reason in\n"
+            "<out>_geocode_failures.csv beside it.  The service's key is read from the\n"
+            "environment variable named by --key-env, never from the command line.\n"
+            "Options not given come from the [geocode] table of --config."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("roster", metavar="ROSTER", help=_("roster file (.csv or .xlsx)"))
+    p.add_argument(
+        "--provider", choices=_PROVIDERS, help=_("geocoding service (or provider in [geocode])")
+    )
+    p.add_argument("--key-env", metavar="VAR", help=_(_KEY_ENV_HELP))
+    p.add_argument("--cache", metavar="FILE", help=_(_CACHE_HELP))
+    p.add_argument(
+        "--out", metavar="FILE", required=True, help=_("the geocoded roster (.csv or .xlsx)")
+    )
+    p.add_argument("--config", metavar="FILE.toml", help=_("configuration ([geocode] table)"))
+
+
+_KEY_ENV_HELP = N_("environment variable holding the service's key (amap, baidu)")
+_CACHE_HELP = N_("geocoding cache (SQLite file), so that no address is asked twice")
+
+
+def _add_geocode_options(parser: argparse.ArgumentParser) -> None:
+    """``--geocode`` and its options (``match`` and ``nightly``)."""
+    group = parser.add_argument_group(_("geocoding"))
+    group.add_argument(
+        "--geocode",
+        metavar="PROVIDER",
+        choices=_PROVIDERS,
+        help=_(
+            "first fill missing coordinates from addresses with this service "
+            "(amap, baidu or nominatim); rows that cannot be placed are left out and listed"
+        ),
+    )
+    group.add_argument("--key-env", metavar="VAR", help=_(_KEY_ENV_HELP))
+    group.add_argument("--geocode-cache", metavar="FILE", help=_(_CACHE_HELP))

@@ -12,7 +12,20 @@ Usage::
     matching backup --db STATE --to FILE
     matching province --root DIR --children FILE --mentors FILE
                       [--threads N | --processes N | --workers N | --scheduler ADDR]
+    matching geocode ROSTER --out FILE [--provider amap|baidu|nominatim] [--key-env VAR]
+                     [--cache FILE] [--config FILE.toml]
     matching --version
+
+``geocode`` fills the missing coordinates of a roster from its address
+column and writes the roster whole to ``--out`` (``.csv`` or ``.xlsx``), with
+the rows it could not place listed by id and reason in
+``<out>_geocode_failures.csv`` beside it.  ``match`` and ``nightly`` do the
+same first with ``--geocode PROVIDER`` (``[--key-env VAR]
+[--geocode-cache FILE]``): rows that cannot be placed are left out and
+listed in ``geocode_failures.csv`` (``match``) or the plan (``nightly``).  A
+service key is read from the environment variable named by ``--key-env``,
+never from the command line.  Settings not given come from the
+``[geocode]`` table of ``--config``.
 
 ``match`` reads the two rosters (``.csv`` or ``.xlsx``), matches them and
 writes ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``DIR``.
@@ -47,31 +60,38 @@ and error messages carry ids and counts only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
+import io
 import logging
 import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matching._cli_parser import build_parser
 from matching.config import (
+    GeocodeConfig,
     MatchConfig,
     RematchPolicy,
     load_config,
+    load_geocode_config,
     load_output_config,
     load_rematch_policy,
 )
-from matching.errors import InputError, MatchingError
-from matching.i18n import N_, default_language, use_language
+from matching.errors import ConfigError, InputError, MatchingError
+from matching.i18n import N_, current_language, use_language
 from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
 from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
+
+if TYPE_CHECKING:
+    from matching.geo import GeocodeResult
 
 __all__ = ["main"]
 
@@ -147,7 +167,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     # the output folder is replaced as a whole at the end; entering checks it first, so
     # a folder that cannot be replaced is refused before the rosters are read
-    folder = staged_folder(out, owned=OUTPUT_FILES)
+    folder = staged_folder(out, owned=(*OUTPUT_FILES, GEOCODE_FAILURES))
     with folder as stage:
         children_path, mentors_path = Path(args.children), Path(args.mentors)
         if args.config is not None:
@@ -155,10 +175,11 @@ def _cmd_match(args: argparse.Namespace) -> int:
             config = load_config(args.config)
         else:
             config = MatchConfig()
+        geocoded = _geocode_match_rosters(args, children_path, mentors_path)
         log.info("reading children roster %s", children_path)
-        children = read_children(children_path)
+        children = read_children(children_path) if geocoded is None else geocoded.children
         log.info("reading mentor roster %s", mentors_path)
-        mentors = read_mentors(mentors_path)
+        mentors = read_mentors(mentors_path) if geocoded is None else geocoded.mentors
         _log_rosters(children, mentors)
         result = _run_match(children, mentors, config, args.method)
         extra = {
@@ -171,6 +192,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
         }
         written = write_result(result, stage, extra=extra, replace_folder=False)
         staged = [*written.values(), *_write_xlsx(args, result, stage)]
+        staged += _write_match_geocode_failures(geocoded, stage)
     _report(result, [folder.final(p) for p in staged], args.quiet)
     return EXIT_OK
 
@@ -242,6 +264,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         policy=policy,
         progress=_progress(args.quiet),
+        **_nightly_geocoding(args),
     )
     if args.quiet:
         return EXIT_OK
@@ -441,6 +464,235 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# geocoding: ``matching geocode``, and ``--geocode`` of ``match`` and ``nightly``
+
+GEOCODE_FAILURES = "geocode_failures.csv"
+
+# geopy logs retries with tracebacks; without a handler of its own they would reach stderr
+# through logging's last resort.  With -v, ``geocode`` and ``match --geocode`` show them
+# (addresses and keys redacted by the lookup); the nightly job reports counts only.
+logging.getLogger("geopy").addHandler(logging.NullHandler())
+
+
+@contextlib.contextmanager
+def _geopy_logging(args: argparse.Namespace) -> Iterator[None]:
+    """Show geopy's warnings (retries) on stderr with -v, while geocoding."""
+    if getattr(args, "verbose", 0) < 1 or not log.handlers:
+        yield
+        return
+    geopy_log, handler = logging.getLogger("geopy"), log.handlers[-1]
+    geopy_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        geopy_log.removeHandler(handler)
+
+
+def _geocode_settings(
+    args: argparse.Namespace, provider: str | None, cache: str | None
+) -> GeocodeConfig:
+    """The ``[geocode]`` table of ``--config``, with the options given on the command line."""
+    base = load_geocode_config(args.config)
+    given = {"provider": provider, "key_env": args.key_env, "cache": cache}
+    settings = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+    if settings.provider is None:
+        raise ConfigError(
+            _(
+                "no geocoding provider: give --provider (amap, baidu or nominatim) "
+                "or provider in the [geocode] table of --config"
+            )
+        )
+    return settings
+
+
+def _geocoder(settings: GeocodeConfig) -> Any:
+    from matching.geo import make_geocoder
+
+    assert settings.provider is not None  # _geocode_settings refuses a missing provider
+    return make_geocoder(
+        settings.provider,
+        key_env=settings.key_env,
+        user_agent=settings.user_agent,
+        timeout=settings.timeout_seconds,
+        domain=settings.domain,
+        scheme=settings.scheme,
+    )
+
+
+def _geocode_options(settings: GeocodeConfig) -> dict[str, Any]:
+    """Keywords of :func:`matching.geo.geocode_roster` from the settings (cache apart)."""
+    from matching.geo import DEFAULT_MIN_DELAY_SECONDS
+
+    delay = settings.min_delay_seconds
+    if delay is None:
+        assert settings.provider is not None  # _geocode_settings refuses a missing provider
+        delay = DEFAULT_MIN_DELAY_SECONDS[settings.provider]
+    return {
+        "address_column": settings.address_column,
+        "min_delay_seconds": delay,
+        "max_retries": settings.max_retries,
+        "error_wait_seconds": settings.error_wait_seconds,
+    }
+
+
+def _geocode_table(raw: Any, settings: GeocodeConfig, geocoder: Any) -> GeocodeResult:
+    """:func:`matching.geo.geocode_roster` with the settings; the counts go to the log."""
+    from matching.geo import geocode_roster
+
+    result = geocode_roster(raw, geocoder, cache=settings.cache, **_geocode_options(settings))
+    log.info(
+        "geocoding: %d request(s), %d cache hit(s), %d failure(s)",
+        result.n_requests,
+        result.n_cache_hits,
+        len(result.failures),
+    )
+    return result
+
+
+def _geocode_counts(name: str, result: GeocodeResult) -> list[str]:
+    """The lines printed for one geocoded roster: counts only."""
+    status = result.frame["geocode_status"].value_counts()
+    counts = [
+        (_("rows"), len(result.frame)),
+        (_("had coordinates"), int(status.get("present", 0))),
+        (_("geocoded now"), int(status.get("geocoded", 0))),
+        (_("from the cache"), int(status.get("cached", 0))),
+        (_("not geocoded"), len(result.failures)),
+        (_("requests sent"), result.n_requests),
+    ]
+    head = _("geocoding {file}:").format(file=name)
+    return [head, *(f"  {label}: {value}" for label, value in counts)]
+
+
+def _write_roster_file(frame: Any, path: Path) -> Path:
+    """The roster, whole, as CSV or (for ``.xlsx``) an Excel workbook, written atomically."""
+    from matching.reports import neutralise, write_bytes_atomic
+
+    if path.suffix.lower() == ".csv":
+        return write_csv(frame, path)
+    try:
+        import openpyxl  # noqa: F401  (pandas writes .xlsx with it)
+    except ImportError:
+        raise InputError(
+            _("writing .xlsx needs openpyxl: pip install 'mentor-matching[excel]'")
+        ) from None
+    safe = frame.copy()
+    for column in safe.columns:  # text a spreadsheet would run as a formula
+        if safe[column].dtype == object:
+            safe[column] = [neutralise(v) if isinstance(v, str) else v for v in safe[column]]
+    buffer = io.BytesIO()
+    safe.to_excel(buffer, index=False, engine="openpyxl")
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def _cmd_geocode(args: argparse.Namespace) -> int:
+    from matching.geo import describe_failures
+    from matching.rosters import read_table
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        raise InputError(
+            _("cannot write {path!r}: --out must end in .csv or .xlsx").format(path=str(out))
+        )
+    failures_path = out.with_name(f"{out.stem}_{GEOCODE_FAILURES}")
+    settings = _geocode_settings(args, args.provider, args.cache)
+    geocoder = _geocoder(settings)
+    log.info("reading roster %s", args.roster)
+    raw = read_table(args.roster)
+    with _geopy_logging(args):
+        result = _geocode_table(raw, settings, geocoder)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [
+        _write_roster_file(result.frame.drop(columns=["geocode_status"]), out),
+        write_csv(describe_failures(result.failures), failures_path),
+    ]
+    if not args.quiet:
+        for line in _geocode_counts(Path(args.roster).name, result):
+            print(line)
+        print(_("wrote:"))
+        for path in written:
+            print(f"  {path}")
+    return EXIT_OK
+
+
+@dataclasses.dataclass(frozen=True)
+class _GeocodedRosters:
+    """The two rosters of ``matching match --geocode``, geocoded and validated, and the
+    rows left out (by roster file, id and reason)."""
+
+    children: Any
+    mentors: Any
+    failures: Any
+
+
+def _geocode_match_rosters(
+    args: argparse.Namespace, children_path: Path, mentors_path: Path
+) -> _GeocodedRosters | None:
+    """With ``--geocode``: each roster read raw, its missing coordinates filled from its
+    addresses, the rows that could not be placed left out, then validated.  None without."""
+    if getattr(args, "geocode", None) is None:
+        return None
+    import pandas as pd
+
+    from matching.geo import ADDRESS_ALIASES, FAILURE_REASONS
+    from matching.rosters import (
+        RosterKind,
+        RosterSource,
+        find_column,
+        read_table,
+        validate_roster,
+    )
+
+    settings = _geocode_settings(args, args.geocode, args.geocode_cache)
+    geocoder = _geocoder(settings)
+    frames, failures = [], []
+    kinds: tuple[tuple[Path, RosterKind], ...] = (
+        (children_path, "children"),
+        (mentors_path, "mentors"),
+    )
+    for path, kind in kinds:
+        raw = read_table(path, roster=kind)
+        wanted = settings.address_column.strip().lower()
+        if find_column(raw, (wanted, *ADDRESS_ALIASES)) is not None:
+            with _geopy_logging(args):
+                result = _geocode_table(raw, settings, geocoder)
+            if not args.quiet:
+                print("\n".join(_geocode_counts(path.name, result)))
+            failed = result.frame["geocode_status"].isin(FAILURE_REASONS)
+            raw = result.frame.loc[~failed].drop(columns=["geocode_status"])
+            failures.append(result.failures.assign(roster=path.name))
+        # rows left out shift the data rows, so problems name ids rather than lines
+        source = RosterSource(str(path), lambda n: None)
+        frames.append(validate_roster(raw.reset_index(drop=True), kind, source=source).frame)
+    columns = ["roster", "id", "reason", "detail"]
+    table = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
+    table = table.reindex(columns=columns)
+    return _GeocodedRosters(frames[0], frames[1], table)
+
+
+def _write_match_geocode_failures(geocoded: _GeocodedRosters | None, stage: Path) -> list[Path]:
+    """``geocode_failures.csv`` of ``matching match --geocode`` (ids and reasons only)."""
+    from matching.geo import describe_failures
+
+    if geocoded is None:
+        return []
+    return [write_csv(describe_failures(geocoded.failures), stage / GEOCODE_FAILURES)]
+
+
+def _nightly_geocoding(args: argparse.Namespace) -> dict[str, Any]:
+    """The geocoding keywords of :func:`matching.programme.nightly.run_nightly` for
+    ``--geocode`` (none without it)."""
+    if getattr(args, "geocode", None) is None:
+        return {}
+    settings = _geocode_settings(args, args.geocode, args.geocode_cache)
+    return {
+        "geocoder": _geocoder(settings),
+        "geocode_cache": settings.cache,
+        "geocode_options": _geocode_options(settings),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
 # entry point
 
 
@@ -505,6 +757,7 @@ def _internal_error(exc: BaseException) -> int:
 
 
 _COMMANDS = {
+    "geocode": _cmd_geocode,
     "match": _cmd_match,
     "demo": _cmd_demo,
     "nightly": _cmd_nightly,
@@ -541,12 +794,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _language(args: argparse.Namespace) -> str:
-    """``--language``, else the config's ``[output] language``, else the locale."""
+    """``--language``, else the config's ``[output] language``, else the language already
+    chosen (by an in-process caller's :func:`~matching.i18n.use_language`, or the locale)."""
     given = getattr(args, "language", None)
     if given is None:
         config = getattr(args, "config", None)
         given = load_output_config(config).language if config is not None else None
-    args.language = given or default_language()
+    args.language = given or current_language()
     return str(args.language)
 
 

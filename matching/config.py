@@ -18,11 +18,13 @@ from matching.errors import ConfigError
 
 __all__ = [
     "MAX_WEIGHT_KM",
+    "GeocodeConfig",
     "MatchConfig",
     "NightlyConfig",
     "OutputConfig",
     "RematchPolicy",
     "load_config",
+    "load_geocode_config",
     "load_nightly_config",
     "load_output_config",
     "load_rematch_policy",
@@ -492,3 +494,127 @@ def load_config(path: str | Path) -> MatchConfig:
             raise ConfigError(f"config file {p}: 'forbidden_pairs' must be a list of pairs")
         kwargs["forbidden_pairs"] = tuple(tuple(x) if isinstance(x, list) else x for x in fp)
     return validate_config(MatchConfig(**kwargs))
+
+
+_GEOCODE = "geocode"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeocodeConfig:
+    """How rosters are geocoded (the ``[geocode]`` table of the TOML file).
+
+    Read by ``matching geocode`` and by the ``--geocode`` option of
+    ``matching match`` and ``matching nightly``; options given on the
+    command line win.  The key itself never goes into the file: ``key_env``
+    names the environment variable that holds it.
+
+    Parameters
+    ----------
+    provider : {"amap", "baidu", "nominatim"} or None, default None
+        The geocoding service (:func:`matching.geo.make_geocoder`).
+    key_env : str or None, default None
+        The environment variable holding the service's key.
+    cache : str or None, default None
+        The SQLite cache file; a relative path is taken from the folder of
+        the configuration file.  ``None``: no cache kept between runs.
+    user_agent : str or None, default None
+        The HTTP User-Agent (``mentor-matching/<version>`` by default).
+    timeout_seconds : float, default 10.0
+        How long to wait for an answer.
+    min_delay_seconds : float or None, default None
+        Minimum delay between requests; ``None`` takes the provider's
+        (:data:`matching.geo.DEFAULT_MIN_DELAY_SECONDS`).
+    max_retries : int, default 2
+        Retries of a request that failed with a service error.
+    error_wait_seconds : float, default 5.0
+        Wait before each retry.
+    address_column : str, default "address"
+        Header of the address column (the usual Chinese headers such as 地址
+        are found without it).
+    domain : str or None, default None
+        Host (and port) of the service instead of the provider's own: a
+        self-hosted Nominatim, a gateway, or a local test server.
+    scheme : {"https", "http"} or None, default None
+        The scheme of requests (``https`` by default).
+
+    Examples
+    --------
+    >>> GeocodeConfig(provider="amap", key_env="AMAP_KEY").max_retries
+    2
+    """
+
+    provider: str | None = None
+    key_env: str | None = None
+    cache: str | None = None
+    user_agent: str | None = None
+    timeout_seconds: float = 10.0
+    min_delay_seconds: float | None = None
+    max_retries: int = 2
+    error_wait_seconds: float = 5.0
+    address_column: str = "address"
+    domain: str | None = None
+    scheme: str | None = None
+
+    def __post_init__(self) -> None:
+        from matching.geo.providers import PROVIDERS
+
+        if self.provider is not None:
+            name = self.provider.strip().lower() if isinstance(self.provider, str) else None
+            if name not in PROVIDERS:
+                raise ConfigError(
+                    f"provider must be one of {', '.join(PROVIDERS)}; got {self.provider!r}"
+                )
+            object.__setattr__(self, "provider", name)
+        if self.scheme is not None and self.scheme not in ("https", "http"):
+            raise ConfigError(f"scheme must be 'https' or 'http'; got {self.scheme!r}")
+        for text in ("key_env", "cache", "user_agent", "domain"):
+            value = getattr(self, text)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"{text} must be a non-empty string; got {value!r}")
+        column = self.address_column
+        if not isinstance(column, str) or not column.strip():
+            raise ConfigError(f"address_column must be a column header; got {column!r}")
+        if self.min_delay_seconds is not None:
+            _geocode_number("min_delay_seconds", self.min_delay_seconds, low=0.0)
+        _geocode_number("timeout_seconds", self.timeout_seconds, low=0.0, low_ok=False)
+        _geocode_number("error_wait_seconds", self.error_wait_seconds, low=0.0)
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigError(f"max_retries must be a whole number >= 0; got {self.max_retries!r}")
+        _geocode_number("max_retries", self.max_retries, low=0.0)
+
+
+def _geocode_number(name: str, value: object, *, low: float, low_ok: bool = True) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < low or (value == low and not low_ok):  # type: ignore[operator]
+        bound = f">= {low:g}" if low_ok else f"> {low:g}"
+        raise ConfigError(f"{name} must be a number {bound}; got {value!r}")
+
+
+def load_geocode_config(path: str | Path | None) -> GeocodeConfig:
+    """The ``[geocode]`` table of a TOML configuration file (defaults without a file or table).
+
+    Unknown keys are an error; a relative ``cache`` path is taken from the
+    folder of the file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> toml = folder / "matching.toml"
+    >>> text = '[geocode]\\nprovider = "amap"\\nkey_env = "AMAP_KEY"\\ncache = "geo.db"\\n'
+    >>> _ = toml.write_text(text)
+    >>> config = load_geocode_config(toml)
+    >>> config.provider, config.key_env, config.cache == str(folder / "geo.db")
+    ('amap', 'AMAP_KEY', True)
+    """
+    if path is None:
+        return GeocodeConfig()
+    p = Path(path)
+    table = dict(_side_table(p, _GEOCODE, GeocodeConfig))
+    cache = table.get("cache")
+    if isinstance(cache, str) and cache.strip():
+        table["cache"] = str(p.parent / Path(cache.strip()).expanduser())
+    try:
+        return GeocodeConfig(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {p}, [geocode]: {exc}") from None

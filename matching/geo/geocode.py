@@ -12,15 +12,20 @@ Rules
 - Nothing is guessed: an address that fails keeps its coordinates missing and
   is listed in :attr:`GeocodeResult.failures` with the reason in words
   (``no_address``, ``not_found``, ``quota_exceeded``, ``timeout``,
-  ``service_error``) and the geopy exception class.
+  ``service_error``) and the geopy exception class;
+  :func:`describe_failures` puts the table in words for staff.
+- A key the service rejects is not a row's failure but the configuration's:
+  :func:`geocode_roster` raises :class:`~matching.errors.ConfigError` at
+  once (answers received before it stay in the cache).
 - Results are converted to WGS-84 from the system the provider answers in
-  (Baidu: BD-09; others: WGS-84; see :func:`provider_crs`).
+  (Baidu: BD-09; AMap: GCJ-02; others: WGS-84; see :func:`provider_crs`).
 - Privacy: addresses never appear in log records, messages or the failure
   table -- only record ids.  The rate limiter is called with the record id,
   not the address, so geopy's own retry warnings name the id only; while a
   request runs, a filter on the ``geopy`` and ``urllib3`` loggers replaces
   the address (plain or URL-encoded, e.g. inside a request URL or a
-  traceback) with ``<address>``.  The cache stores a SHA-256 digest of the
+  traceback) with ``<address>``, and the geocoder's key (``api_key``) with
+  ``<key>``.  The cache stores a SHA-256 digest of the
   normalised address, not the address.  (geopy logs each request URL at
   DEBUG level; that record is redacted too.)
 
@@ -74,13 +79,17 @@ import pandas as pd
 
 from matching.errors import ConfigError, InputError
 from matching.geo.crs import normalize_crs
-from matching.geo.lookup import AddressLookup, GeocodeCache
+from matching.geo.lookup import FAILURE_TEXTS, AddressLookup, GeocodeCache
+from matching.i18n import N_, use_language
+from matching.i18n import gettext as _
 from matching.rosters.columns import CRS_HEADERS, find_column
 
 __all__ = [
     "ADDRESS_ALIASES",
     "FAILURE_REASONS",
+    "FAILURE_TEXTS",
     "GeocodeResult",
+    "describe_failures",
     "geocode_roster",
     "normalize_address",
     "provider_crs",
@@ -152,20 +161,27 @@ def provider_crs(geocoder: Any) -> str:
     """The coordinate system a geopy geocoder answers in.
 
     ``Baidu`` and ``BaiduV3`` (and their subclasses) answer in BD-09 (geopy
-    sends no ``ret_coordtype``); every other geopy geocoder (Nominatim,
-    Google, ArcGIS, ...) in WGS-84.  geopy has no Gaode or Tencent geocoder;
-    for a custom GCJ-02 geocoder pass ``crs="gcj02"`` to
-    :func:`geocode_roster`.
+    sends no ``ret_coordtype``); :class:`matching.geo.amap.AMap` (Gaode) in
+    GCJ-02; every other geopy geocoder (Nominatim, Google, ArcGIS, ...) in
+    WGS-84.  For another GCJ-02 geocoder (e.g. Tencent) pass ``crs="gcj02"``
+    to :func:`geocode_roster`.
 
     Examples
     --------
     >>> from geopy.geocoders import BaiduV3, Nominatim
-    >>> provider_crs(BaiduV3("key")), provider_crs(Nominatim(user_agent="docs"))
-    ('bd09', 'wgs84')
+    >>> from matching.geo.amap import AMap
+    >>> provider_crs(BaiduV3("key")), provider_crs(AMap("key"))
+    ('bd09', 'gcj02')
+    >>> provider_crs(Nominatim(user_agent="docs"))
+    'wgs84'
     """
     from geopy.geocoders import Baidu
 
-    return "bd09" if isinstance(geocoder, Baidu) else "wgs84"
+    from matching.geo.amap import AMap
+
+    if isinstance(geocoder, Baidu):
+        return "bd09"
+    return "gcj02" if isinstance(geocoder, AMap) else "wgs84"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -269,7 +285,10 @@ def geocode_roster(
         If ``df`` is not a DataFrame, has no id or address column, or the
         cache file is not usable.
     ConfigError
-        If a parameter is not acceptable (the message names it).
+        If a parameter is not acceptable (the message names it), or the
+        service rejects the geocoder's key or refuses it this service
+        (geopy's ``GeocoderAuthenticationFailure`` or
+        ``GeocoderInsufficientPrivileges``): no further request is sent.
     """
     source_crs, provider = _checked_options(
         df,
@@ -301,6 +320,49 @@ def geocode_roster(
     )
     failures = _failure_table([labels[row] for row in failed], status, detail, failed)
     return GeocodeResult(frame, failures, session.n_requests, session.n_cache_hits)
+
+
+_FAILURE_HEADERS = {
+    "roster": N_("roster"),
+    "id": N_("id"),
+    "reason": N_("reason"),
+    "detail": N_("detail"),
+}
+
+
+def describe_failures(failures: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+    """The failure table of :func:`geocode_roster` in words, for the file staff open.
+
+    Parameters
+    ----------
+    failures : pandas.DataFrame
+        :attr:`GeocodeResult.failures` (columns ``id``, ``reason``, ``detail``;
+        other columns, such as ``roster``, are kept).
+    language : {"zh", "en"}, optional
+        The language of the headers, reasons and details (the current
+        language by default, :func:`matching.i18n.current_language`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns: the id, the reason in words
+        (:data:`FAILURE_TEXTS`) and the detail (a fixed phrase in words, or
+        the geopy exception class), under headers in ``language``.  Never an
+        address.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"id": ["C3"], "reason": ["not_found"], "detail": ["no result"]})
+    >>> describe_failures(table, language="en").to_dict("records")
+    [{'id': 'C3', 'reason': 'address not found', 'detail': 'no result'}]
+    >>> list(describe_failures(table, language="zh").columns)
+    ['编号', '原因', '说明']
+    """
+    with use_language(language):
+        out = failures.copy()
+        out["reason"] = [_(FAILURE_TEXTS.get(r, r)) for r in out["reason"]]
+        out["detail"] = [_(d) if d else d for d in out["detail"]]
+        return out.rename(columns={k: _(v) for k, v in _FAILURE_HEADERS.items()})
 
 
 def _failure_table(
@@ -429,7 +491,7 @@ def _rows_to_geocode(
             continue
         text = _address_text(addresses[row])
         if text is None:
-            status[row], detail[row] = "no_address", "no coordinates and no address"
+            status[row], detail[row] = "no_address", N_("no coordinates and no address")
             continue
         wanted_rows.setdefault(text, []).append(row)
     return status, detail, wanted_rows

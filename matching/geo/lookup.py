@@ -31,13 +31,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from matching.errors import InputError
+from matching.errors import ConfigError, InputError
 from matching.geo.crs import convert
+from matching.i18n import N_
+from matching.i18n import gettext as _
 
-__all__ = ["AddressLookup", "Answer", "GeocodeCache"]
+__all__ = ["FAILURE_TEXTS", "AddressLookup", "Answer", "GeocodeCache"]
 
 # Failures are logged under the public module's name, where users configure geocoding's logs.
 logger = logging.getLogger("matching.geo.geocode")
+
+FAILURE_TEXTS: dict[str, str] = {
+    "no_address": N_("no coordinates and no address"),
+    "not_found": N_("address not found"),
+    "quota_exceeded": N_("the geocoding service's quota is used up"),
+    "timeout": N_("the geocoding service did not answer in time"),
+    "service_error": N_("the geocoding service answered with an error"),
+}
+"""Each failure reason in words for staff (translate with :func:`matching.i18n.gettext`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS geocode_cache (
@@ -164,26 +175,31 @@ _REDACTED_LOGGERS = ("geopy", "urllib3.connectionpool", "urllib3.util.retry")
 
 
 class _RedactAddresses(logging.Filter):
-    """Replace the address being geocoded (plain or URL-encoded) by ``<address>`` in log records."""
+    """Replace the address being geocoded (plain or URL-encoded) by ``<address>``, and the
+    geocoder's keys by ``<key>``, in log records."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.texts: list[str] = []
+        self.secrets = sorted(
+            {form for secret in secrets for form in _encodings(secret)}, key=len, reverse=True
+        )
 
     def set_address(self, text: str | None) -> None:
         if text is None:
             self.texts = []
             return
-        encoded = {quote(text), quote_plus(text), quote(text, safe=""), text}
-        self.texts = sorted(encoded, key=len, reverse=True)
+        self.texts = sorted(_encodings(text), key=len, reverse=True)
 
     def _clean(self, message: str) -> str:
         for text in self.texts:
             message = message.replace(text, "<address>")
+        for secret in self.secrets:
+            message = message.replace(secret, "<key>")
         return message
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.texts:
+        if not (self.texts or self.secrets):
             return True
         message = record.getMessage()
         clean = self._clean(message)
@@ -195,6 +211,26 @@ class _RedactAddresses(logging.Filter):
         elif record.exc_text:
             record.exc_text = self._clean(record.exc_text)
         return True
+
+
+def _encodings(text: str) -> set[str]:
+    """``text`` as it may appear in a message: plain, or URL-encoded in a request URL."""
+    return {quote(text), quote_plus(text), quote(text, safe=""), text}
+
+
+# Attributes where geopy geocoders keep credentials (BaiduV3, AMap: api_key; Baidu's
+# security_key; GoogleV3's secret): redacted from the logs like the addresses.
+_SECRET_ATTRIBUTES = ("api_key", "security_key", "secret_key", "client_secret", "key")
+
+
+def _secrets(geocoder: Any) -> list[str]:
+    values = (getattr(geocoder, name, None) for name in _SECRET_ATTRIBUTES)
+    return [v for v in values if isinstance(v, str) and len(v.strip()) >= 4]
+
+
+class _KeyRejected(Exception):
+    """The service rejected the key (args: the geopy exception's class name); not a
+    geopy service error, so geopy's rate limiter does not retry it."""
 
 
 Answer = tuple[str, str, float, float]
@@ -222,7 +258,7 @@ class AddressLookup:
         self.n_cache_hits = 0
         self.quota_hit = False
         self.queries: dict[str, str] = {}  # record label -> address, so the limiter sees ids only
-        self.redact = _RedactAddresses()
+        self.redact = _RedactAddresses(_secrets(geocoder))
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self.redact)
 
@@ -235,11 +271,15 @@ class AddressLookup:
         self, min_delay_seconds: float, max_retries: int, error_wait_seconds: float
     ) -> Callable[[str], Any]:
         """geopy's rate limiter around the geocoder, raising errors instead of swallowing them."""
+        from geopy.exc import GeocoderAuthenticationFailure, GeocoderInsufficientPrivileges
         from geopy.extra.rate_limiter import RateLimiter
 
         def call(key: str) -> Any:
             self.n_requests += 1
-            return self.geocoder.geocode(self.queries[key])
+            try:
+                return self.geocoder.geocode(self.queries[key])
+            except (GeocoderAuthenticationFailure, GeocoderInsufficientPrivileges) as exc:
+                raise _KeyRejected(type(exc).__name__) from None  # not retried by the limiter
 
         limited: Callable[[str], Any] = RateLimiter(
             call,
@@ -258,10 +298,10 @@ class AddressLookup:
             self.n_cache_hits += 1
             outcome, lat, lon, answer_crs = hit
             if outcome != "ok":
-                return outcome, "no result (cached)", math.nan, math.nan
+                return outcome, N_("no result (cached)"), math.nan, math.nan
             return ("cached", "", *_wgs84(lat, lon, answer_crs))
         if self.quota_hit:
-            why = "not attempted: quota exceeded earlier in this run"
+            why = N_("not attempted: quota exceeded earlier in this run")
             return "quota_exceeded", why, math.nan, math.nan
         return self._ask(text, key, digest, limited)
 
@@ -273,10 +313,23 @@ class AddressLookup:
         self.redact.set_address(text)
         try:
             location = limited(key)
+        except _KeyRejected as exc:
+            # every further request would fail the same way: the configuration is wrong
+            raise ConfigError(
+                _(
+                    "the geocoding service rejected the key of {provider} ({error}); "
+                    "check the key and the services it may use"
+                ).format(provider=self.provider, error=exc.args[0])
+            ) from None
         except GeopyError as exc:
             outcome, why = _reason(exc), type(exc).__name__
             self.quota_hit = self.stop_on_quota and outcome == "quota_exceeded"
-            logger.warning("geocoding %s failed: %s (%s)", key, outcome, why)
+            logger.warning(
+                "%s",
+                _("geocoding {id} failed: {reason} ({detail})").format(
+                    id=key, reason=_(FAILURE_TEXTS[outcome]), detail=why
+                ),
+            )
             return outcome, why, math.nan, math.nan
         finally:
             del self.queries[key]
@@ -285,10 +338,11 @@ class AddressLookup:
             location = location[0] if location else None
         if location is None:
             self.store.put(self.provider, digest, "not_found", math.nan, math.nan, self.source_crs)
-            return "not_found", "no result", math.nan, math.nan
+            return "not_found", N_("no result"), math.nan, math.nan
         lat, lon = _coordinates(location)
         if math.isnan(lat):
-            return "service_error", "answer without valid coordinates", math.nan, math.nan
+            why = N_("answer without valid coordinates")
+            return "service_error", why, math.nan, math.nan
         self.store.put(self.provider, digest, "ok", lat, lon, self.source_crs)
         return ("geocoded", "", *_wgs84(lat, lon, self.source_crs))
 
