@@ -207,6 +207,7 @@ def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not solve from scratch to report the price of stability (faster)",
     )
+    _add_plan_output_options(p)
 
 
 def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -214,6 +215,38 @@ def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
     p.add_argument("--run", metavar="N", type=count, required=True, help="run id")
     p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+    _add_plan_output_options(p)
+    p.add_argument(
+        "--children", metavar="FILE", help="children roster to take --carry-columns from"
+    )
+    p.add_argument("--mentors", metavar="FILE", help="mentor roster to take --carry-columns from")
+
+
+def _carry_list(text: str) -> tuple[str, ...]:
+    """``--carry-columns``: headers separated by commas (``,`` or ``，``)."""
+    columns = tuple(c.strip() for c in text.replace("，", ",").split(","))
+    if not all(columns):
+        raise argparse.ArgumentTypeError(f"expected column headers separated by commas: {text!r}")
+    return columns
+
+
+def _add_plan_output_options(parser: argparse.ArgumentParser) -> None:
+    """The plan folder's options of ``nightly`` and ``plan``: the workbook and staff's columns."""
+    parser.add_argument(
+        "--xlsx",
+        action="store_true",
+        help="also write plan.xlsx: a summary in plain words and a sheet per kind of change "
+        "(needs mentor-matching[excel])",
+    )
+    parser.add_argument(
+        "--carry-columns",
+        metavar="COLS",
+        type=_carry_list,
+        default=None,
+        help="roster columns to put beside the ids in the plan's CSV files and workbook, "
+        "e.g. 姓名,联系电话 (default: [output] carry_columns of --config; never logged, "
+        "printed or stored)",
+    )
 
 
 def _add_backup(sub: Any, common: argparse.ArgumentParser) -> None:
