@@ -41,14 +41,17 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "nightly": (
         "apply a night's rosters and events to the state store and re-match",
         "Validate the rosters and events, apply them to the state store, re-match\n"
-        "with minimal disruption, write the plan (plan_*.csv, plan.json) and commit it\n"
-        "in one transaction (unless --dry-run).  Running the same night twice changes\n"
-        "nothing the second time.",
+        "with minimal disruption, commit it in one transaction (unless --dry-run) and\n"
+        "write the plan (plan_*.csv, plan.json, with --xlsx plan.xlsx) in the language of\n"
+        "[output] language or the locale.  Running the same night twice changes nothing\n"
+        "the second time.",
     ),
     "plan": (
         "write the plan of a committed nightly run again, from the state store",
-        "Write the plan folder of committed run N again, byte for byte as it was\n"
-        "committed (the plan files are kept in the state store).",
+        "Write the plan folder of committed run N again from the state store, which\n"
+        "keeps it in one canonical form: in the current language (a night committed in\n"
+        "Chinese can be written in English), with --xlsx and --carry-columns as asked.\n"
+        "The same language and options give the night's files byte for byte.",
     ),
     "backup": (
         "copy the state store consistently, even while a run is writing",

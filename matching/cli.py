@@ -7,8 +7,10 @@ Usage::
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
     matching nightly --db STATE --out DIR [--children FILE] [--mentors FILE] [--events FILE]
-                     [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] ...
-    matching plan --db STATE --run N --out DIR
+                     [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] [--xlsx]
+                     [--carry-columns 姓名,联系电话] ...
+    matching plan --db STATE --run N --out DIR [--xlsx]
+                  [--carry-columns COLS --children FILE --mentors FILE]
     matching backup --db STATE --to FILE
     matching province --root DIR --children FILE --mentors FILE
                       [--threads N | --processes N | --workers N | --scheduler ADDR]
@@ -20,6 +22,14 @@ With ``--xlsx`` both also write the staff workbook ``report.xlsx``
 (:func:`matching.reports.excel.write_workbook`; ``--language`` picks Chinese or
 English headers).  ``demo`` generates a synthetic district, writes its rosters as
 ``children.csv`` and ``mentors.csv`` and then does the same.
+
+``nightly`` commits a night and writes its plan folder; ``plan`` writes a
+committed night's plan again (:mod:`matching.programme.plan`).  The plan is
+written in the language of ``[output] language`` (``--config``) or the
+locale; ``--xlsx`` adds ``plan.xlsx`` (a summary in plain words, a sheet per
+kind of change); ``--carry-columns`` (or ``[output] carry_columns``) puts
+staff's own roster columns beside the ids in the plan's CSV files and
+workbook, never into ``plan.json``, the store, the log or the terminal.
 
 Exit codes
 ----------
