@@ -43,14 +43,17 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "nightly": (
         "apply a night's rosters and events to the state store and re-match",
         "Validate the rosters and events, apply them to the state store, re-match\n"
-        "with minimal disruption, write the plan (plan_*.csv, plan.json) and commit it\n"
-        "in one transaction (unless --dry-run).  Running the same night twice changes\n"
-        "nothing the second time.",
+        "with minimal disruption, commit it in one transaction (unless --dry-run) and\n"
+        "write the plan (plan_*.csv, plan.json, with --xlsx plan.xlsx) in the language of\n"
+        "[output] language or the locale.  Running the same night twice changes nothing\n"
+        "the second time.",
     ),
     "plan": (
         "write the plan of a committed nightly run again, from the state store",
-        "Write the plan folder of committed run N again, byte for byte as it was\n"
-        "committed (the plan files are kept in the state store).",
+        "Write the plan folder of committed run N again from the state store, which\n"
+        "keeps it in one canonical form: in the current language (a night committed in\n"
+        "Chinese can be written in English), with --xlsx and --carry-columns as asked.\n"
+        "The same language and options give the night's files byte for byte.",
     ),
     "backup": (
         "copy the state store consistently, even while a run is writing",
@@ -213,6 +216,7 @@ def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:
         help="do not solve from scratch to report the price of stability (faster)",
     )
     _add_geocode_options(p)
+    _add_plan_output_options(p)
 
 
 def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -220,6 +224,38 @@ def _add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="STATE", required=True, help=_STATE_HELP)
     p.add_argument("--run", metavar="N", type=count, required=True, help="run id")
     p.add_argument("--out", metavar="DIR", required=True, help="plan output directory")
+    _add_plan_output_options(p)
+    p.add_argument(
+        "--children", metavar="FILE", help="children roster to take --carry-columns from"
+    )
+    p.add_argument("--mentors", metavar="FILE", help="mentor roster to take --carry-columns from")
+
+
+def _carry_list(text: str) -> tuple[str, ...]:
+    """``--carry-columns``: headers separated by commas (``,`` or ``，``)."""
+    columns = tuple(c.strip() for c in text.replace("，", ",").split(","))
+    if not all(columns):
+        raise argparse.ArgumentTypeError(f"expected column headers separated by commas: {text!r}")
+    return columns
+
+
+def _add_plan_output_options(parser: argparse.ArgumentParser) -> None:
+    """The plan folder's options of ``nightly`` and ``plan``: the workbook and staff's columns."""
+    parser.add_argument(
+        "--xlsx",
+        action="store_true",
+        help="also write plan.xlsx: a summary in plain words and a sheet per kind of change "
+        "(needs mentor-matching[excel])",
+    )
+    parser.add_argument(
+        "--carry-columns",
+        metavar="COLS",
+        type=_carry_list,
+        default=None,
+        help="roster columns to put beside the ids in the plan's CSV files and workbook, "
+        "e.g. 姓名,联系电话 (default: [output] carry_columns of --config; never logged, "
+        "printed or stored)",
+    )
 
 
 def _add_backup(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -7,8 +7,10 @@ Usage::
                    [--xlsx [--language zh|en]]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
     matching nightly --db STATE --out DIR [--children FILE] [--mentors FILE] [--events FILE]
-                     [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] ...
-    matching plan --db STATE --run N --out DIR
+                     [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] [--xlsx]
+                     [--carry-columns 姓名,联系电话] ...
+    matching plan --db STATE --run N --out DIR [--xlsx]
+                  [--carry-columns COLS --children FILE --mentors FILE]
     matching backup --db STATE --to FILE
     matching province --root DIR --children FILE --mentors FILE
                       [--threads N | --processes N | --workers N | --scheduler ADDR]
@@ -33,6 +35,14 @@ With ``--xlsx`` both also write the staff workbook ``report.xlsx``
 (:func:`matching.reports.excel.write_workbook`; ``--language`` picks Chinese or
 English headers).  ``demo`` generates a synthetic district, writes its rosters as
 ``children.csv`` and ``mentors.csv`` and then does the same.
+
+``nightly`` commits a night and writes its plan folder; ``plan`` writes a
+committed night's plan again (:mod:`matching.programme.plan`).  The plan is
+written in the language of ``[output] language`` (``--config``) or the
+locale; ``--xlsx`` adds ``plan.xlsx`` (a summary in plain words, a sheet per
+kind of change); ``--carry-columns`` (or ``[output] carry_columns``) puts
+staff's own roster columns beside the ids in the plan's CSV files and
+workbook, never into ``plan.json``, the store, the log or the terminal.
 
 Exit codes
 ----------
@@ -246,66 +256,87 @@ def _policy(args: argparse.Namespace) -> RematchPolicy:
     return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
+def _plan_options(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...]]:
+    """The plan folder's language and staff's columns: the command line, then the
+    ``[output]`` table of ``--config`` (``plan`` has none), then the locale."""
+    from matching.config import load_output_config
+
+    output = load_output_config(getattr(args, "config", None))
+    language = getattr(args, "language", None) or output.language
+    columns = args.carry_columns if args.carry_columns is not None else output.carry_columns
+    return language, tuple(columns)
+
+
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from matching.programme.nightly import run_nightly
+    from matching.programme.nightly import already_committed_line, run_nightly
 
     policy = _policy(args)
     out = _out_dir(args.out)
     config = load_config(args.config) if args.config is not None else MatchConfig()
+    language, carry = _plan_options(args)
     date = _run_date(args)
-    report = run_nightly(
-        args.db,
-        out_dir=out,
-        date=date,
-        children=args.children,
-        mentors=args.mentors,
-        events=args.events,
-        config=config,
-        dry_run=args.dry_run,
-        policy=policy,
-        progress=_progress(args.quiet),
-        **_nightly_geocoding(args),
-    )
-    if args.quiet:
-        return EXIT_OK
-    if report.already_committed:
-        print(f"nightly {date}: already committed as run {report.run_id}; nothing changed")
-        print(f"wrote the plan of run {report.run_id} again:" if report.files else "")
-    else:
-        head = "dry run (nothing committed)" if args.dry_run else f"run {report.run_id}"
-        print(f"nightly {date}: {head}")
-        for key, value in report.counts.items():
-            print(f"  {key}: {value}")
-        pos = report.plan.metrics["price_of_stability_km"] if report.plan is not None else None
-        if pos is not None:
-            print(f"  price of stability: {pos:.3f} km-eq")
-        if report.files:
-            print("wrote:")
-    for path in report.files.values():
-        print(f"  {path}")
+    with use_language(language):
+        report = run_nightly(
+            args.db, out_dir=out, date=date, children=args.children, mentors=args.mentors,
+            events=args.events, config=config, dry_run=args.dry_run, policy=policy,
+            progress=_progress(args.quiet), xlsx=args.xlsx, carry_columns=carry,
+            **_nightly_geocoding(args),
+        )  # fmt: skip
+        if args.quiet:
+            return EXIT_OK
+        if report.already_committed:
+            print(already_committed_line(date, report.run_id or 0))
+            if report.files:
+                print(_("wrote the plan of run {run} again:").format(run=report.run_id))
+        else:
+            if args.dry_run:
+                print(_("nightly {date}: dry run (nothing committed)").format(date=date))
+            else:
+                print(_("nightly {date}: run {run}").format(date=date, run=report.run_id))
+            for line in report.summary[1:]:  # the first line is the head printed above
+                print(f"  {line}")
+            if report.files:
+                print(_("the plan's files:"))
+        for path in report.files.values():
+            print(f"  {path}")
     return EXIT_OK
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from matching.programme.nightly import PLAN_FILES, publish_plan
+    from matching.programme.plan_text import carry_from_rosters
     from matching.programme.store import StateStore
+    from matching.rosters import load_children, load_mentors
 
     out = _out_dir(args.out)
-    with StateStore.open(args.db, readonly=True) as store:
-        files = store.run_files(args.run)
-    if not files:
-        raise InputError(
-            _(
-                "run {run} stored no plan (runs committed before schema 2, or not by the "
-                "nightly job, have none)"
-            ).format(run=args.run)
-        )
-    written = publish_plan(out, files)
-    assert set(written) <= set(PLAN_FILES)
-    if not args.quiet:
-        print(_("plan of run {run}:").format(run=args.run))
-        for path in written.values():
-            print(f"  {path}")
+    language, carry = _plan_options(args)
+    with use_language(language):
+        carried = None
+        if carry:
+            if args.children is None and args.mentors is None:
+                raise InputError(
+                    _("--carry-columns needs the rosters to take them from: --children, --mentors")
+                )
+            carried = carry_from_rosters(
+                carry,
+                children=load_children(args.children).frame if args.children else None,
+                mentors=load_mentors(args.mentors).frame if args.mentors else None,
+            )
+        with StateStore.open(args.db, readonly=True) as store:
+            files = store.run_files(args.run)
+        if not files:
+            raise InputError(
+                _(
+                    "run {run} stored no plan (runs committed before schema 2, or not by the "
+                    "nightly job, have none)"
+                ).format(run=args.run)
+            )
+        written = publish_plan(out, files, language=language, carried=carried, xlsx=args.xlsx)
+        assert set(written) <= set(PLAN_FILES)
+        if not args.quiet:
+            print(_("plan of run {run}:").format(run=args.run))
+            for path in written.values():
+                print(f"  {path}")
     return EXIT_OK
 
 

@@ -37,7 +37,13 @@ def _marked() -> dict[str, tuple[str, int]]:
 def _po() -> dict[str, object]:
     with PO.open("rb") as stream:
         entries = read_po(stream)
-    return {m.id if isinstance(m.id, str) else m.id[0]: m for m in entries if m.id}
+    # a plural entry is found under its singular and its plural message (both are marked)
+    return {
+        msgid: m
+        for m in entries
+        if m.id
+        for msgid in ((m.id,) if isinstance(m.id, str) else tuple(m.id))
+    }
 
 
 def _fields(text: str) -> set[str]:

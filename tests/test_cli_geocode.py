@@ -382,7 +382,7 @@ def test_nightly_with_geocode_amap(tmp_path, key, capsys) -> None:
         assert main(argv) == 0
         assert fake.count("amap") == 6
     _no_secrets(captured.out + captured.err)
-    assert "  children_geocode_failed: 1" in captured.out
+    assert "  1 record could not be placed from its address" in captured.out
     assert "  mentors_geocode_failed: 0" in captured.out
     failures = _read(tmp_path / "plan" / "geocode_failures.csv")
     assert failures["id"].tolist() == ["C000004"]

@@ -41,6 +41,8 @@ import pandas as pd
 
 from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
 from matching.errors import InputError
+from matching.i18n import gettext as _
+from matching.i18n import ngettext, use_language
 from matching.programme.events import (
     EVENT_FIELDS,
     Event,
@@ -51,12 +53,21 @@ from matching.programme.events import (
     read_events,
 )
 from matching.programme.plan import PLAN_FILES, publish_plan, render_plan, write_plan
+from matching.programme.plan_text import carry_from_rosters, plan_summary_lines
 from matching.programme.rematch import RematchPlan, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
 from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
 
-__all__ = ["PLAN_FILES", "NightlyReport", "publish_plan", "run_nightly", "today"]
+__all__ = [
+    "PLAN_FILES",
+    "NightlyReport",
+    "already_committed_line",
+    "night_line",
+    "publish_plan",
+    "run_nightly",
+    "today",
+]
 
 log = logging.getLogger("matching")
 
@@ -100,6 +111,11 @@ class NightlyReport:
     ignored : DataFrame
         Roster rows that named someone who left the programme: ``roster``,
         ``id``, ``reason`` (``child_exited`` / ``mentor_left``), ``left_on``.
+    summary : tuple of str
+        What the night did (for a night committed before: what it did
+        then), in plain sentences in the run's language, the price of
+        stability among them (:func:`matching.programme.plan_text.plan_summary_lines`);
+        counts only, never a roster's cells.
     """
 
     plan: RematchPlan | None
@@ -108,6 +124,7 @@ class NightlyReport:
     run_id: int | None
     already_committed: bool = False
     ignored: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_IGNORED))
+    summary: tuple[str, ...] = ()
 
 
 def today(timezone: str = "Asia/Shanghai") -> str:
@@ -221,6 +238,9 @@ def run_nightly(
     geocoder: Any | None = None,
     geocode_cache: str | Path | None = None,
     geocode_options: dict[str, Any] | None = None,
+    language: str | None = None,
+    xlsx: bool = False,
+    carry_columns: Sequence[str] = (),
 ) -> NightlyReport:
     """Run one night against the state store at ``db``.
 
@@ -258,6 +278,21 @@ def run_nightly(
     geocode_options : dict, optional
         Further keywords of :func:`~matching.geo.geocode.geocode_roster`
         (``address_column``, ``crs``, ``provider``, ``min_delay_seconds``, ...).
+    language : {"zh", "en"}, optional
+        The language of the published plan (headers, reasons, the summary,
+        the workbook) and of the log lines; default: the current language
+        (:func:`matching.i18n.current_language`).  The store keeps the plan
+        in canonical form, so ``matching plan`` can write it again in the
+        other language (:mod:`matching.programme.plan`).
+    xlsx : bool, default False
+        Also write ``plan.xlsx`` into ``out_dir``: a summary sheet in plain
+        words and one sheet per kind of change (needs openpyxl).
+    carry_columns : sequence of str, default ()
+        Staff's own roster columns (e.g. ``["姓名", "联系电话"]``), taken from
+        tonight's ``children`` and ``mentors`` and put into the plan's CSV
+        files and workbook beside each id.  They never go into the store,
+        ``plan.json``, the log or the report; a column that no roster given
+        tonight has is an ``InputError`` (before the store is touched).
 
     Returns
     -------
@@ -272,12 +307,37 @@ def run_nightly(
     StoreError
         The store file is empty, foreign or damaged.
     """
-    step = progress or (lambda _phase: None)
-    step("validating input")
-    inputs = _Inputs.read(
-        date, config, policy, step, children=children, mentors=mentors, events=events,
-        geocoding=(geocoder, geocode_cache, geocode_options),
-    )  # fmt: skip
+    with use_language(language):
+        step = progress or (lambda _phase: None)
+        step("validating input")
+        inputs = _Inputs.read(
+            date, config, policy, step, children=children, mentors=mentors, events=events,
+            geocoding=(geocoder, geocode_cache, geocode_options),
+        )  # fmt: skip
+        publishing = {"carried": _carried(inputs, carry_columns), "xlsx": xlsx}
+        return _night(db, inputs, out_dir, dry_run, step, publishing)
+
+
+def _carried(inputs: _Inputs, columns: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Staff's columns of tonight's rosters, by roster (empty without ``columns``)."""
+    if isinstance(columns, str):
+        raise InputError(_("carry_columns must be a list of column headers, not a str"))
+    return carry_from_rosters(
+        columns,
+        children=inputs.kids.frame if inputs.kids is not None else None,
+        mentors=inputs.mentors.frame if inputs.mentors is not None else None,
+    )
+
+
+def _night(
+    db: str | Path,
+    inputs: _Inputs,
+    out_dir: str | Path | None,
+    dry_run: bool,
+    step: Callable[[str], None],
+    publishing: dict[str, Any],
+) -> NightlyReport:
+    """The night after its input was read: open the store, apply, re-match, commit, publish."""
     day = inputs.day
     step("loading the state store")
     with contextlib.ExitStack() as stack:
@@ -286,7 +346,7 @@ def run_nightly(
         if store is not None and not dry_run:
             done = store.find_run(run_date=day, inputs_digest=inputs.digest)
             if done is not None:
-                return _replay(store, done, day, out_dir, step)
+                return _replay(store, done, day, out_dir, step, publishing)
         step("applying rosters and events")
         night = _apply(state, inputs.kids, inputs.mentors, inputs.events, day, _seen(store, inputs))
         step("re-matching")
@@ -300,20 +360,29 @@ def run_nightly(
         if not dry_run and store is not None:
             step("committing")
             run_id, contents = _commit(store, inputs, plan, counts, (started, ended), night, render)
-        files = write_plan(out_dir, render(None) if contents is None else contents, step)
+        canonical = render(None) if contents is None else contents
+        files = write_plan(out_dir, canonical, step, **publishing)
     step("done")
-    return NightlyReport(plan, counts, files, run_id, ignored=night.ignored)
+    summary = tuple(plan_summary_lines(canonical))
+    return NightlyReport(plan, counts, files, run_id, ignored=night.ignored, summary=summary)
 
 
 def _replay(
-    store: StateStore, done: int, day: str, out_dir: str | Path | None, step: Callable[[str], None]
+    store: StateStore,
+    done: int,
+    day: str,
+    out_dir: str | Path | None,
+    step: Callable[[str], None],
+    publishing: dict[str, Any],
 ) -> NightlyReport:
     """The night was committed before as run ``done``: change nothing, write its plan again."""
-    log.info("nightly %s: already committed as run %d; nothing changed", day, done)
-    files = write_plan(out_dir, store.run_files(done), step)
+    log.info(already_committed_line(day, done))
+    stored = store.run_files(done)
+    files = write_plan(out_dir, stored, step, **publishing)
     step("done")
     zeros = dict.fromkeys((*COUNT_KEYS, "changes"), 0)
-    return NightlyReport(None, zeros, files, done, already_committed=True)
+    summary = tuple(plan_summary_lines(stored)) if "plan.json" in stored else ()
+    return NightlyReport(None, zeros, files, done, already_committed=True, summary=summary)
 
 
 def _renderer(
@@ -332,6 +401,7 @@ def _renderer(
             "run_id": run_id,
             "dry_run": dry_run,
             "input_hashes": inputs.hashes,
+            "mentors_full": _mentors_full(plan),
         }
         return render_plan(
             plan, ended=ended, counts=counts, ignored=night.ignored,
@@ -415,16 +485,66 @@ def _seen(store: StateStore | None, inputs: _Inputs) -> set[str]:
     return store.event_keys(among=batch)
 
 
+def _mentors_full(plan: RematchPlan) -> int:
+    """Active mentors paired to capacity after the plan."""
+    mentors = plan.state.mentors
+    active = mentors[mentors["status"] == "active"]
+    load = plan.state.pairs["mentor_id"].value_counts()
+    taken = load.reindex(active["id"]).fillna(0).to_numpy()
+    return int((taken >= active["capacity"].to_numpy()).sum())
+
+
+def already_committed_line(date: str, run_id: int) -> str:
+    """The line that says a night was committed before (current language).
+
+    Examples
+    --------
+    >>> already_committed_line("2026-03-09", 2)
+    'nightly 2026-03-09: already committed as run 2; nothing changed'
+    """
+    return _("nightly {date}: already committed as run {run}; nothing changed").format(
+        date=date, run=run_id
+    )
+
+
+def night_line(date: str, counts: Mapping[str, int]) -> str:
+    """One line of what a night did, in words and counts (current language).
+
+    Examples
+    --------
+    >>> night_line("2026-03-09", {"pairs_started": 2, "pairs_ended": 1, "changes": 4})
+    'nightly 2026-03-09: 2 new pairs, 1 ended, 0 moved, 0 children waiting; 4 changes in all'
+    """
+    n = counts.get("changes", 0)
+    in_all = ngettext("{n} change in all", "{n} changes in all", n).format(n=n)
+    return _(
+        "nightly {date}: {new} new pairs, {ended} ended, {moved} moved, "
+        "{waiting} children waiting; {in_all}"
+    ).format(
+        date=date,
+        new=counts.get("pairs_started", 0),
+        ended=counts.get("pairs_ended", 0),
+        moved=counts.get("pairs_moved", 0),
+        waiting=counts.get("children_waiting", 0),
+        in_all=in_all,
+    )
+
+
 def _log_night(day: str, night: _Night, counts: Mapping[str, int]) -> None:
-    if len(night.ignored):
+    n = len(night.ignored)
+    if n:
         log.warning(
-            "nightly %s: %d roster row(s) name people who left the programme and were "
-            "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
-            "brings someone back",
-            day,
-            len(night.ignored),
+            ngettext(
+                "nightly {date}: {n} roster row names someone who left the programme and was "
+                "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
+                "brings someone back",
+                "nightly {date}: {n} roster rows name people who left the programme and were "
+                "ignored (plan_ignored_rows.csv); a child_rejoin or mentor_rejoin event "
+                "brings someone back",
+                n,
+            ).format(date=day, n=n)
         )
-    log.info("nightly %s: %s", day, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    log.info(night_line(day, counts))
 
 
 def _commit(
@@ -564,7 +684,7 @@ def _pair_changes(
     started = dict(night.started)
     for c, m, reason in plan.ended.itertuples(index=False):
         ended[(c, m)] = (reason, "", day)
-    for c, m, _, _, reason in plan.new_pairs.itertuples(index=False):
+    for c, m, _distance, _cost, reason in plan.new_pairs.itertuples(index=False):
         started[(c, m)] = (reason, day)
     old = set(zip(before.pairs["child_id"], before.pairs["mentor_id"], strict=True))
     new = set(zip(plan.state.pairs["child_id"], plan.state.pairs["mentor_id"], strict=True))

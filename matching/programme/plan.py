@@ -1,8 +1,28 @@
 """A night's plan folder: its files rendered to bytes, and the folder published whole.
 
-The files are rendered once, stored with the run (so that ``matching plan``
-can write any committed run's plan again) and published only after the
-commit.
+The files are rendered once, in canonical form, and stored with the run (so
+that ``matching plan`` can write any committed run's plan again); they are
+published only after the commit.
+
+*Canonical and published.*  The store keeps one rendering of a plan, the
+same in every language: CSV headers are column keys (``child_id``), reasons
+are codes (``mentors_taken``), ``plan.json`` holds counts and metrics, and
+no roster cell is in it.  Publishing (:func:`published_plan`) applies a
+language and staff's options to it:
+
+- Chinese: the CSV files get Chinese headers, reasons and details in words
+  (the code kept in a ``reason_code`` column);
+- English: the CSV files stay canonical (their headers are the column keys
+  scripts read);
+- ``plan.json`` gains ``language`` and ``summary_text``, what the night did
+  in plain sentences (:func:`matching.programme.plan_text.plan_summary_lines`);
+- with ``xlsx``, ``plan.xlsx``: the summary sheet and one sheet per table, in
+  words;
+- with ``carried`` columns (names, phone numbers), those columns go into the
+  CSV files and the workbook beside each id, never into ``plan.json``.
+
+So ``matching plan --run N`` can write a night committed in Chinese again in
+English, and the same run, language and options give the same bytes.
 """
 
 from __future__ import annotations
@@ -15,10 +35,22 @@ from typing import Any
 import pandas as pd
 
 from matching.errors import InputError
+from matching.i18n import gettext as _
+from matching.i18n import use_language
+from matching.programme.plan_text import (
+    PLAN_SHEETS,
+    localise_table,
+    plan_summary_lines,
+    plan_tables,
+    reason_counts,
+    waiting_detail,
+)
 from matching.programme.rematch import RematchPlan
 from matching.reports import staged_folder, to_csv_bytes
 
-__all__ = ["PLAN_FILES", "publish_plan"]
+__all__ = ["PLAN_FILES", "publish_plan", "published_plan"]
+
+_WAITING = ["child_id", "reason", "detail", "mentors_in_reach", "mentors_allowed"]
 
 PLAN_FILES = (
     "plan.json",
@@ -29,8 +61,10 @@ PLAN_FILES = (
     "plan_ignored_rows.csv",
     "plan_duplicate_events.csv",
     "geocode_failures.csv",
+    "plan.xlsx",
 )
-"""Every file a plan folder may hold (``geocode_failures.csv`` only with a geocoder)."""
+"""Every file a plan folder may hold (``geocode_failures.csv`` only with a geocoder,
+``plan.xlsx`` only when asked for; neither ``plan.xlsx`` is stored)."""
 
 
 def render_plan(
@@ -49,7 +83,9 @@ def render_plan(
     ``ignored`` the roster rows set aside and ``duplicates`` the events
     already applied; ``geo_failures`` the records that could not be
     geocoded (None without a geocoder: no such file); ``summary`` goes into
-    ``plan.json`` with the counts, the plan's metrics and the version.
+    ``plan.json`` with the counts, the plan's metrics, the ended pairs and
+    waiting children counted by reason, and the version.  The files are
+    canonical (see the module's documentation): the same in every language.
     """
     from matching._version import __version__
 
@@ -64,7 +100,7 @@ def render_plan(
         "plan_new_pairs.csv": to_csv_bytes(plan.new_pairs, decimals=4),
         "plan_ended_pairs.csv": to_csv_bytes(ended_df),
         "plan_moved_pairs.csv": to_csv_bytes(plan.moved, decimals=4),
-        "plan_waiting.csv": to_csv_bytes(plan.waiting),
+        "plan_waiting.csv": to_csv_bytes(_canonical_waiting(plan.waiting)),
         "plan_ignored_rows.csv": to_csv_bytes(ignored),
         "plan_duplicate_events.csv": to_csv_bytes(duplicate_df),
     }
@@ -78,37 +114,146 @@ def render_plan(
         **summary,
         "counts": counts,
         "metrics": plan.metrics,
+        "ended_by_reason": reason_counts(ended_df["reason"].astype(str)),
+        "waiting_by_reason": reason_counts(plan.waiting["reason"].astype(str)),
     }
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"
-    files["plan.json"] = text.encode("utf-8")
+    files["plan.json"] = _json_bytes(document)
     return files
 
 
+def _json_bytes(document: Mapping[str, Any]) -> bytes:
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2, default=str) + "\n"
+    return text.encode("utf-8")
+
+
+def _canonical_waiting(waiting: pd.DataFrame) -> pd.DataFrame:
+    """The waiting children with their detail in canonical words (English), made from the
+    reason and the mentors counted, so that it can be said again in any language."""
+    out = waiting.copy()
+    for col in ("mentors_in_reach", "mentors_allowed"):
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    with use_language("en"):
+        out["detail"] = [
+            waiting_detail(str(r), a, b)
+            for r, a, b in zip(
+                out["reason"], out["mentors_in_reach"], out["mentors_allowed"], strict=True
+            )
+        ]
+    return out[_WAITING]
+
+
+def published_plan(
+    contents: Mapping[str, bytes],
+    *,
+    language: str | None = None,
+    carried: Mapping[str, pd.DataFrame] | None = None,
+    xlsx: bool = False,
+) -> dict[str, bytes]:
+    """The files of a plan folder as staff get them, from its canonical files.
+
+    Parameters
+    ----------
+    contents : mapping
+        The canonical files (file name -> bytes), as :func:`render_plan`
+        makes them and the store keeps them.
+    language : {"zh", "en"}, optional
+        The language of headers, reasons, details and the summary
+        (default: the current language, :func:`matching.i18n.current_language`).
+    carried : mapping, optional
+        Staff's own columns by roster
+        (:func:`matching.programme.plan_text.carry_from_rosters`): put
+        into the CSV files and the workbook beside each id; never into
+        ``plan.json``.
+    xlsx : bool, default False
+        Also ``plan.xlsx``: a summary sheet in plain words and one sheet
+        per table (needs openpyxl).
+
+    Returns
+    -------
+    dict
+        File name -> bytes; the same for the same input.
+    """
+    with use_language(language) as lang:
+        tables = plan_tables(contents)
+        out = {name: data for name, data in contents.items() if name != "plan.xlsx"}
+        for name, table in tables.items():
+            if lang != "en" or carried:
+                shown = localise_table(
+                    name, table, words=lang != "en", carried=carried, numbers=True
+                )
+                out[name] = to_csv_bytes(shown, decimals=4)
+        document = json.loads(contents["plan.json"].decode("utf-8"))
+        lines = plan_summary_lines(contents)
+        out["plan.json"] = _json_bytes(
+            {**document, "language": lang, "summary_text": "\n".join(lines)}
+        )
+        if xlsx:
+            out["plan.xlsx"] = _workbook(tables, lines, carried, str(document.get("date", "")))
+    return out
+
+
+def _workbook(
+    tables: Mapping[str, pd.DataFrame],
+    lines: Sequence[str],
+    carried: Mapping[str, pd.DataFrame] | None,
+    date: str,
+) -> bytes:
+    from matching.reports.plan_workbook import sheets_workbook_bytes
+
+    sheets = [
+        (_(PLAN_SHEETS[name]), localise_table(name, table, words=True, carried=carried,
+                                              numbers=True))
+        for name, table in tables.items()
+    ]  # fmt: skip
+    return sheets_workbook_bytes(
+        summary_sheet=_("plan summary"),
+        summary_header=_("What tonight's plan does"),
+        summary_lines=lines,
+        sheets=sheets,
+        date=date or "2000-01-01",
+    )
+
+
 def write_plan(
-    out_dir: str | Path | None, contents: Mapping[str, bytes], step: Callable[[str], None]
+    out_dir: str | Path | None,
+    contents: Mapping[str, bytes],
+    step: Callable[[str], None],
+    **publishing: Any,
 ) -> dict[str, Path]:
-    """Publish the plan into ``out_dir`` (nothing without one), saying so to ``step``."""
+    """Publish the plan into ``out_dir`` (nothing without one), saying so to ``step``;
+    ``publishing``: the keywords of :func:`publish_plan`."""
     if out_dir is None:
         return {}
     step("writing the plan")
-    return publish_plan(out_dir, contents)
+    return publish_plan(out_dir, contents, **publishing)
 
 
-def publish_plan(out_dir: str | Path, contents: Mapping[str, bytes]) -> dict[str, Path]:
-    """Write a plan folder whole: it holds exactly ``contents`` (name -> bytes) afterwards.
+def publish_plan(
+    out_dir: str | Path,
+    contents: Mapping[str, bytes],
+    *,
+    language: str | None = None,
+    carried: Mapping[str, pd.DataFrame] | None = None,
+    xlsx: bool = False,
+) -> dict[str, Path]:
+    """Write a plan folder whole, from the plan's canonical files (name -> bytes).
 
-    The folder is written beside ``out_dir`` and swapped in at once
-    (:func:`matching.reports.staged_folder`): a failure or a kill leaves the
-    previous plan as it was.  A folder holding files other than plan files
-    (:data:`PLAN_FILES`) is refused, never replaced.  Returns the paths
-    written, by file name.  Used after a commit, and by ``matching plan``
-    with a run's stored files.
+    The folder holds exactly the files :func:`published_plan` makes of
+    ``contents`` in ``language``, with ``carried`` columns and, with
+    ``xlsx``, ``plan.xlsx``.  It is written beside ``out_dir`` and swapped
+    in at once (:func:`matching.reports.staged_folder`): a failure or a kill
+    leaves the previous plan as it was.  A folder holding files other than
+    plan files (:data:`PLAN_FILES`) is refused, never replaced.  Returns the
+    paths written, by file name.  Used after a commit, and by
+    ``matching plan`` with a run's stored files.
     """
     unknown = sorted(set(contents) - set(PLAN_FILES))
     if unknown:
-        raise InputError(f"not plan files: {', '.join(unknown)}")
+        raise InputError(_("not plan files: {names}").format(names=", ".join(unknown)))
+    files = published_plan(contents, language=language, carried=carried, xlsx=xlsx)
     folder = staged_folder(out_dir, owned=PLAN_FILES)
     with folder as stage:
-        for name, data in sorted(contents.items()):
+        for name, data in sorted(files.items()):
             (stage / name).write_bytes(data)
-    return {name: folder.final(stage / name) for name in sorted(contents)}
+    return {name: folder.final(stage / name) for name in sorted(files)}

@@ -77,7 +77,9 @@ class RematchPlan:
         cost the move saves for that child (the system-wide gain can differ
         when one move makes room for another).
     waiting : DataFrame
-        Children still without a mentor: ``child_id``, ``reason``, ``detail``.
+        Children still without a mentor: ``child_id``, ``reason``, ``detail``,
+        ``mentors_in_reach`` and ``mentors_allowed`` (the mentors counted for
+        the reason; blank for an approved exit).
     metrics : dict
         Counts, the objective of the plan and of a from-scratch optimum,
         ``price_of_stability_km`` (their difference) and the switching cost
@@ -309,6 +311,8 @@ def _taken(
             out.iloc[row, out.columns.get_loc("detail")] = (
                 f"all {int(n)} active mentor(s) within reach are paired to capacity"
             )
+            for col in ("mentors_in_reach", "mentors_allowed"):
+                out.iloc[row, out.columns.get_loc(col)] = int(n)
     return out
 
 
@@ -472,7 +476,9 @@ def _pairs_after(
 
 def _waiting(state: State, result: MatchResult, paired_now: set[str]) -> pd.DataFrame:
     """Children without a mentor after the plan, by id: the solve's, and approved exits."""
-    waiting = result.unmatched[["child_id", "reason", "detail"]].copy()
+    counted = ["mentors_in_reach", "mentors_allowed"]
+    waiting = result.unmatched[["child_id", "reason", "detail", *counted]].copy()
+    waiting = waiting.astype({c: "Int64" for c in counted})
     enrolled = state.enrolled_children()
     approved = enrolled[enrolled["exit_state"] == "approved"]
     approved = approved[~approved["id"].isin(paired_now)]
@@ -482,6 +488,7 @@ def _waiting(state: State, result: MatchResult, paired_now: set[str]) -> pd.Data
                 "child_id": approved["id"].to_numpy(dtype=object),
                 "reason": "exit_approved",
                 "detail": "exit approved; not matched again",
+                **{c: pd.Series(pd.NA, index=range(len(approved)), dtype="Int64") for c in counted},
             }
         )
         waiting = pd.concat([waiting, extra], ignore_index=True)
