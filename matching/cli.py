@@ -94,7 +94,7 @@ from matching.config import (
     load_rematch_policy,
 )
 from matching.errors import ConfigError, InputError, MatchingError
-from matching.i18n import N_, current_language, use_language
+from matching.i18n import N_, current_language, set_language, use_language
 from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
@@ -814,11 +814,19 @@ def main(argv: list[str] | None = None) -> int:
     args.quiet = getattr(args, "quiet", False)
     handler, previous_level = _setup_logging(args.verbose)
     try:
-        with use_language(_language(args)):
-            return _run(args)
-    except MatchingError as exc:  # the language itself is wrong (the config's [output] table)
+        language = _language(args)
+    except MatchingError as exc:  # the config's [output] language is wrong
+        log.removeHandler(handler)
+        log.setLevel(previous_level)
+        handler.close()
         return _input_error(exc)
+    # the process-wide setting reaches worker threads and forked processes
+    previous_language = set_language(language)
+    try:
+        with use_language(language):
+            return _run(args)
     finally:
+        set_language(previous_language)
         log.removeHandler(handler)
         log.setLevel(previous_level)
         handler.close()

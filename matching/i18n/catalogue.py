@@ -103,13 +103,17 @@ def current_language() -> Language:
     return _CURRENT.get() or _PROCESS[0] or default_language()
 
 
-def set_language(language: str | None) -> None:
+def set_language(language: str | None) -> Language | None:
     """Set the language of every later text in this process (``None``: follow the locale).
 
-    For notebooks and scripts; a library calling another should prefer
-    :func:`use_language`, which is undone when its block ends.
+    Seen by every thread (a :func:`use_language` block is seen by its own
+    thread only).  For notebooks and scripts; a library calling another
+    should prefer :func:`use_language`, which is undone when its block ends.
+    Returns the setting it replaced, to put back.
     """
+    previous = _PROCESS[0]
     _PROCESS[0] = None if language is None else check_language(language)
+    return previous
 
 
 @contextmanager
