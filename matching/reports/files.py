@@ -67,6 +67,7 @@ __all__ = [
     "STREET_COLUMNS",
     "neutralise",
     "plain_scalar",
+    "result_csv_bytes",
     "street_metrics",
     "summary_lines",
     "to_csv_bytes",

@@ -235,7 +235,8 @@ def _default_family() -> str:
 def _charmap(family: str) -> frozenset[int]:
     from matplotlib import font_manager
 
-    path = font_manager.findfont(font_manager.FontProperties(family=family))
+    # a list, so a family name with a hyphen is not read as a fontconfig pattern
+    path = font_manager.findfont(font_manager.FontProperties(family=[family]))
     return frozenset(font_manager.get_font(path).get_charmap())
 
 
