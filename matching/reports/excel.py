@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from matching._engine.explain import REASONS, reason_text
-from matching.i18n import LANGUAGES, use_language
+from matching.i18n import LANGUAGES, current_language, use_language
 from matching.i18n import gettext as _
 from matching.match import MatchResult
 from matching.reports.files import STREET_COLUMNS, neutralise, plain_scalar, street_metrics
@@ -98,6 +98,8 @@ _RATES = (
     "needs_covered_share_all_children",
     "mentor_utilisation",
 )
+# colon and brackets of the summary's labels, per language
+_PUNCTUATION = {"zh": ("：", "（", "）"), "en": (": ", " (", ")")}
 # characters the xlsx XML cannot hold (openpyxl raises IllegalCharacterError)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f]")
 
@@ -131,12 +133,13 @@ def _summary_rows(result: MatchResult, extra: Mapping[str, Any] | None) -> list[
         if key in m:
             rows.append((header(key), m[key]))
     rows.append((header("cost_unit"), _(COST_UNIT)))
+    colon, left, right = _PUNCTUATION[current_language()]
     reasons = header("unmatched_by_reason")
     for code, count in (m.get("unmatched_by_reason") or {}).items():
-        rows.append((f"{reasons}: {reason_text(code)} ({code})", count))
+        rows.append((f"{reasons}{colon}{reason_text(code)}{left}{code}{right}", count))
     cfg = header("config")
     for key, value in sorted(result.config.to_dict().items()):
-        rows.append((f"{cfg}: {key}", value))
+        rows.append((f"{cfg}{colon}{key}", value))
     for key, value in (extra or {}).items():
         rows.append((str(key), value))
     return rows

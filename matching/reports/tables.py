@@ -107,7 +107,9 @@ HEADER_TEXT: dict[str, str] = {
 
 COST_UNIT = N_(
     "Costs are in kilometres: the real distance, plus a penalty for each need the mentor "
-    "does not cover, minus a bonus for shared interests."
+    "does not cover, minus a bonus for shared interests. Leaving a child unmatched counts "
+    "as a fixed number of kilometres, more for a priority child, so the plan pairs as many "
+    "children as it can at the lowest total."
 )
 """The cost unit explained in words, once per workbook (translated where used)."""
 
