@@ -70,6 +70,7 @@ __all__ = [
     "SHEETS",
     "header",
     "localise",
+    "sheets_bytes",
     "workbook_bytes",
     "write_workbook",
 ]
@@ -206,6 +207,50 @@ def _frame_rows(frame: pd.DataFrame) -> Iterable[list[Any]]:
         yield [col[i] for col in columns]
 
 
+def _require_openpyxl() -> Any:
+    try:
+        from openpyxl import Workbook
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "writing Excel workbooks needs openpyxl: pip install 'mentor-matching[excel]'"
+        ) from None
+    return Workbook
+
+
+def sheets_bytes(sheets: Mapping[str, pd.DataFrame], *, percent: Sequence[str] = ()) -> bytes:
+    """The bytes of a workbook with one sheet per table, formatted as :func:`write_workbook`'s.
+
+    For other staff workbooks (a nightly plan's, say): each table's headers and
+    values are written as they are (put them into words first with
+    :func:`localise` / :func:`header`), with a bold, frozen header row, the
+    same formula-safe escaping and number formats; cells whose column header,
+    or whose row's first cell, is in ``percent`` are shown as percentages.
+
+    Parameters
+    ----------
+    sheets : mapping of str to DataFrame
+        Sheet name (at most 31 characters) -> table, in order.
+    percent : sequence of str, default ()
+        Headers (or first-column labels) of values to show as percentages.
+
+    Examples
+    --------
+    >>> import io, openpyxl, pandas as pd
+    >>> data = sheets_bytes({"摘要": pd.DataFrame({"项目": ["配对率"], "数值": [0.5]})},
+    ...                     percent=["配对率"])
+    >>> ws = openpyxl.load_workbook(io.BytesIO(data))["摘要"]
+    >>> ws["B2"].value, ws["B2"].number_format
+    (0.5, '0.0%')
+    """
+    workbook = _require_openpyxl()()
+    workbook.remove(workbook.active)
+    for title, table in sheets.items():
+        _add_sheet(workbook, title, [str(c) for c in table.columns], _frame_rows(table), percent)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def workbook_bytes(
     result: MatchResult,
     *,
@@ -217,12 +262,7 @@ def workbook_bytes(
     priority_labels: Mapping[int, str] | None = None,
 ) -> bytes:
     """The bytes of the workbook :func:`write_workbook` writes (nothing touches the disk)."""
-    try:
-        from openpyxl import Workbook
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "writing Excel workbooks needs openpyxl: pip install 'mentor-matching[excel]'"
-        ) from None
+    _require_openpyxl()
     if not isinstance(result, MatchResult):
         raise TypeError(f"result must be a MatchResult, got {type(result).__name__}")
     with use_language(language):
@@ -236,22 +276,11 @@ def workbook_bytes(
             "unmatched": localise(staff["unmatched"], config=cfg, priority_labels=labels),
             "streets": localise(street_metrics(result)[STREET_COLUMNS]),
         }
-        wb = Workbook()
-        wb.remove(wb.active)
-        percent = [header(k) for k in _RATES]
-        for key, table in tables.items():
-            title = header(f"sheet_{key}")
-            _add_sheet(wb, title, list(table.columns), _frame_rows(table), percent)
-        _add_sheet(
-            wb,
-            header("sheet_summary"),
-            [header("item"), header("value")],
-            _summary_rows(result, extra),
-            percent,
-        )
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+        sheets = {header(f"sheet_{key}"): table for key, table in tables.items()}
+        rows = _summary_rows(result, extra)  # object dtype: counts stay whole numbers
+        summary = pd.DataFrame(rows, columns=[header("item"), header("value")], dtype=object)
+        sheets[header("sheet_summary")] = summary
+        return sheets_bytes(sheets, percent=[header(k) for k in _RATES])
 
 
 def write_workbook(
