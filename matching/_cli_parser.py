@@ -147,6 +147,18 @@ def _add_xlsx_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_carry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--carry-columns",
+        metavar="COLS",
+        type=_carry_list,
+        default=None,
+        help="roster columns (such as 姓名,联系电话) to copy beside each id into the CSV files "
+        "and the workbook staff open; never into summary.json or the terminal (default: the "
+        "[output] carry_columns of --config, else none)",
+    )
+
+
 def _add_night_options(parser: argparse.ArgumentParser) -> None:
     """Options the nightly job and the province job share."""
     parser.add_argument("--date", metavar="YYYY-MM-DD", help=_DATE_HELP)
@@ -170,6 +182,7 @@ def _add_match(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     _add_xlsx_options(p)
     _add_geocode_options(p)
+    _add_carry_option(p)
 
 
 def _add_demo(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -193,6 +206,7 @@ def _add_demo(sub: Any, common: argparse.ArgumentParser) -> None:
         " 0 = match only)",
     )
     _add_xlsx_options(p)
+    _add_carry_option(p)
 
 
 def _add_nightly(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -4,8 +4,9 @@ and ``province``.
 Usage::
 
     matching match CHILDREN MENTORS --out DIR [--config FILE.toml] [--method sparse|dense]
-                   [--xlsx [--language zh|en]]
+                   [--xlsx [--language zh|en]] [--carry-columns HEADERS]
     matching demo [--out DIR] [--children N] [--mentors N] [--seed S] [--xlsx [--language zh|en]]
+                  [--carry-columns HEADERS]
     matching nightly --db STATE --out DIR [--children FILE] [--mentors FILE] [--events FILE]
                      [--date YYYY-MM-DD] [--config FILE.toml] [--dry-run] [--xlsx]
                      [--carry-columns 姓名,联系电话] ...
@@ -33,7 +34,10 @@ never from the command line.  Settings not given come from the
 writes ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``DIR``.
 With ``--xlsx`` both also write the staff workbook ``report.xlsx``
 (:func:`matching.reports.excel.write_workbook`; ``--language`` picks Chinese or
-English headers).  ``demo`` generates a synthetic district, writes its rosters as
+English headers).  ``--carry-columns 姓名,联系电话`` (or ``carry_columns`` in the
+``[output]`` table of ``--config``) copies those roster columns beside each id into
+``pairs.csv``, ``unmatched.csv`` and ``report.xlsx``, never into ``summary.json``,
+the terminal or the log.  ``demo`` generates a synthetic district, writes its rosters as
 ``children.csv`` and ``mentors.csv`` and then does the same.
 
 ``nightly`` commits a night and writes its plan folder; ``plan`` writes a
@@ -114,12 +118,28 @@ EXIT_INTERNAL = 2
 EXIT_INTERRUPTED = 130
 
 
-def _write_xlsx(args: argparse.Namespace, result: MatchResult, out: Path) -> list[Path]:
+def _write_xlsx(
+    args: argparse.Namespace, result: MatchResult, out: Path, rosters: dict[str, Any]
+) -> list[Path]:
     if not getattr(args, "xlsx", False):
         return []
     from matching.reports.excel import write_workbook
 
-    return [write_workbook(result, out / "report.xlsx", language=args.language)]
+    return [write_workbook(result, out / "report.xlsx", language=args.language, **rosters)]
+
+
+def _carry_columns(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--carry-columns`` (parsed: ASCII or Chinese commas), else the config's."""
+    given = getattr(args, "carry_columns", None)
+    if given is not None:
+        return tuple(given)
+    config = getattr(args, "config", None)
+    return load_output_config(config).carry_columns if config is not None else ()
+
+
+def _staff_rosters(args: argparse.Namespace, children: Any, mentors: Any) -> dict[str, Any]:
+    """The keyword arguments that put the rosters' carried columns into the staff files."""
+    return {"children": children, "mentors": mentors, "carry_columns": _carry_columns(args)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,8 +220,11 @@ def _cmd_match(args: argparse.Namespace) -> int:
                 "config": None if args.config is None else Path(args.config).name,
             },
         }
-        written = write_result(result, stage, extra=extra, replace_folder=False)
-        staged = [*written.values(), *_write_xlsx(args, result, stage)]
+        rosters = _staff_rosters(args, children, mentors)
+        written = write_result(
+            result, stage, extra=extra, replace_folder=False, language=args.language, **rosters
+        )
+        staged = [*written.values(), *_write_xlsx(args, result, stage, rosters)]
         staged += _write_match_geocode_failures(geocoded, stage)
     _report(result, [folder.final(p) for p in staged], args.quiet)
     return EXIT_OK
@@ -463,8 +486,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "command": "demo",
         "demo": {"children": args.children, "mentors": args.mentors, "seed": args.seed},
     }
-    written = write_result(result, out, extra=extra, replace_folder=False)  # a shared folder
-    xlsx = _write_xlsx(args, result, out)
+    rosters = _staff_rosters(args, children_v, mentors_v)
+    # a shared folder (the rosters are in it too): each file replaced on its own
+    written = write_result(result, out, extra=extra, replace_folder=False, **rosters)
+    xlsx = _write_xlsx(args, result, out, rosters)
     _report(result, [*roster_paths, *written.values(), *xlsx], args.quiet)
     if args.nights:
         from matching.demo import simulate_nights

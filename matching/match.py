@@ -87,23 +87,15 @@ class MatchResult:
     metrics: dict[str, Any]
     config: MatchConfig = field(repr=False)
 
-    def summary(self) -> str:
-        """A few lines for a terminal: counts, rates and distances (ids only)."""
-        m = self.metrics
-        lines = [
-            f"children: {m['n_children']}  mentors (active): {m['n_mentors_active']}  "
-            f"capacity: {m['mentor_capacity']}",
-            f"paired: {m['n_pairs']} ({m['pairing_rate']:.1%})  unmatched: {m['n_unmatched']}"
-            f"  priority paired: {m['priority_pairing_rate']:.1%}",
-            f"distance km: mean {m['distance_km_mean']:.2f}  median "
-            f"{m['distance_km_median']:.2f}  p90 {m['distance_km_p90']:.2f}",
-            f"needs covered: {m['needs_covered_share']:.1%}  mentor utilisation: "
-            f"{m['mentor_utilisation']:.1%}  objective: {m['objective_km']:.3f} km-eq",
-        ]
-        if m["unmatched_by_reason"]:
-            reasons = ", ".join(f"{k} {v}" for k, v in m["unmatched_by_reason"].items())
-            lines.append(f"unmatched by reason: {reasons}")
-        return "\n".join(lines)
+    def summary(self, *, language: str | None = None) -> str:
+        """A few lines for a terminal: counts, rates and distances (ids only).
+
+        In ``language`` (None: the current language); see
+        :func:`matching.reports.summary_lines`.
+        """
+        from matching.reports.files import summary_lines  # reports imports this module
+
+        return "\n".join(summary_lines(self, language=language))
 
 
 def match(

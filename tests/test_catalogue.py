@@ -22,12 +22,20 @@ MO = PO.with_suffix(".mo")
 KEYWORDS = {"_": None, "gettext": (1,), "ngettext": (1, 2), "N_": None}
 
 
+def _searched(directory: str) -> bool:
+    """Babel's default skips folders starting with ``_``; private subpackages such as
+    ``_engine`` hold texts staff read too, so only caches and hidden folders are skipped."""
+    name = Path(directory).name
+    return not name.startswith(".") and name != "__pycache__"
+
+
 def _marked() -> dict[str, tuple[str, int]]:
     """Every message marked in the package's code: msgid -> (file, line)."""
     found: dict[str, tuple[str, int]] = {}
     for path, line, message, _comments, _context in extract_from_dir(
-        PACKAGE, method_map=[("**.py", "python")], keywords=KEYWORDS
-    ):
+        PACKAGE, method_map=[("**.py", "python")], keywords=KEYWORDS,
+        directory_filter=_searched,
+    ):  # fmt: skip
         for msgid in message if isinstance(message, tuple) else (message,):
             if msgid:
                 found.setdefault(msgid, (path, line))

@@ -91,7 +91,7 @@ def test_tab_and_carriage_return_prefixes_are_escaped(tmp_path: Path, small_resu
 
 
 def test_chinese_headers_reasons_and_sheets_round_trip(tmp_path: Path, small_result) -> None:  # type: ignore[no-untyped-def]
-    path = write_workbook(small_result, tmp_path / "报告.xlsx")
+    path = write_workbook(small_result, tmp_path / "报告.xlsx", language="zh")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["配对名单", "未匹配儿童", "街道统计", "运行摘要"]
     pairs = wb["配对名单"]

@@ -122,6 +122,9 @@ def test_with_the_fonts_of_this_machine_no_warning_and_right_size(case, tmp_path
 def test_cjk_font_lookup_order(monkeypatch: pytest.MonkeyPatch) -> None:
     from matplotlib import font_manager
 
+    monkeypatch.setattr(plots, "CJK_FONT_FILES", ())
+    monkeypatch.delenv(plots.FONT_ENVIRONMENT_VARIABLE, raising=False)
+
     def entries(*names: str) -> list[font_manager.FontEntry]:
         return [font_manager.FontEntry(fname=f"/x/{n}.ttf", name=n) for n in names]
 
@@ -187,3 +190,87 @@ def test_empty_result_plots(tmp_path: Path) -> None:
         plot_streets(result, language="en"),
     ):
         assert save_png(fig, tmp_path / "e.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# finding a Chinese font on disk.  This machine has no CJK font; matplotlib ships
+# "Last Resort High-Efficiency", whose character map covers CJK (it draws a placeholder
+# for each block), so a copy of it under a CJK font's file name stands in for one.
+# A copy of DejaVu Sans under the same name stands in for a file that draws no Chinese.
+
+MPL_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@pytest.fixture
+def fonts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """matplotlib's font list and the font search, restored after the test."""
+    from matplotlib import font_manager
+
+    fm = font_manager.fontManager
+    monkeypatch.setattr(fm, "ttflist", [f for f in fm.ttflist if "CJK" not in f.name])
+    monkeypatch.setattr(plots, "_REGISTERED", {})
+    monkeypatch.setattr(plots, "_warned", False)
+    monkeypatch.setattr(plots, "CJK_FONT_FILES", (str(tmp_path / "noto" / "NotoSansCJK-*.ttc"),))
+    monkeypatch.delenv(plots.FONT_ENVIRONMENT_VARIABLE, raising=False)
+    (tmp_path / "noto").mkdir()
+    return tmp_path / "noto"
+
+
+def _copy(source: str, target: Path) -> Path:
+    target.write_bytes((MPL_FONTS / source).read_bytes())
+    return target
+
+
+def test_a_font_file_on_disk_is_registered_and_draws_the_labels(
+    case, fonts, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib import font_manager
+
+    path = _copy("LastResortHE-Regular.ttf", fonts / "NotoSansCJK-Regular.ttc")
+    assert plots.cjk_font() == "Last Resort High-Efficiency"
+    assert [f.fname for f in font_manager.fontManager.ttflist].count(str(path)) == 1
+    assert plots.cjk_font() == "Last Resort High-Efficiency"  # registered once
+    assert [f.fname for f in font_manager.fontManager.ttflist].count(str(path)) == 1
+    figs = _figures(case, "zh")  # rendered with warnings as errors: no missing glyph
+    for name, png in _save_all(figs, tmp_path).items():
+        _check_png(png, *SIZES[name])
+    ax = figs["streets"].axes[0]
+    assert ax.get_title() == "各街道配对率与需求覆盖率"
+    assert [t.get_text() for t in ax.get_xticklabels()] == sorted(set(case[0]["street"]))
+
+
+def test_a_file_that_draws_no_chinese_is_not_taken(fonts) -> None:  # type: ignore[no-untyped-def]
+    _copy("DejaVuSans.ttf", fonts / "NotoSansCJK-Regular.ttc")
+    (fonts / "NotoSansCJK-Bold.ttc").write_bytes(b"not a font")
+    assert plots.cjk_font() is None
+
+
+def test_the_environment_variable_names_a_font_file(fonts, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(plots, "CJK_FONT_FILES", ())
+    path = _copy("LastResortHE-Regular.ttf", fonts / "my-font.ttf")
+    assert plots.cjk_font() is None
+    monkeypatch.setenv(plots.FONT_ENVIRONMENT_VARIABLE, str(path))
+    assert plots.cjk_font() == "Last Resort High-Efficiency"
+
+
+def test_no_chinese_font_falls_back_to_english_and_says_so_once(case, fonts) -> None:  # type: ignore[no-untyped-def]
+    with pytest.warns(UserWarning, match="fonts-noto-cjk") as first:
+        fig = plot_streets(case[2], language="zh")
+    assert len(first) == 1
+    assert fig.axes[0].get_title() == "Pairing rate and need coverage by street"
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == [f"S{i}" for i in range(1, len(ticks) + 1)]
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        _figures(case, "zh")
+        plot_distances(case[2], language="zh")
+    assert [str(w.message) for w in later] == []  # once per process, not per figure
+
+
+def test_the_default_language_is_the_current_one(case, fonts) -> None:  # type: ignore[no-untyped-def]
+    from matching.i18n import use_language
+
+    assert plot_distances(case[2]).axes[0].get_xlabel() == "Distance (km)"  # tests run in en
+    _copy("LastResortHE-Regular.ttf", fonts / "NotoSansCJK-Regular.ttc")
+    with use_language("zh"):
+        assert plot_distances(case[2]).axes[0].get_xlabel() == "距离(公里)"

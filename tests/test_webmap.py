@@ -86,7 +86,7 @@ def test_no_tiles_keeps_wgs84_and_loads_no_tiles(case, tmp_path: Path) -> None: 
 
 
 def test_page_says_it_needs_internet(case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    zh = _page(case, tmp_path, tiles="gaode")
+    zh = _page(case, tmp_path, tiles="gaode", language="zh")
     assert "查看本地图需要联网" in zh and "高德地图" in zh
     assert "<!-- Viewing this map needs internet access" in zh
     en = _page(case, tmp_path, tiles="osm", language="en")

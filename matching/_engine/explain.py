@@ -4,11 +4,19 @@ unmatched child's reason, and the result's metrics.
 An unmatched child's reason comes from every mentor within its reach: none
 in reach, every one excluded by a rule, every allowed one paired to
 capacity, or every free one dearer than the child's unmatched price.
+
+A result is data and does not depend on the language: its ``reason`` is a
+code and its ``detail`` the English sentence :func:`detail_text` writes from
+the code and the counts.  The files staff read put these into words in
+their language when they are written (:func:`reason_text`,
+:func:`unmatched_details`).
 """
 
 from __future__ import annotations
 
 import collections
+import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,12 +25,25 @@ import pandas as pd
 from matching._engine.arcs import in_reach, nearest_per_child
 from matching._engine.costs import CostTerms, InterestCodes, pair_costs
 from matching._engine.problem import MatchProblem
+from matching.i18n import N_, ngettext, use_language
+from matching.i18n import gettext as _
 from matching.rosters import NEEDS
 
 if TYPE_CHECKING:
     from matching._engine.scan import Grid
+    from matching.config import MatchConfig
 
-__all__ = ["PAIR_COLUMNS", "REASONS", "UNMATCHED_COLUMNS", "explain", "unmatched_frame"]
+__all__ = [
+    "PAIR_COLUMNS",
+    "REASONS",
+    "RULES",
+    "UNMATCHED_COLUMNS",
+    "detail_text",
+    "explain",
+    "reason_text",
+    "unmatched_details",
+    "unmatched_frame",
+]
 
 # the columns of MatchResult.pairs and MatchResult.unmatched, in order
 PAIR_COLUMNS = [
@@ -50,13 +71,176 @@ UNMATCHED_COLUMNS = [
     "unmatched_price_km",
 ]
 
-# each unmatched reason in words
+# each unmatched reason in words (English; translated where used, see reason_text)
 REASONS = {
-    "no_mentor_in_reach": "no active mentor within the distance limit",
-    "forbidden_by_rule": "every mentor within reach is excluded by a rule",
-    "mentors_taken": "every allowed mentor within reach is paired to capacity",
-    "cheaper_unmatched": "every free mentor within reach costs more than the unmatched price",
+    "no_mentor_in_reach": N_("no active mentor within the distance limit"),
+    "forbidden_by_rule": N_("every mentor within reach is excluded by a rule"),
+    "mentors_taken": N_("every allowed mentor within reach is paired to capacity"),
+    "cheaper_unmatched": N_("every free mentor within reach costs more than the unmatched price"),
 }
+
+# each pairing rule that can exclude a mentor, by its configuration name (which is also
+# its English text in a detail)
+RULES = {
+    "forbidden_pairs": N_("forbidden_pairs"),
+    "same_street": N_("same_street"),
+    "same_gender": N_("same_gender"),
+}
+
+_LIST_SEP = {"zh": "、", "en": ", "}
+_RULE_COUNT = re.compile(r"(\w+) \((\d+)\)")
+
+
+def reason_text(code: str, *, language: str | None = None) -> str:
+    """An unmatched reason code in words, in ``language`` (None: the current language).
+
+    A code this module does not define (such as a nightly plan's own) is
+    looked up in the catalogue as it is, and stays itself if absent.
+
+    Examples
+    --------
+    >>> reason_text("mentors_taken", language="zh")
+    '范围内可选的爱心妈妈名额已满'
+    >>> reason_text("mentors_taken", language="en")
+    'every allowed mentor within reach is paired to capacity'
+    """
+    with use_language(language):
+        return _(REASONS.get(code, code))
+
+
+def detail_text(
+    code: str,
+    *,
+    mentors_in_reach: int,
+    mentors_allowed: int,
+    unmatched_price_km: float,
+    max_distance_km: float,
+    k_nearest: int | None = None,
+    excluded: Mapping[str, int] | None = None,
+    language: str | None = None,
+) -> str:
+    """The detail of an unmatched child: its reason with the counts, in ``language``.
+
+    Parameters
+    ----------
+    code : str
+        The reason code (a key of :data:`REASONS`).
+    mentors_in_reach, mentors_allowed : int
+        Active mentors within reach, and those of them the rules allow.
+    unmatched_price_km : float
+        The child's price of staying unmatched.
+    max_distance_km, k_nearest
+        The configuration's distance limit and ``k_nearest``.
+    excluded : mapping, optional
+        Mentors excluded by each rule (rule name -> count), in order.
+    language : {"zh", "en"}, optional
+        The language (None: the current language).  The English text is the
+        ``detail`` column of :attr:`MatchResult.unmatched`.
+
+    Examples
+    --------
+    >>> detail_text("mentors_taken", mentors_in_reach=25, mentors_allowed=20,
+    ...             unmatched_price_km=5.0, max_distance_km=5.0, language="en")
+    'all 20 allowed mentor(s) within reach are paired to capacity'
+    >>> detail_text("mentors_taken", mentors_in_reach=25, mentors_allowed=20,
+    ...             unmatched_price_km=5.0, max_distance_km=5.0, language="zh")
+    '范围内可选的 20 位爱心妈妈名额均已满'
+    """
+    with use_language(language) as lang:
+        if code == "no_mentor_in_reach":
+            return _(
+                "no active mentor within the distance limit ({km:g} km or the mentor's own limit)"
+            ).format(km=max_distance_km)
+        if code == "forbidden_by_rule":
+            rules = _LIST_SEP[lang].join(
+                _("{rule} ({count})").format(rule=_(RULES.get(r, r)), count=int(c))
+                for r, c in (excluded or {}).items()
+                if c > 0
+            )
+            n = int(mentors_in_reach)
+            return ngettext(
+                "all {n} mentor(s) within reach excluded by rule: {rules}",
+                "all {n} mentor(s) within reach excluded by rule: {rules}",
+                n,
+            ).format(n=n, rules=rules)
+        if code == "mentors_taken":
+            n = int(mentors_allowed)
+            if k_nearest is not None:
+                return ngettext(
+                    "all {n} allowed mentor(s) within reach (of the {k} nearest) "
+                    "are paired to capacity",
+                    "all {n} allowed mentor(s) within reach (of the {k} nearest) "
+                    "are paired to capacity",
+                    n,
+                ).format(n=n, k=k_nearest)
+            return ngettext(
+                "all {n} allowed mentor(s) within reach are paired to capacity",
+                "all {n} allowed mentor(s) within reach are paired to capacity",
+                n,
+            ).format(n=n)
+        if code == "cheaper_unmatched":
+            return _(
+                "every free mentor within reach costs more than the unmatched price ({km:g} km-eq)"
+            ).format(km=unmatched_price_km)
+        return reason_text(code)
+
+
+def unmatched_details(
+    unmatched: pd.DataFrame, config: MatchConfig | None = None, *, language: str | None = None
+) -> list[str]:
+    """The ``detail`` of each row of an unmatched table, in ``language``.
+
+    English gives the stored details unchanged.  Another language renders
+    each detail again from the row's reason code and counts
+    (``mentors_in_reach``, ``mentors_allowed``, ``unmatched_price_km``, the
+    counts per rule listed in the stored detail) and ``config`` (the
+    :class:`~matching.config.MatchConfig` of the result; None: the
+    defaults), after checking that the English rendering is the stored one.
+    A detail this module did not write (a nightly plan's, say) becomes its
+    catalogue text, or the reason in words.
+
+    Examples
+    --------
+    >>> from matching import match
+    >>> from matching.datasets.synth import district
+    >>> result = match(*district(60, 20, seed=1))
+    >>> unmatched_details(result.unmatched, result.config, language="zh")[0]
+    '范围内可选的 8 位爱心妈妈名额均已满'
+    """
+    from matching.config import MatchConfig
+
+    cfg = MatchConfig() if config is None else config
+    if "detail" in unmatched.columns:
+        stored = [str(d) for d in unmatched["detail"].to_numpy(dtype=object)]
+    else:
+        stored = [""] * len(unmatched)
+    with use_language(language) as lang:
+        if lang == "en":
+            return stored
+        columns = [c for c in unmatched.columns if c != "detail"]
+        rows = unmatched[columns].to_dict("records")
+        return [_row_detail(row, text, cfg) for row, text in zip(rows, stored, strict=True)]
+
+
+def _row_detail(row: Mapping[str, Any], stored: str, config: MatchConfig) -> str:
+    """One row's detail in the current language, rendered again from its code and counts."""
+    code = str(row.get("reason", ""))
+    excluded = None
+    if code == "forbidden_by_rule":  # the counts per rule are listed in the stored detail
+        excluded = {r: int(c) for r, c in _RULE_COUNT.findall(stored.partition(": ")[2])}
+    counts: dict[str, Any] = {
+        "mentors_in_reach": int(row.get("mentors_in_reach", 0)),
+        "mentors_allowed": int(row.get("mentors_allowed", 0)),
+        "unmatched_price_km": float(row.get("unmatched_price_km", 0.0)),
+        "max_distance_km": float(config.max_distance_km),
+        "k_nearest": config.k_nearest,
+        "excluded": excluded,
+    }
+    if code in REASONS and detail_text(code, language="en", **counts) == stored:
+        return detail_text(code, **counts)
+    # a detail written elsewhere (a re-match, a nightly plan): its catalogue text, if any
+    translated = _(stored) if stored else stored
+    return translated if translated != stored else reason_text(code)
 
 
 def _codes(mask: np.ndarray) -> np.ndarray:
@@ -190,31 +374,27 @@ def _unmatched_table(
     reasons, details = [], []
     for i in idx:
         if n_reach[i] == 0:
-            reasons.append("no_mentor_in_reach")
-            details.append(
-                f"no active mentor within the distance limit ({cfg.max_distance_km:g} km "
-                "or the mentor's own limit)"
-            )
+            code = "no_mentor_in_reach"
         elif allowed[i] == 0:
-            rules = [f"{r} ({int(c[i])})" for r, c in excluded.items() if c[i] > 0]
-            reasons.append("forbidden_by_rule")
-            details.append(
-                f"all {int(n_reach[i])} mentor(s) within reach excluded by rule: "
-                + ", ".join(rules)
-            )
+            code = "forbidden_by_rule"
         elif not has_spare[i]:
-            reasons.append("mentors_taken")
-            scope = f" (of the {cfg.k_nearest} nearest)" if cfg.k_nearest is not None else ""
-            details.append(
-                f"all {int(allowed[i])} allowed mentor(s) within reach{scope} "
-                "are paired to capacity"
-            )
+            code = "mentors_taken"
         else:
-            reasons.append("cheaper_unmatched")
-            details.append(
-                "every free mentor within reach costs more than the unmatched price "
-                f"({p.unmatched_km[i]:g} km-eq)"
+            code = "cheaper_unmatched"
+        reasons.append(code)
+        # the result holds the English detail whatever the language (results are data)
+        details.append(
+            detail_text(
+                code,
+                mentors_in_reach=int(n_reach[i]),
+                mentors_allowed=int(allowed[i]),
+                unmatched_price_km=float(p.unmatched_km[i]),
+                max_distance_km=cfg.max_distance_km,
+                k_nearest=cfg.k_nearest,
+                excluded={r: int(c[i]) for r, c in excluded.items()},
+                language="en",
             )
+        )
     return pd.DataFrame(
         {
             "child_id": p.children["id"].to_numpy(dtype=object)[idx],

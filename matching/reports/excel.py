@@ -3,22 +3,25 @@
 :func:`write_workbook` writes one ``.xlsx`` file with four sheets:
 
 ``pairs`` (配对名单)
-    One row per pair: ids, distance, the cost terms, needs covered and
-    uncovered, shared interests, streets, priority.
-``unmatched`` (未匹配儿童)
+    One row per pair: ids (and staff's own columns, such as names, with
+    ``carry_columns``), distance, the cost terms, needs covered and
+    uncovered, shared interests, streets and communities (社区), priority.
+``unmatched`` (未配对儿童)
     One row per child left without a mentor, with the reason (in words, in
     the chosen language), the reason code and the detail.
 ``streets`` (街道统计)
     Per-street metrics (:func:`matching.reports.files.street_metrics`): pairing
     rate, need coverage, distances.
 ``summary`` (运行摘要)
-    The run summary: counts, rates, distances, unmatched children by reason,
-    the configuration and the library version (plus any ``extra`` rows).
+    The run summary: counts, rates, distances, how costs are counted (in
+    words, once), unmatched children by reason, the configuration and the
+    library version (plus any ``extra`` rows).
 
-Headers, sheet names, reason texts and need categories are in Chinese
-(``language="zh"``, the default) or English (``language="en"``), from one
-table, :data:`HEADERS`; :func:`localise` applies it to any result table (for
-a CSV with Chinese headers, say).
+Sheet names, headers, reasons, details and need categories are in Chinese or
+English (``language``; None: the current language, see :mod:`matching.i18n`),
+from the one catalogue (:func:`matching.reports.tables.header`,
+:func:`matching.reports.tables.localise`).  Costs are shown in kilometres, with
+their meaning explained on the summary sheet.
 
 Safety
 ------
@@ -38,18 +41,27 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from matching.errors import ConfigError
-from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
+from matching._engine.explain import REASONS, reason_text
+from matching.i18n import LANGUAGES, current_language, use_language
+from matching.i18n import gettext as _
+from matching.match import MatchResult
 from matching.reports.files import STREET_COLUMNS, neutralise, plain_scalar, street_metrics
 from matching.reports.folders import write_bytes_atomic
-from matching.rosters import NEED_LABELS_ZH
+from matching.reports.tables import (
+    COST_UNIT,
+    HEADER_TEXT,
+    header,
+    list_text,
+    localise,
+    staff_tables,
+)
 
 __all__ = [
     "HEADERS",
@@ -58,94 +70,25 @@ __all__ = [
     "SHEETS",
     "header",
     "localise",
+    "sheets_bytes",
     "workbook_bytes",
     "write_workbook",
 ]
 
-Language = Literal["zh", "en"]
-LANGUAGES: tuple[str, ...] = ("zh", "en")
-"""The languages of headers and labels."""
-
 HEADERS: dict[str, tuple[str, str]] = {
-    # pairs
-    "child_id": ("儿童编号", "Child ID"),
-    "mentor_id": ("爱心妈妈编号", "Mentor ID"),
-    "distance_km": ("距离(公里)", "Distance (km)"),
-    "need_penalty_km": ("需求未覆盖扣分(公里当量)", "Uncovered-need penalty (km-eq)"),
-    "interest_bonus_km": ("共同兴趣加分(公里当量)", "Shared-interest bonus (km-eq)"),
-    "cost_km": ("总成本(公里当量)", "Total cost (km-eq)"),
-    "needs_covered": ("已覆盖需求", "Needs covered"),
-    "needs_uncovered": ("未覆盖需求", "Needs not covered"),
-    "shared_interests": ("共同兴趣", "Shared interests"),
-    "child_street": ("儿童所在街道", "Child's street"),
-    "mentor_street": ("爱心妈妈所在街道", "Mentor's street"),
-    "child_priority": ("优先级", "Priority"),
-    # unmatched
-    "street": ("街道", "Street"),
-    "priority": ("优先级", "Priority"),
-    "reason": ("未匹配原因", "Reason"),
-    "reason_code": ("原因代码", "Reason code"),
-    "detail": ("说明", "Detail"),
-    "mentors_in_reach": ("范围内爱心妈妈数", "Mentors within reach"),
-    "mentors_allowed": ("规则允许的爱心妈妈数", "Mentors allowed by the rules"),
-    "unmatched_price_km": ("未匹配代价(公里当量)", "Unmatched price (km-eq)"),
-    # streets
-    "children": ("儿童数", "Children"),
-    "paired": ("已配对", "Paired"),
-    "unmatched": ("未配对", "Unmatched"),
-    "pairing_rate": ("配对率", "Pairing rate"),
-    "priority_children": ("优先儿童数", "Priority children"),
-    "priority_paired": ("优先儿童已配对", "Priority children paired"),
-    "needs": ("已配对儿童需求数", "Needs of paired children"),
-    "needs_covered_count": ("已覆盖需求数", "Needs covered"),
-    "needs_covered_share": ("需求覆盖率", "Need coverage"),
-    "distance_km_mean": ("平均距离(公里)", "Mean distance (km)"),
-    "distance_km_median": ("距离中位数(公里)", "Median distance (km)"),
-    # summary
-    "item": ("项目", "Item"),
-    "value": ("数值", "Value"),
-    "library_version": ("程序版本", "Library version"),
-    "n_children": ("儿童总数", "Children"),
-    "n_mentors": ("爱心妈妈总数", "Mentors"),
-    "n_mentors_active": ("在岗爱心妈妈", "Active mentors"),
-    "mentor_capacity": ("可结对名额", "Mentor capacity"),
-    "n_pairs": ("配对数", "Pairs"),
-    "n_unmatched": ("未配对儿童", "Children unmatched"),
-    "priority_pairing_rate": ("优先儿童配对率", "Priority pairing rate"),
-    "distance_km_p90": ("距离90分位(公里)", "Distance 90th percentile (km)"),
-    "needs_covered_share_all_children": ("需求覆盖率(全部儿童)", "Need coverage (all children)"),
-    "mentors_used": ("已结对爱心妈妈", "Mentors used"),
-    "mentor_utilisation": ("名额使用率", "Mentor utilisation"),
-    "objective_km": ("目标值(公里当量)", "Objective (km-eq)"),
-    "unmatched_by_reason": ("未配对原因", "Unmatched by reason"),
-    "config": ("配置", "Configuration"),
-    # sheets
-    "sheet_pairs": ("配对名单", "pairs"),
-    "sheet_unmatched": ("未匹配儿童", "unmatched"),
-    "sheet_streets": ("街道统计", "streets"),
-    "sheet_summary": ("运行摘要", "summary"),
+    key: (_(text, "zh"), _(text, "en")) for key, text in HEADER_TEXT.items()
 }
-"""Column key -> (Chinese, English) header; also sheet names (``sheet_*``)."""
+"""Column key -> (Chinese, English) header; also sheet names (``sheet_*``).  Read from
+the catalogue (:data:`matching.reports.tables.HEADER_TEXT`); kept for earlier callers."""
 
 SHEETS: tuple[str, ...] = ("pairs", "unmatched", "streets", "summary")
 """The sheets of the workbook, in order (keys; the names depend on the language)."""
 
 REASON_TEXT: dict[str, tuple[str, str]] = {
-    "no_mentor_in_reach": (
-        "距离上限内没有在岗的爱心妈妈",
-        "no active mentor within the distance limit",
-    ),
-    "forbidden_by_rule": (
-        "范围内的爱心妈妈均被规则排除",
-        "every mentor within reach is excluded by a rule",
-    ),
-    "mentors_taken": ("范围内可选的爱心妈妈名额已满", "every allowed mentor within reach is full"),
-    "cheaper_unmatched": (
-        "范围内空闲的爱心妈妈成本均高于未匹配代价",
-        "every free mentor within reach costs more than the unmatched price",
-    ),
+    code: (_(text, "zh"), _(text, "en")) for code, text in REASONS.items()
 }
-"""Unmatched reason code -> (Chinese, English) text."""
+"""Unmatched reason code -> (Chinese, English) text, read from the catalogue
+(:func:`matching.reports.reason_text` gives one language); kept for earlier callers."""
 
 _DECIMALS = 4
 # shown as percentages (the stored value stays the fraction, e.g. 0.8125)
@@ -156,94 +99,18 @@ _RATES = (
     "needs_covered_share_all_children",
     "mentor_utilisation",
 )
-_LIST_SEP = {"zh": "、", "en": "; "}
+# colon and brackets of the summary's labels, per language
+_PUNCTUATION = {"zh": ("：", "（", "）"), "en": (": ", " (", ")")}
 # characters the xlsx XML cannot hold (openpyxl raises IllegalCharacterError)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f]")
 
 
-def _check_language(language: str) -> Language:
-    if language not in LANGUAGES:
-        raise ConfigError(
-            f"The 'language' parameter must be 'zh' or 'en', got {language!r} instead."
-        )
-    return language  # type: ignore[return-value]
-
-
-def header(key: str, language: str = "zh") -> str:
-    """The header of column ``key`` in ``language`` (the key itself if unknown).
-
-    Examples
-    --------
-    >>> header("child_id"), header("child_id", "en"), header("other")
-    ('儿童编号', 'Child ID', 'other')
-    """
-    lang = _check_language(language)
-    pair = HEADERS.get(key)
-    return key if pair is None else pair[0 if lang == "zh" else 1]
-
-
-def _need_text(codes: Iterable[Any], language: Language) -> str:
-    if language == "zh":
-        return _LIST_SEP["zh"].join(NEED_LABELS_ZH.get(str(c), str(c)) for c in codes)
-    return _LIST_SEP["en"].join(str(c) for c in codes)
-
-
-def _list_text(values: Any, language: Language) -> str:
-    if isinstance(values, tuple | list | np.ndarray):
-        return _LIST_SEP[language].join(str(v) for v in values)
-    if isinstance(values, set | frozenset):
-        return _LIST_SEP[language].join(sorted(str(v) for v in values))
-    return "" if values is None else str(values)
-
-
-def localise(frame: pd.DataFrame, language: str = "zh") -> pd.DataFrame:
-    """A copy of a result table with headers, need categories and reasons in ``language``.
-
-    Need-code columns (``needs_covered``, ``needs_uncovered``) become text
-    (Chinese labels in ``"zh"``), other tuple columns are joined; a
-    ``reason`` column becomes the reason in words and its code moves to a
-    ``reason_code`` column just after it.  Values are not escaped here (the
-    writers do that).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"child_id": ["C1"], "needs_uncovered": [("life_care",)],
-    ...                   "reason": ["mentors_taken"]})
-    >>> localise(t).columns.tolist()
-    ['儿童编号', '未覆盖需求', '未匹配原因', '原因代码']
-    >>> localise(t).iloc[0, 1], localise(t, "en").iloc[0, 1]
-    ('生活关爱', 'life_care')
-    """
-    lang = _check_language(language)
-    out = frame.copy()
-    for col in ("needs_covered", "needs_uncovered"):
-        if col in out.columns and out[col].dtype == object:
-            out[col] = [_need_text(v, lang) for v in out[col].to_numpy(dtype=object)]
-    for col in out.columns:
-        if out[col].dtype == object and col not in ("needs_covered", "needs_uncovered"):
-            values = out[col].to_numpy(dtype=object)
-            if any(isinstance(v, tuple | list | set | frozenset | np.ndarray) for v in values):
-                out[col] = [_list_text(v, lang) for v in values]
-    if "reason" in out.columns:
-        codes = out["reason"].astype(str).to_numpy(dtype=object)
-        pos = list(out.columns).index("reason")
-        i = 0 if lang == "zh" else 1
-        out["reason"] = [REASON_TEXT[c][i] if c in REASON_TEXT else c for c in codes]
-        out.insert(pos + 1, "reason_code", codes)
-    rename = {c: header(str(c), lang) for c in out.columns}
-    if "needs_covered" in rename and "needs" in out.columns:  # street table: counts
-        rename["needs_covered"] = header("needs_covered_count", lang)
-    return out.rename(columns=rename)
-
-
-def _summary_rows(
-    result: MatchResult, language: Language, extra: Mapping[str, Any] | None
-) -> list[tuple[str, Any]]:
+def _summary_rows(result: MatchResult, extra: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The summary sheet's rows (item, value), in the current language."""
     from matching._version import __version__
 
     m = result.metrics
-    rows: list[tuple[str, Any]] = [(header("library_version", language), __version__)]
+    rows: list[tuple[str, Any]] = [(header("library_version"), __version__)]
     keys = [
         "n_children",
         "n_mentors",
@@ -265,15 +132,15 @@ def _summary_rows(
     ]
     for key in keys:
         if key in m:
-            rows.append((header(key, language), m[key]))
-    i = 0 if language == "zh" else 1
-    reasons = header("unmatched_by_reason", language)
+            rows.append((header(key), m[key]))
+    rows.append((header("cost_unit"), _(COST_UNIT)))
+    colon, left, right = _PUNCTUATION[current_language()]
+    reasons = header("unmatched_by_reason")
     for code, count in (m.get("unmatched_by_reason") or {}).items():
-        text = REASON_TEXT[code][i] if code in REASON_TEXT else code
-        rows.append((f"{reasons}: {text} ({code})", count))
-    cfg = header("config", language)
+        rows.append((f"{reasons}{colon}{reason_text(code)}{left}{code}{right}", count))
+    cfg = header("config")
     for key, value in sorted(result.config.to_dict().items()):
-        rows.append((f"{cfg}: {key}", value))
+        rows.append((f"{cfg}{colon}{key}", value))
     for key, value in (extra or {}).items():
         rows.append((str(key), value))
     return rows
@@ -289,7 +156,7 @@ def _cell_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, _DECIMALS)
     if isinstance(value, tuple | list | set | frozenset | np.ndarray):
-        value = _list_text(value, "en")
+        value = list_text(value, "en")
     elif isinstance(value, Mapping):
         value = "; ".join(f"{k}={v}" for k, v in value.items())
     text = _ILLEGAL.sub(lambda mt: f"\\x{ord(mt.group()):02x}", str(value))
@@ -340,51 +207,92 @@ def _frame_rows(frame: pd.DataFrame) -> Iterable[list[Any]]:
         yield [col[i] for col in columns]
 
 
-def workbook_bytes(
-    result: MatchResult,
-    *,
-    language: str = "zh",
-    extra: Mapping[str, Any] | None = None,
-) -> bytes:
-    """The bytes of the workbook :func:`write_workbook` writes (nothing touches the disk)."""
+def _require_openpyxl() -> Any:
     try:
         from openpyxl import Workbook
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(
             "writing Excel workbooks needs openpyxl: pip install 'mentor-matching[excel]'"
         ) from None
+    return Workbook
+
+
+def sheets_bytes(sheets: Mapping[str, pd.DataFrame], *, percent: Sequence[str] = ()) -> bytes:
+    """The bytes of a workbook with one sheet per table, formatted as :func:`write_workbook`'s.
+
+    For other staff workbooks (a nightly plan's, say): each table's headers and
+    values are written as they are (put them into words first with
+    :func:`localise` / :func:`header`), with a bold, frozen header row, the
+    same formula-safe escaping and number formats; cells whose column header,
+    or whose row's first cell, is in ``percent`` are shown as percentages.
+
+    Parameters
+    ----------
+    sheets : mapping of str to DataFrame
+        Sheet name (at most 31 characters) -> table, in order.
+    percent : sequence of str, default ()
+        Headers (or first-column labels) of values to show as percentages.
+
+    Examples
+    --------
+    >>> import io, openpyxl, pandas as pd
+    >>> data = sheets_bytes({"摘要": pd.DataFrame({"项目": ["配对率"], "数值": [0.5]})},
+    ...                     percent=["配对率"])
+    >>> ws = openpyxl.load_workbook(io.BytesIO(data))["摘要"]
+    >>> ws["B2"].value, ws["B2"].number_format
+    (0.5, '0.0%')
+    """
+    workbook = _require_openpyxl()()
+    workbook.remove(workbook.active)
+    for title, table in sheets.items():
+        _add_sheet(workbook, title, [str(c) for c in table.columns], _frame_rows(table), percent)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def workbook_bytes(
+    result: MatchResult,
+    *,
+    language: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    children: pd.DataFrame | None = None,
+    mentors: pd.DataFrame | None = None,
+    carry_columns: Sequence[str] = (),
+    priority_labels: Mapping[int, str] | None = None,
+) -> bytes:
+    """The bytes of the workbook :func:`write_workbook` writes (nothing touches the disk)."""
+    _require_openpyxl()
     if not isinstance(result, MatchResult):
         raise TypeError(f"result must be a MatchResult, got {type(result).__name__}")
-    lang = _check_language(language)
-    tables = {
-        "pairs": localise(result.pairs[PAIR_COLUMNS], lang),
-        "unmatched": localise(result.unmatched[UNMATCHED_COLUMNS], lang),
-        "streets": localise(street_metrics(result)[STREET_COLUMNS], lang),
-    }
-    wb = Workbook()
-    wb.remove(wb.active)
-    percent = [header(k, lang) for k in _RATES]
-    for key, table in tables.items():
-        title = header(f"sheet_{key}", lang)
-        _add_sheet(wb, title, list(table.columns), _frame_rows(table), percent)
-    _add_sheet(
-        wb,
-        header("sheet_summary", lang),
-        [header("item", lang), header("value", lang)],
-        _summary_rows(result, lang, extra),
-        percent,
-    )
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    with use_language(language):
+        staff = staff_tables(
+            result, children=children, mentors=mentors, carry_columns=carry_columns,
+            community=True,
+        )  # fmt: skip
+        cfg, labels = result.config, priority_labels
+        tables = {
+            "pairs": localise(staff["pairs"], config=cfg, priority_labels=labels),
+            "unmatched": localise(staff["unmatched"], config=cfg, priority_labels=labels),
+            "streets": localise(street_metrics(result)[STREET_COLUMNS]),
+        }
+        sheets = {header(f"sheet_{key}"): table for key, table in tables.items()}
+        rows = _summary_rows(result, extra)  # object dtype: counts stay whole numbers
+        summary = pd.DataFrame(rows, columns=[header("item"), header("value")], dtype=object)
+        sheets[header("sheet_summary")] = summary
+        return sheets_bytes(sheets, percent=[header(k) for k in _RATES])
 
 
 def write_workbook(
     result: MatchResult,
     path: str | os.PathLike[str],
     *,
-    language: str = "zh",
+    language: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    children: pd.DataFrame | None = None,
+    mentors: pd.DataFrame | None = None,
+    carry_columns: Sequence[str] = (),
+    priority_labels: Mapping[int, str] | None = None,
 ) -> Path:
     """Write the staff workbook of ``result`` to ``path`` (``.xlsx``), atomically.
 
@@ -395,10 +303,24 @@ def write_workbook(
     path : str or os.PathLike
         The ``.xlsx`` file to write (replaced if it exists; its directory
         must exist).
-    language : {"zh", "en"}, default "zh"
-        Language of sheet names, headers, reasons and need categories.
+    language : {"zh", "en"}, optional
+        Language of sheet names, headers, reasons, details and need
+        categories (None: the current language, see :mod:`matching.i18n`).
     extra : mapping, optional
         More rows for the summary sheet (item -> value), e.g. input file names.
+    children, mentors : DataFrame, optional
+        The validated rosters the result was matched from (as
+        :func:`matching.read_children` returns them): with them the pairs
+        and unmatched sheets show each child's and mentor's community (社区).
+    carry_columns : sequence of str, default ()
+        Staff's own roster columns (names, phone numbers) shown beside each
+        id, headed ``儿童<column>`` / ``爱心妈妈<column>`` (``child <column>`` /
+        ``mentor <column>`` in English); needs ``children`` and ``mentors``.
+        A column one roster lacks is left out for that roster; one neither
+        has is an :class:`~matching.errors.InputError`.
+    priority_labels : mapping of int to str, optional
+        A word for each priority level (such as ``{0: "普通", 2: "高"}``);
+        without it the priority is shown as its number.
 
     Returns
     -------
@@ -408,7 +330,10 @@ def write_workbook(
     Raises
     ------
     ConfigError
-        ``language`` is not ``"zh"`` or ``"en"``.
+        ``language`` is not ``"zh"`` or ``"en"``, or ``carry_columns``
+        without the rosters.
+    InputError
+        A carried column that neither roster has.
     ImportError
         openpyxl is not installed (``pip install "mentor-matching[excel]"``).
 
@@ -429,5 +354,8 @@ def write_workbook(
     ...     openpyxl.load_workbook(p).sheetnames
     ['pairs', 'unmatched', 'streets', 'summary']
     """
-    data = workbook_bytes(result, language=language, extra=extra)
+    data = workbook_bytes(
+        result, language=language, extra=extra, children=children, mentors=mentors,
+        carry_columns=carry_columns, priority_labels=priority_labels,
+    )  # fmt: skip
     return write_bytes_atomic(path, data)

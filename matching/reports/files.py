@@ -10,6 +10,19 @@
 ``summary.json``
     ``{"library_version", "metrics", "config", ...extra}``.
 
+Languages
+---------
+The two CSV files are for staff and follow ``language`` (None: the current
+language, see :mod:`matching.i18n`).  In English their headers are the
+column keys (``child_id``, ...), reasons are codes and details English, as
+in the result itself, so scripts reading them keep working.  In Chinese
+the headers, need categories, reasons (in words, the code in a column of
+its own) and details are Chinese (:func:`matching.reports.tables.localise`) and
+lists are joined with ``、``.  ``summary.json`` is for programs: its keys
+and values are always the canonical ones (English keys, reason codes),
+whatever the language.  Staff's own roster columns (``carry_columns``, such
+as names) go into the CSV files only, never into ``summary.json``.
+
 File conventions
 ----------------
 - CSV files are UTF-8 with a byte-order mark (so Excel shows Chinese text
@@ -41,7 +54,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
+from matching._engine.explain import reason_text
+from matching.i18n import gettext as _
+from matching.i18n import use_language
+from matching.match import MatchResult
 from matching.reports.folders import staged_folder, write_bytes_atomic
 
 __all__ = [
@@ -51,6 +67,7 @@ __all__ = [
     "STREET_COLUMNS",
     "neutralise",
     "plain_scalar",
+    "result_csv_bytes",
     "street_metrics",
     "summary_lines",
     "to_csv_bytes",
@@ -242,12 +259,39 @@ def _summary_bytes(result: MatchResult, extra: Mapping[str, Any] | None) -> byte
     return (text + "\n").encode("utf-8")
 
 
+def result_csv_bytes(
+    result: MatchResult,
+    *,
+    language: str | None = None,
+    children: pd.DataFrame | None = None,
+    mentors: pd.DataFrame | None = None,
+    carry_columns: Sequence[str] = (),
+) -> dict[str, bytes]:
+    """The bytes of ``pairs.csv`` and ``unmatched.csv`` (see :func:`write_result`).
+
+    Returns ``{"pairs": bytes, "unmatched": bytes}``; nothing touches the disk.
+    """
+    from matching.reports.tables import localise, staff_tables
+
+    with use_language(language) as lang:
+        tables = staff_tables(
+            result, children=children, mentors=mentors, carry_columns=carry_columns
+        )
+        if lang != "en":  # English keeps the result's own columns and values
+            tables = {key: localise(t, config=result.config) for key, t in tables.items()}
+        return {key: to_csv_bytes(t, decimals=RESULT_DECIMALS) for key, t in tables.items()}
+
+
 def write_result(
     result: MatchResult,
     out_dir: str | os.PathLike[str],
     *,
     extra: dict[str, Any] | None = None,
     replace_folder: bool = True,
+    language: str | None = None,
+    children: pd.DataFrame | None = None,
+    mentors: pd.DataFrame | None = None,
+    carry_columns: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Write ``pairs.csv``, ``unmatched.csv`` and ``summary.json`` into ``out_dir``.
 
@@ -270,6 +314,17 @@ def write_result(
         whatever else the folder holds (for a folder shared with other files,
         such as the demo's or a staging folder); a failure between files can
         leave old and new files side by side.
+    language : {"zh", "en"}, optional
+        Language of the CSV files (None: the current language); see the
+        module docstring.  ``summary.json`` is the same in every language.
+    children, mentors : DataFrame, optional
+        The validated rosters the result was matched from; needed for
+        ``carry_columns``.
+    carry_columns : sequence of str, default ()
+        Staff's own roster columns (names, phone numbers) to write beside
+        each child's and mentor's id in the CSV files (a column one roster
+        lacks is left out for that roster; a column neither has is an
+        :class:`InputError`).  Never written into ``summary.json``.
 
     Returns
     -------
@@ -291,13 +346,11 @@ def write_result(
     """
     if not isinstance(result, MatchResult):
         raise TypeError(f"result must be a MatchResult, got {type(result).__name__}")
-    contents = {
-        "pairs": to_csv_bytes(result.pairs, columns=PAIR_COLUMNS, decimals=RESULT_DECIMALS),
-        "unmatched": to_csv_bytes(
-            result.unmatched, columns=UNMATCHED_COLUMNS, decimals=RESULT_DECIMALS
-        ),
-        "summary": _summary_bytes(result, extra),
-    }
+    tables = result_csv_bytes(
+        result, language=language, children=children, mentors=mentors,
+        carry_columns=carry_columns,
+    )  # fmt: skip
+    contents = {**tables, "summary": _summary_bytes(result, extra)}
     directory = Path(out_dir)
     if not replace_folder:
         directory.mkdir(parents=True, exist_ok=True)
@@ -407,6 +460,52 @@ def street_metrics(result: MatchResult) -> pd.DataFrame:
     return frame
 
 
-def summary_lines(result: MatchResult) -> list[str]:
-    """The lines of :meth:`MatchResult.summary` (counts, rates and distances; ids only)."""
-    return result.summary().splitlines()
+def summary_lines(result: MatchResult, *, language: str | None = None) -> list[str]:
+    """A few lines for a terminal, in ``language``: counts, rates and distances (ids only).
+
+    The English lines are those of :meth:`MatchResult.summary`.
+
+    Examples
+    --------
+    >>> from matching import match
+    >>> from matching.datasets.synth import district
+    >>> result = match(*district(60, 40, seed=1))
+    >>> summary_lines(result, language="en")[0]
+    'children: 60  mentors (active): 37  capacity: 43'
+    >>> summary_lines(result, language="zh")[0]
+    '儿童：60  在岗爱心妈妈：37  可结对名额：43'
+    """
+    m = result.metrics
+    with use_language(language) as lang:
+        lines = [
+            _("children: {children}  mentors (active): {mentors}  capacity: {capacity}").format(
+                children=m["n_children"], mentors=m["n_mentors_active"],
+                capacity=m["mentor_capacity"],
+            ),
+            _(
+                "paired: {pairs} ({rate})  unmatched: {unmatched}  priority paired: {priority}"
+            ).format(
+                pairs=m["n_pairs"], rate=f"{m['pairing_rate']:.1%}", unmatched=m["n_unmatched"],
+                priority=f"{m['priority_pairing_rate']:.1%}",
+            ),
+            _("distance km: mean {mean}  median {median}  p90 {p90}").format(
+                mean=f"{m['distance_km_mean']:.2f}", median=f"{m['distance_km_median']:.2f}",
+                p90=f"{m['distance_km_p90']:.2f}",
+            ),
+            _(
+                "needs covered: {needs}  mentor utilisation: {used}  objective: {cost} km-eq"
+            ).format(
+                needs=f"{m['needs_covered_share']:.1%}", used=f"{m['mentor_utilisation']:.1%}",
+                cost=f"{m['objective_km']:.3f}",
+            ),
+        ]  # fmt: skip
+        if m["unmatched_by_reason"]:
+            # English names each reason by its code, as the result does; other languages in words
+            reasons = (", " if lang == "en" else "；").join(
+                _("{reason} {count}").format(
+                    reason=code if lang == "en" else reason_text(code), count=count
+                )
+                for code, count in m["unmatched_by_reason"].items()
+            )
+            lines.append(_("unmatched by reason: {reasons}").format(reasons=reasons))
+        return lines

@@ -17,13 +17,20 @@ composed further:
 
 Chinese labels
 --------------
-With ``language="auto"`` (the default) labels are Chinese when a CJK font is
-installed (:func:`cjk_font` looks for Noto Sans/Serif CJK, Source Han,
-WenQuanYi, SimHei, Microsoft YaHei, PingFang, ...), English otherwise.  When no
-CJK font is found every label is English and text the default font cannot
-draw - such as Chinese street names - is replaced by ``S1``, ``S2``, ... (the
-streets in sorted order; :func:`street_codes` gives the key), so matplotlib
-never warns about missing glyphs.  On Debian/Ubuntu, ``apt install
+Labels come from the one catalogue (:mod:`matching.i18n`), in ``language``
+(None, the default: the current language; ``"auto"``: Chinese whenever a
+Chinese font is found).  Chinese labels need a font that draws Chinese, which
+:func:`cjk_font` finds on its own: the file named by the ``MATCHING_CJK_FONT``
+environment variable, then matplotlib's font list (:data:`CJK_FONTS`: Noto
+Sans/Serif CJK, Source Han, WenQuanYi, SimHei, Microsoft YaHei, PingFang,
+...), then the usual font files of Debian/Ubuntu, Fedora, Windows and macOS
+(:data:`CJK_FONT_FILES`); a file found on disk is registered with matplotlib
+(``font_manager.fontManager.addfont``).  When none exists the labels are
+English, once per process a warning says so, and text the default font
+cannot draw - such as Chinese street names - is replaced by ``S1``, ``S2``,
+... (the streets in sorted order; :func:`street_codes` gives the key), so
+matplotlib never warns about missing glyphs.  Street names are drawn by name
+whenever the font can draw them.  On Debian/Ubuntu, ``apt install
 fonts-noto-cjk`` gives Chinese labels.
 
 Requires matplotlib: ``pip install "mentor-matching[plot]"``.
@@ -32,9 +39,11 @@ Requires matplotlib: ``pip install "mentor-matching[plot]"``.
 from __future__ import annotations
 
 import functools
+import glob
 import io
 import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +52,8 @@ import numpy as np
 import pandas as pd
 
 from matching.errors import ConfigError
+from matching.i18n import N_, check_language, current_language
+from matching.i18n import gettext as _
 from matching.match import MatchResult
 from matching.reports.files import street_metrics
 from matching.reports.folders import write_bytes_atomic
@@ -54,6 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CJK_FONTS",
+    "CJK_FONT_FILES",
+    "FONT_ENVIRONMENT_VARIABLE",
     "cjk_font",
     "plot_distances",
     "plot_pairs",
@@ -82,26 +95,48 @@ CJK_FONTS: tuple[str, ...] = (
 )
 """Font families searched for Chinese labels, in order of preference."""
 
-_LABELS: dict[str, tuple[str, str]] = {
-    "pairs_title": ("结对分布(按儿童所在街道着色)", "Pairs by the child's street"),
-    "lon": ("经度", "Longitude"),
-    "lat": ("纬度", "Latitude"),
-    "mentor": ("爱心妈妈", "Mentor"),
-    "unmatched": ("未配对儿童", "Unmatched child"),
-    "dist_title": ("结对距离分布", "Distance of the pairs"),
-    "dist_x": ("距离(公里)", "Distance (km)"),
-    "dist_y": ("结对数", "Pairs"),
-    "mean": ("平均", "mean"),
-    "median": ("中位数", "median"),
-    "p90": ("90分位", "90th percentile"),
-    "limit": ("距离上限", "distance limit"),
-    "streets_title": ("各街道配对率与需求覆盖率", "Pairing rate and need coverage by street"),
-    "rate": ("配对率", "Pairing rate"),
-    "coverage": ("需求覆盖率", "Need coverage"),
-    "share": ("比例", "Share"),
-    "street": ("街道", "Street"),
+CJK_FONT_FILES: tuple[str, ...] = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc",  # Debian/Ubuntu fonts-noto-cjk
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-*.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-*.ttc",  # Debian/Ubuntu fonts-wqy-*
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-*.ttc",  # Fedora
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-*.ttc",  # Arch
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+    "C:/Windows/Fonts/msyh.ttc",  # Microsoft YaHei
+    "C:/Windows/Fonts/simhei.ttf",
+    "C:/Windows/Fonts/simsun.ttc",
+    "/System/Library/Fonts/PingFang.ttc",  # macOS
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+    "/System/Library/Fonts/STHeiti Light.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+)
+"""Font files (glob patterns) searched for Chinese labels when matplotlib knows no CJK font."""
+
+FONT_ENVIRONMENT_VARIABLE = "MATCHING_CJK_FONT"
+"""An environment variable naming a font file (.ttf, .otf, .ttc) to draw Chinese with."""
+
+_LABELS: dict[str, str] = {
+    "pairs_title": N_("Pairs by the child's street"),
+    "lon": N_("Longitude"),
+    "lat": N_("Latitude"),
+    "mentor": N_("Mentor"),
+    "unmatched": N_("Unmatched child"),
+    "dist_title": N_("Distance of the pairs"),
+    "dist_x": N_("Distance (km)"),
+    "dist_y": N_("Number of pairs"),
+    "mean": N_("mean"),
+    "median": N_("median"),
+    "p90": N_("90th percentile"),
+    "limit": N_("distance limit"),
+    "streets_title": N_("Pairing rate and need coverage by street"),
+    "rate": N_("Pairing rate"),
+    "coverage": N_("Need coverage"),
+    "share": N_("Share"),
+    "street": N_("Street"),
 }
-_LANGUAGES = ("auto", "zh", "en")
+_PROBE = "中文街道社区爱心妈妈"  # characters a font must draw to count as a Chinese font
+_REGISTERED: dict[str, str | None] = {}  # font file -> its family (None: unusable)
+_warned = False  # the English fallback is announced once per process
 
 
 def _require_matplotlib() -> None:
@@ -112,11 +147,13 @@ def _require_matplotlib() -> None:
 
 
 def cjk_font() -> str | None:
-    """The family name of an installed font that draws Chinese, or ``None``.
+    """The family name of a font that draws Chinese, or ``None``.
 
-    Looks through matplotlib's font list for the families of
-    :data:`CJK_FONTS` (in that order), then for any family whose name
-    contains ``CJK``.
+    Looks, in order, at the font file named by ``MATCHING_CJK_FONT``, at
+    matplotlib's font list for the families of :data:`CJK_FONTS` (in that
+    order) or any family whose name contains ``CJK``, and at the font files
+    of :data:`CJK_FONT_FILES`.  A file is used only if it draws Chinese; it is
+    registered with matplotlib (``font_manager.fontManager.addfont``), once.
 
     Examples
     --------
@@ -127,12 +164,63 @@ def cjk_font() -> str | None:
     _require_matplotlib()
     from matplotlib import font_manager
 
+    named = os.environ.get(FONT_ENVIRONMENT_VARIABLE, "").strip()
+    if named:
+        family = _register(named)
+        if family is not None:
+            return family
     names = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FONTS:
         if family in names:
             return family
     extra = sorted(n for n in names if "CJK" in n)
-    return extra[0] if extra else None
+    if extra:
+        return extra[0]
+    for pattern in CJK_FONT_FILES:
+        for path in sorted(glob.glob(pattern)):
+            family = _register(path)
+            if family is not None:
+                return family
+    return None
+
+
+def _register(path: str) -> str | None:
+    """The family of the font file ``path`` after registering it with matplotlib, or
+    None when it is missing, unreadable or draws no Chinese."""
+    if path in _REGISTERED:
+        return _REGISTERED[path]
+    from matplotlib import font_manager
+
+    family: str | None = None
+    if os.path.isfile(path):
+        try:
+            font = font_manager.get_font(path)
+            if all(ord(ch) in font.get_charmap() for ch in _PROBE):
+                manager = font_manager.fontManager
+                if not any(entry.fname == path for entry in manager.ttflist):
+                    manager.addfont(path)
+                family = str(font.family_name)
+        except (OSError, RuntimeError, ValueError):  # not a font FreeType can read
+            family = None
+    _REGISTERED[path] = family
+    return family
+
+
+def _warn_no_font() -> None:
+    """Say once per process that charts fall back to English for want of a Chinese font."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    warnings.warn(
+        _(
+            "no font that draws Chinese was found, so charts are in English and streets are "
+            "numbered S1, S2, ...; install one (Debian/Ubuntu: apt install fonts-noto-cjk) or "
+            "set {variable} to a font file"
+        ).format(variable=FONT_ENVIRONMENT_VARIABLE),
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _default_family() -> str:
@@ -147,23 +235,30 @@ def _default_family() -> str:
 def _charmap(family: str) -> frozenset[int]:
     from matplotlib import font_manager
 
-    path = font_manager.findfont(font_manager.FontProperties(family=family))
+    # a list, so a family name with a hyphen is not read as a fontconfig pattern
+    path = font_manager.findfont(font_manager.FontProperties(family=[family]))
     return frozenset(font_manager.get_font(path).get_charmap())
 
 
 class _Text:
     """Labels, font and text sanitising of one figure."""
 
-    def __init__(self, language: str) -> None:
-        if language not in _LANGUAGES:
-            raise ConfigError(
-                f"The 'language' parameter must be 'auto', 'zh' or 'en', got {language!r} instead."
-            )
+    def __init__(self, language: str | None) -> None:
+        wanted: str = (
+            current_language()
+            if language is None
+            else "auto"
+            if language == "auto"
+            else check_language(language)
+        )
         _require_matplotlib()
         from matplotlib.font_manager import FontProperties
 
-        font = cjk_font() if language in ("auto", "zh") else None
+        font = cjk_font() if wanted in ("auto", "zh") else None
+        if wanted == "zh" and font is None:
+            _warn_no_font()
         self.zh = font is not None
+        self.language = "zh" if self.zh else "en"
         default = _default_family()
         self.family = [font, default] if font else [default]
         self.prop: FontProperties = FontProperties(family=self.family)
@@ -171,7 +266,7 @@ class _Text:
         self._chars: frozenset[int] = frozenset().union(*(_charmap(f) for f in self.family))
 
     def __call__(self, key: str) -> str:
-        return _LABELS[key][0 if self.zh else 1]
+        return _(_LABELS[key], self.language)
 
     def drawable(self, text: str) -> bool:
         return all(ord(ch) in self._chars or ch.isspace() for ch in text)
@@ -218,7 +313,7 @@ def plot_pairs(
     children: pd.DataFrame,
     mentors: pd.DataFrame,
     *,
-    language: str = "auto",
+    language: str | None = None,
     figsize: tuple[float, float] = (8.0, 7.0),
     dpi: float = 100.0,
     show_mentors: bool = True,
@@ -231,9 +326,10 @@ def plot_pairs(
         The result of :func:`matching.match` on these rosters.
     children, mentors : DataFrame
         The rosters (for the coordinates; validated here).
-    language : {"auto", "zh", "en"}, default "auto"
-        Chinese labels when a CJK font is installed (``"auto"``, ``"zh"``),
-        else English (see the module docstring).
+    language : {"zh", "en", "auto"}, optional
+        Language of the labels (None: the current language; ``"auto"``:
+        Chinese whenever a Chinese font is found).  Chinese needs a font that
+        draws it, else the labels are English (see the module docstring).
     figsize : (float, float), default (8, 7)
         Figure size in inches.
     dpi : float, default 100
@@ -335,7 +431,7 @@ def _label_axes(ax: Any, text: _Text, title: str, x: str, y: str) -> None:
 def plot_distances(
     result: MatchResult,
     *,
-    language: str = "auto",
+    language: str | None = None,
     bins: int = 30,
     figsize: tuple[float, float] = (7.0, 4.0),
     dpi: float = 100.0,
@@ -390,7 +486,7 @@ def plot_distances(
 def plot_streets(
     result: MatchResult,
     *,
-    language: str = "auto",
+    language: str | None = None,
     figsize: tuple[float, float] = (8.0, 4.5),
     dpi: float = 100.0,
 ) -> Figure:

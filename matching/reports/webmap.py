@@ -41,6 +41,8 @@ import pandas as pd
 
 from matching.errors import ConfigError
 from matching.geo.crs import convert
+from matching.i18n import LANGUAGES, N_, check_language, use_language
+from matching.i18n import gettext as _
 from matching.match import MatchResult
 from matching.reports.folders import write_bytes_atomic
 from matching.rosters import validate_children, validate_mentors
@@ -70,12 +72,14 @@ TILES: dict[str, dict[str, str]] = {
 }
 """Tile providers: URL template, attribution and the coordinate system of the tiles."""
 
-OFFLINE_NOTE: dict[str, str] = {
-    "zh": "查看本地图需要联网：Leaflet 脚本来自公共 CDN，底图瓦片来自{provider}。",
-    "en": "Viewing this map needs internet access: Leaflet is loaded from public CDNs "
-    "and the base-map tiles from {provider}.",
-}
-"""The note shown on (and written into) every map page."""
+_OFFLINE_NOTE = N_(
+    "Viewing this map needs internet access: Leaflet is loaded from public CDNs "
+    "and the base-map tiles from {provider}."
+)
+
+OFFLINE_NOTE: dict[str, str] = {lang: _(_OFFLINE_NOTE, lang) for lang in LANGUAGES}
+"""The note shown on (and written into) every map page, in each language (from the
+catalogue)."""
 
 _PALETTE = (
     "#1f77b4",
@@ -90,11 +94,14 @@ _PALETTE = (
     "#17becf",
 )
 _TEXT = {
-    "zh": {"pairs": "结对", "mentors": "爱心妈妈", "unmatched": "未配对儿童", "none": "无底图",
-           "children": "已配对儿童", "street": "街道", "km": "公里"},
-    "en": {"pairs": "pairs", "mentors": "mentors", "unmatched": "unmatched children",
-           "none": "no base map", "children": "paired children", "street": "street", "km": "km"},
-}  # fmt: skip
+    "pairs": N_("pair lines"),
+    "mentors": N_("mentors"),
+    "unmatched": N_("unmatched children"),
+    "none": N_("no base map"),
+    "children": N_("paired children"),
+    "street": N_("street"),
+    "km": N_("km"),
+}
 
 
 def _require_folium() -> Any:
@@ -113,7 +120,7 @@ def pairs_map(
     mentors: pd.DataFrame,
     *,
     tiles: str | None = "osm",
-    language: str = "zh",
+    language: str | None = None,
     show_mentors: bool = True,
     zoom_start: int = 12,
 ) -> folium.Map:
@@ -128,8 +135,9 @@ def pairs_map(
     tiles : {"osm", "gaode", None}, default "osm"
         Base map: OpenStreetMap (WGS-84), Gaode/AMap (GCJ-02; points are
         converted to GCJ-02) or no base layer (points in WGS-84).
-    language : {"zh", "en"}, default "zh"
-        Language of the layer names and the note.
+    language : {"zh", "en"}, optional
+        Language of the layer names, tooltips' words and the note (None: the
+        current language, see :mod:`matching.i18n`).
     show_mentors : bool, default True
         Draw the active mentors without a child too (mentors with a child are
         always drawn).
@@ -161,7 +169,9 @@ def pairs_map(
     """
     folium = _require_folium()
     _check_options(tiles, language)
-    text = _TEXT[language]
+    with use_language(language):
+        text = {key: _(message) for key, message in _TEXT.items()}
+        note = _(_OFFLINE_NOTE)
     kids = validate_children(children).set_index("id")
     moms = validate_mentors(mentors)
     moms = moms[moms["active"].to_numpy(dtype=bool)].set_index("id")
@@ -179,23 +189,21 @@ def pairs_map(
     ]
     _add_points(folium, groups, pts, pairs, unmatched, colour, text, show_mentors)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    _add_note(folium, fmap, OFFLINE_NOTE[language].format(provider=provider), colour, target)
+    _add_note(folium, fmap, note.format(provider=provider), colour, target)
     root: Any = fmap.get_root()
     root.header.add_child(
-        folium.Element(f"<!-- {html.escape(OFFLINE_NOTE['en'].format(provider=provider))} -->")
+        folium.Element(f"<!-- {html.escape(_OFFLINE_NOTE.format(provider=provider))} -->")
     )
     return fmap
 
 
-def _check_options(tiles: str | None, language: str) -> None:
+def _check_options(tiles: str | None, language: str | None) -> None:
     if tiles is not None and tiles not in TILES:
         raise ConfigError(
             f"The 'tiles' parameter must be 'osm', 'gaode' or None, got {tiles!r} instead."
         )
-    if language not in _TEXT:
-        raise ConfigError(
-            f"The 'language' parameter must be 'zh' or 'en', got {language!r} instead."
-        )
+    if language is not None:
+        check_language(language)
 
 
 def _check_ids(
@@ -321,7 +329,7 @@ def save(fmap: folium.Map, path: str | os.PathLike[str]) -> Path:
     >>> from matching import match
     >>> from matching.datasets.synth import district
     >>> kids, moms = district(30, 20, seed=1)
-    >>> m = pairs_map(match(kids, moms), kids, moms, tiles="gaode")
+    >>> m = pairs_map(match(kids, moms), kids, moms, tiles="gaode", language="zh")
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     "联网" in save(m, f"{tmp}/map.html").read_text(encoding="utf-8")
     True
