@@ -39,6 +39,7 @@ Requires openpyxl: ``pip install "mentor-matching[excel]"``.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +69,7 @@ __all__ = [
     "LANGUAGES",
     "REASON_TEXT",
     "SHEETS",
+    "cell_value",
     "header",
     "localise",
     "sheets_bytes",
@@ -146,15 +148,26 @@ def _summary_rows(result: MatchResult, extra: Mapping[str, Any] | None) -> list[
     return rows
 
 
-def _cell_value(value: Any) -> Any:
-    """A value openpyxl stores as a number, a boolean, text (escaped) or an empty cell."""
+def cell_value(value: Any) -> Any:
+    """A value as openpyxl should store it: a number (rounded to 4 decimals), a
+    boolean, formula-safe escaped text, or None (an empty cell, also for NaN).
+
+    Text that a spreadsheet would read as a formula is prefixed with ``'``
+    (:func:`matching.reports.neutralise`); control characters the xlsx format
+    cannot store become visible ``\\xNN`` escapes; lists are joined.
+
+    Examples
+    --------
+    >>> cell_value("=HYPERLINK(1)"), cell_value(float("nan")), cell_value(0.123456)
+    ("'=HYPERLINK(1)", None, 0.1235)
+    """
     if value is pd.NA or value is pd.NaT:
         return None
     value = plain_scalar(value)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
-        return round(value, _DECIMALS)
+        return round(value, _DECIMALS) if math.isfinite(value) else None
     if isinstance(value, tuple | list | set | frozenset | np.ndarray):
         value = list_text(value, "en")
     elif isinstance(value, Mapping):
@@ -175,12 +188,12 @@ def _add_sheet(
     from openpyxl.styles import Font
 
     ws = wb.create_sheet(title=title)
-    ws.append([_cell_value(c) for c in columns])
+    ws.append([cell_value(c) for c in columns])
     widths = [len(str(c)) for c in columns]
     pct = set(percent)
     pct_cols = [j for j, c in enumerate(columns) if c in pct]
     for row in rows:
-        values = [_cell_value(v) for v in row]
+        values = [cell_value(v) for v in row]
         ws.append(values)
         cells = ws[ws.max_row]
         targets = range(1, len(values)) if values and values[0] in pct else pct_cols

@@ -5,11 +5,8 @@ sentences followed by one sheet per table, each with a bold, frozen header
 row.  The texts come from the caller, already in the staff's language
 (:mod:`matching.programme.plan_text` for the nightly plan).
 
-Safety: text cells that a spreadsheet would read as a formula (starting
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with
-``'`` (:func:`matching.reports.neutralise`), so no cell is ever a formula,
-whatever the rosters hold; control characters the xlsx format cannot store
-are written as visible ``\\xNN`` escapes.  Nothing touches the disk: the
+Safety: every cell goes through :func:`matching.reports.excel.cell_value`,
+so no cell is ever a formula, whatever the rosters hold.  Nothing touches the disk: the
 caller writes the bytes with the rest of its folder.
 
 Requires openpyxl: ``pip install "mentor-matching[excel]"``.
@@ -18,7 +15,6 @@ Requires openpyxl: ``pip install "mentor-matching[excel]"``.
 from __future__ import annotations
 
 import io
-import math
 import re
 import zipfile
 from collections.abc import Sequence
@@ -26,26 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from matching.reports.files import neutralise, plain_scalar
+from matching.reports.excel import cell_value
 
 __all__ = ["sheets_workbook_bytes"]
 
-_DECIMALS = 4
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f]")  # openpyxl refuses these
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-
-
-def _cell(value: Any) -> Any:
-    """A number, a boolean, escaped text or None (an empty cell)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    value = plain_scalar(value)
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return round(value, _DECIMALS) if math.isfinite(value) else None
-    text = _ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
-    return neutralise(text)
 
 
 def _width(values: Sequence[Any]) -> float:
@@ -117,25 +98,25 @@ def sheets_workbook_bytes(
     bold = Font(bold=True)
     used: set[str] = set()
     ws = wb.create_sheet(title=_title(summary_sheet, used))
-    ws.append([_cell(summary_header)])
+    ws.append([cell_value(summary_header)])
     for line in summary_lines:
-        ws.append([_cell(line)])
+        ws.append([cell_value(line)])
     ws["A1"].font = bold
     ws.column_dimensions["A"].width = 100
     for row in ws.iter_rows(min_row=2):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
     for name, frame in sheets:
         ws = wb.create_sheet(title=_title(name, used))
-        headers = [_cell(str(c)) for c in frame.columns]
+        headers = [cell_value(str(c)) for c in frame.columns]
         ws.append(headers)
         columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
         for i in range(len(frame)):
-            ws.append([_cell(col[i]) for col in columns])
+            ws.append([cell_value(col[i]) for col in columns])
         for cell in ws[1]:
             cell.font = bold
         ws.freeze_panes = "A2"
         for j, col in enumerate(columns):
-            values = [headers[j], *(_cell(v) for v in col[:200])]
+            values = [headers[j], *(cell_value(v) for v in col[:200])]
             ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
     buffer = io.BytesIO()
     wb.save(buffer)
