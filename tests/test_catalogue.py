@@ -35,9 +35,15 @@ def _marked() -> dict[str, tuple[str, int]]:
 
 
 def _po() -> dict[str, object]:
+    """Every entry by its msgid; a plural entry (ngettext) by its singular and its plural."""
     with PO.open("rb") as stream:
         entries = read_po(stream)
-    return {m.id if isinstance(m.id, str) else m.id[0]: m for m in entries if m.id}
+    found: dict[str, object] = {}
+    for m in entries:
+        if m.id:
+            for msgid in (m.id,) if isinstance(m.id, str) else m.id:
+                found.setdefault(msgid, m)
+    return found
 
 
 def _fields(text: str) -> set[str]:

@@ -75,7 +75,7 @@ import pandas as pd
 from matching.errors import ConfigError, InputError
 from matching.geo.crs import normalize_crs
 from matching.geo.lookup import AddressLookup, GeocodeCache
-from matching.rosters.columns import CRS_HEADERS, find_column
+from matching.rosters.columns import ADDRESS_HEADERS, CRS_HEADERS, find_column
 
 __all__ = [
     "ADDRESS_ALIASES",
@@ -101,8 +101,9 @@ _ID_HEADERS = ("id", "编号")
 _LAT_HEADERS = ("lat", "纬度")
 _LON_HEADERS = ("lon", "经度")
 
-ADDRESS_ALIASES: tuple[str, ...] = ("address", "地址")
-"""The headers of a roster's address column looked for by default (stripped, lower-cased)."""
+ADDRESS_ALIASES: tuple[str, ...] = ADDRESS_HEADERS
+"""The headers of a roster's address column looked for by default (stripped, lower-cased):
+address, 地址, 家庭住址, 住址, 居住地址, 现住址."""
 _FAILURE_COLUMNS = ["id", "reason", "detail"]
 
 
