@@ -593,7 +593,7 @@ def _as_floats(
 # A text column whose first _FEW_SAMPLE cells hold fewer than _FEW_DISTINCT distinct texts is
 # read one distinct text at a time (pandas' bulk text-to-number parse costs more per cell).
 _FEW_SAMPLE = 1000
-_FEW_DISTINCT = 100
+_FEW_DISTINCT = 500
 
 
 def empty_column(column: Column) -> pd.Series:

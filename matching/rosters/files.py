@@ -144,7 +144,9 @@ def _is_note(cells: list[Any], id_position: int | None) -> bool:
 
 def _rows_below(df: pd.DataFrame) -> tuple[int, list[int]]:
     """How many rows at the end of a raw table are notes or blank, and which of them
-    (positions in the table) are notes with text."""
+    (positions in the table) are notes with text; none unless the header was found."""
+    if not _is_header(list(df.columns)):
+        return 0, []
     id_position = next(
         (k for k, label in enumerate(df.columns) if str(label).strip().lower() in _ID), None
     )
