@@ -364,7 +364,8 @@ def _match_headers(
             message = _("{n} columns map to {name!r}: {listed}").format(
                 n=len(positions), name=name, listed=listed
             )
-            problems.append((-1, rank, headers.labels[name], message))
+            # several headers: the column is named canonically, the message lists them
+            problems.append((-1, rank, name, message))
     missing = _("missing required column")
     for column in columns:
         if column.name not in headers.found and column.required and len(df) > 0:
