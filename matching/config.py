@@ -12,9 +12,12 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from matching.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matching.rosters.vocabulary import Vocabulary
 
 __all__ = [
     "MAX_WEIGHT_KM",
@@ -28,6 +31,7 @@ __all__ = [
     "load_nightly_config",
     "load_output_config",
     "load_rematch_policy",
+    "load_vocabulary",
     "validate_policy",
 ]
 
@@ -430,6 +434,57 @@ def load_output_config(path: str | Path | None) -> OutputConfig:
         return OutputConfig(**table)
     except ConfigError as exc:
         raise ConfigError(f"config file {p}, [output]: {exc}") from None
+
+
+_VOCABULARY = "vocabulary"
+_VOCABULARY_KEYS = ("priority", "needs", "active", "gender")
+
+
+def load_vocabulary(path: str | Path | None) -> Vocabulary:
+    """The built-in roster vocabulary extended by the ``[vocabulary]`` table of a TOML file.
+
+    The table's keys are ``priority``, ``needs``, ``active`` and ``gender``,
+    each a table of words and their meanings (see
+    :meth:`matching.rosters.Vocabulary.extended`).  Without a file or a
+    table, the built-in vocabulary
+    (:data:`matching.rosters.VOCABULARY`).
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, a key is unknown, or a word or its
+        meaning is not acceptable; the message names the file and the key.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> toml = pathlib.Path(tempfile.mkdtemp(), "matching.toml")
+    >>> _ = toml.write_text(
+    ...     '[vocabulary]\\npriority = { "特急" = 3 }\\n'
+    ...     'needs = { "心理辅导" = "spiritual_growth" }\\n'
+    ... )
+    >>> words = load_vocabulary(toml)
+    >>> words.priority["特急"], words.needs["心理辅导"]
+    (3, 'spiritual_growth')
+    """
+    from matching.rosters.vocabulary import VOCABULARY
+
+    if path is None:
+        return VOCABULARY
+    p = Path(path)
+    table = _read_toml(p).get(_VOCABULARY, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {p}: [{_VOCABULARY}] must be a table")
+    unknown = sorted(set(table) - set(_VOCABULARY_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"config file {p}: unknown key(s) in [{_VOCABULARY}]: {', '.join(unknown)} "
+            f"(accepted: {', '.join(_VOCABULARY_KEYS)})"
+        )
+    try:
+        return VOCABULARY.extended(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {p}, [{_VOCABULARY}]: {exc}") from None
 
 
 def load_rematch_policy(path: str | Path | None) -> RematchPolicy:

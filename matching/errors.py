@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from matching.i18n import N_
+from matching.i18n import gettext as _
+
 __all__ = [
     "ConfigError",
     "EventError",
@@ -28,6 +31,7 @@ __all__ = [
     "MatchingError",
     "Problem",
     "RosterError",
+    "RosterErrors",
     "StoreConflictError",
     "StoreError",
     "StoreLockedError",
@@ -61,12 +65,18 @@ class Problem:
         from a file, ``"line N"`` when the id is missing or cannot be trusted
         (a malformed id, a row that looks shifted); ``"(header)"`` for a
         problem with the header.  Never a name, an address or any other cell.
+        These labels stay English (they identify); ``str(problem)`` words
+        them in the current language.
     column : str
-        The column at fault (``""`` for a problem with a whole line, such as
-        a wrong number of fields).
+        The column at fault, by the header the table had (``"优先级"`` for a
+        column headed so, ``"priority"`` for one headed ``priority``; a
+        missing required column by its canonical name, or its Chinese header
+        in Chinese); ``""`` for a problem with a whole line, such as a wrong
+        number of fields.
     message : str
         What is wrong and what is accepted, in a fixed phrase that tests can
-        match.  Never the value found.
+        match, in the language current when the problem was found.  Never the
+        value found.
     row : int or None
         The record's 1-based data row, when the problem is about a record.
     line : int or None
@@ -81,15 +91,43 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
+        # the labels of row_id are English: compared in English, worded in the language
         if self.line is not None:
-            where = f"line {self.line}"
+            label, where = f"line {self.line}", _("line {line}").format(line=self.line)
         elif self.row is not None:
-            where = f"row {self.row}"
+            label, where = f"row {self.row}", _("row {row}").format(row=self.row)
         else:
-            where = self.row_id
-        who = where if self.row_id == where else f"{where}, id {self.row_id}"
-        column = f"column {self.column!r}: " if self.column else ""
-        return f"{who}: {column}{self.message}"
+            label = self.row_id
+            where = _(_LABELS[label]) if label in _LABELS else label
+        if self.row_id == label:
+            who = where
+        else:
+            who = _("{where}, id {id}").format(where=where, id=self.row_id)
+        column = _("column {column!r}: ").format(column=self.column) if self.column else ""
+        return who + _(": ") + column + self.message
+
+
+_LABELS = {"(header)": N_("(header)")}
+_ROSTERS = {"children": N_("children"), "mentors": N_("mentors"), "input": N_("input")}
+
+
+def _summary(roster: str, n: int, source: str | None) -> str:
+    """The first line of a :class:`RosterError`, in the current language."""
+    name = _(_ROSTERS[roster]) if roster in _ROSTERS else roster
+    if source is not None:
+        text = _("{roster} roster is invalid: {n} problem(s) in file {source!r}")
+    else:
+        text = _("{roster} roster is invalid: {n} problem(s)")
+    return text.format(roster=name, n=n, source=source)
+
+
+def _listed(problems: Sequence[Problem]) -> str:
+    """One line per problem (at most 50), then how many more."""
+    shown = "\n".join(f"  - {p}" for p in problems[:50])
+    more = len(problems) - 50
+    if more > 0:
+        shown += "\n" + _("  ... and {n} more").format(n=more)
+    return shown
 
 
 class RosterError(InputError):
@@ -97,20 +135,59 @@ class RosterError(InputError):
 
     The message is one summary line (naming the file, for a roster read from
     one) followed by one line per problem (at most 50 in the message; all of
-    them are in ``problems``).  ``source`` is the file's path, or None.
+    them are in ``problems``), in the language current when the error was
+    made (:func:`matching.i18n.current_language`).  ``source`` is the file's
+    path, or None.
+
+    To report the problems of several rosters at once (both rosters of a
+    run), catch each one's error and raise :meth:`combine` of them.
     """
 
     def __init__(self, roster: str, problems: list[Problem], *, source: str | None = None) -> None:
         self.roster = roster
         self.source = source
         self.problems = list(problems)
-        shown = "\n".join(f"  - {p}" for p in self.problems[:50])
-        more = len(self.problems) - 50
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        where = f" in file {source!r}" if source is not None else ""
         super().__init__(
-            f"{roster} roster is invalid: {len(self.problems)} problem(s){where}\n{shown}{tail}"
+            f"{_summary(roster, len(self.problems), source)}\n{_listed(self.problems)}"
         )
+
+    @staticmethod
+    def combine(errors: Sequence[RosterError]) -> RosterError:
+        """One error reporting every problem of ``errors`` (each roster's summary line,
+        then its problems): the error itself if there is one, else a :class:`RosterErrors`.
+
+        Examples
+        --------
+        >>> kids = RosterError("children", [Problem("C1", "优先级", "out of range")])
+        >>> mentors = RosterError("mentors", [Problem("M1", "lat", "missing value")])
+        >>> both = RosterError.combine([kids, mentors])
+        >>> [len(e.problems) for e in both.errors], len(both.problems)
+        ([1, 1], 2)
+        """
+        errors = list(errors)
+        if not errors:
+            raise ValueError("RosterError.combine needs at least one error")
+        if len(errors) == 1:
+            return errors[0]
+        return RosterErrors(errors)
+
+
+class RosterErrors(RosterError):
+    """The errors of several rosters, reported at once (see :meth:`RosterError.combine`).
+
+    ``errors`` lists each roster's :class:`RosterError`; ``problems`` holds
+    all their problems, in order; ``roster`` and ``source`` join theirs with
+    ``", "`` (``source`` is None when no roster came from a file).  The
+    message is each error's message, one after the other.
+    """
+
+    def __init__(self, errors: Sequence[RosterError]) -> None:
+        self.errors: list[RosterError] = list(errors)
+        self.roster = ", ".join(e.roster for e in self.errors)
+        sources = [e.source for e in self.errors if e.source is not None]
+        self.source = ", ".join(sources) if sources else None
+        self.problems = [p for e in self.errors for p in e.problems]
+        InputError.__init__(self, "\n".join(str(e) for e in self.errors))
 
 
 class EventError(InputError):

@@ -43,15 +43,15 @@ def _marked() -> dict[str, tuple[str, int]]:
 
 
 def _po() -> dict[str, object]:
+    """Every entry by its msgid; a plural entry (ngettext) by its singular and its plural."""
     with PO.open("rb") as stream:
         entries = read_po(stream)
-    # a plural entry is found under its singular and its plural message (both are marked)
-    return {
-        msgid: m
-        for m in entries
-        if m.id
-        for msgid in ((m.id,) if isinstance(m.id, str) else tuple(m.id))
-    }
+    found: dict[str, object] = {}
+    for m in entries:
+        if m.id:
+            for msgid in (m.id,) if isinstance(m.id, str) else m.id:
+                found.setdefault(msgid, m)
+    return found
 
 
 def _fields(text: str) -> set[str]:

@@ -140,20 +140,27 @@ def test_needs_and_labels():
 def test_public_names():
     assert set(rosters.__all__) == {
         "ACCEPTED_NEEDS",
+        "ADDRESS_HEADERS",
         "CHILD_COLUMNS",
         "CRS_HEADERS",
+        "LIST_SEPARATORS",
         "MENTOR_COLUMNS",
         "NEEDS",
         "NEED_LABELS_ZH",
         "NEED_ORDER",
+        "VOCABULARY",
         "Column",
+        "ColumnReading",
         "RosterKind",
+        "RosterReading",
         "RosterSource",
         "ValidRoster",
+        "Vocabulary",
         "assume_valid",
         "find_column",
         "load_children",
         "load_mentors",
+        "load_rosters",
         "needs_mask",
         "read_children",
         "read_mentors",
@@ -1054,10 +1061,19 @@ def test_csv_header_only_and_empty_file(tmp_path):
     assert list(out.columns) == CHILD_ORDER
 
 
-def test_csv_not_utf8(tmp_path):
+def test_csv_in_gbk_is_read(tmp_path):
+    # Excel on Chinese Windows saves "CSV" as GBK: read as GB18030, its superset
     path = tmp_path / "kids.csv"
     path.write_bytes("id,lat,lon,street\na,1,2,东城\n".encode("gbk"))
-    with pytest.raises(InputError, match="UTF-8") as info:
+    kids = rosters.load_children(path)
+    assert kids.frame["street"].tolist() == ["东城"]
+    assert kids.reading.encoding == "gb18030"
+
+
+def test_csv_not_text(tmp_path):
+    path = tmp_path / "kids.csv"
+    path.write_bytes(b"id,lat,lon,street\na,1,2,\xff\x80\n")
+    with pytest.raises(InputError, match="UTF-8, GB18030") as info:
         read_children(path)
     assert not isinstance(info.value, RosterError)
     assert str(path) in str(info.value)

@@ -82,7 +82,7 @@ from matching.geo.crs import normalize_crs
 from matching.geo.lookup import FAILURE_TEXTS, AddressLookup, GeocodeCache
 from matching.i18n import N_, use_language
 from matching.i18n import gettext as _
-from matching.rosters.columns import CRS_HEADERS, find_column
+from matching.rosters.columns import ADDRESS_HEADERS, CRS_HEADERS, find_column
 
 __all__ = [
     "ADDRESS_ALIASES",
@@ -110,8 +110,9 @@ _ID_HEADERS = ("id", "编号")
 _LAT_HEADERS = ("lat", "纬度")
 _LON_HEADERS = ("lon", "经度")
 
-ADDRESS_ALIASES: tuple[str, ...] = ("address", "地址")
-"""The headers of a roster's address column looked for by default (stripped, lower-cased)."""
+ADDRESS_ALIASES: tuple[str, ...] = ADDRESS_HEADERS
+"""The headers of a roster's address column looked for by default (stripped, lower-cased):
+address, 地址, 家庭住址, 住址, 居住地址, 现住址."""
 _FAILURE_COLUMNS = ["id", "reason", "detail"]
 
 

@@ -95,7 +95,7 @@ _PALETTE = (
 )
 _TEXT = {
     "pairs": N_("pair lines"),
-    "mentors": N_("mentors"),
+    "mentors": N_("mentors' homes"),
     "unmatched": N_("unmatched children"),
     "none": N_("no base map"),
     "children": N_("paired children"),

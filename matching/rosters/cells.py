@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,22 @@ import pandas as pd
 
 from matching.errors import ConfigError
 from matching.geo.crs import CRS_NAMES, normalize_crs
-from matching.rosters.columns import ACCEPTED_NEEDS, NEED_LABELS_ZH, NEED_ORDER, NEEDS, Column
+from matching.i18n import N_, ngettext
+from matching.i18n import gettext as _
+from matching.rosters.columns import ACCEPTED_NEEDS, NEED_ORDER, Column
+from matching.rosters.vocabulary import (
+    VOCABULARY,
+    Vocabulary,
+    normalize_word,
+    number_and_unit,
+    split_list,
+    split_tags,
+)
 
 __all__ = [
     "RANGES",
     "CellProblems",
+    "Tally",
     "ValueRange",
     "check_column",
     "default_column",
@@ -59,20 +71,24 @@ class ValueRange:
     @property
     def accepted(self) -> str:
         if self.low_open:
-            return f"more than {_fmt(self.low)} up to {_fmt(self.high)}"
-        return f"{_fmt(self.low)} to {_fmt(self.high)}"
+            text = _("more than {low} up to {high}")
+        else:
+            text = _("{low} to {high}")
+        return text.format(low=_fmt(self.low), high=_fmt(self.high))
 
     @property
     def not_a_number(self) -> str:
-        return f"not a number (expected {self.unit}, {self.accepted})"
+        return _("not a number (expected {unit}, {accepted})").format(
+            unit=_(self.unit), accepted=self.accepted
+        )
 
     @property
     def out_of_range(self) -> str:
-        return f"out of range (accepted {self.accepted})"
+        return _("out of range (accepted {accepted})").format(accepted=self.accepted)
 
     @property
     def not_an_integer(self) -> str:
-        return f"not an integer (accepted integers {self.accepted})"
+        return _("not an integer (accepted integers {accepted})").format(accepted=self.accepted)
 
 
 # The accepted range of every numeric column.  The bounds of priority, capacity and
@@ -80,59 +96,40 @@ class ValueRange:
 # (matching.solve.integer_costs): with the km weights of MatchConfig bounded (matching.config),
 # a district's largest cost stays below 1e12 units of resolution_km.
 RANGES: dict[str, ValueRange] = {
-    "lat": ValueRange(-90.0, 90.0, "degrees"),
-    "lon": ValueRange(-180.0, 180.0, "degrees"),
-    "age": ValueRange(0.0, 25.0, "years"),
-    "max_distance_km": ValueRange(0.0, 100.0, "km", low_open=True),
-    "priority": ValueRange(0, 100, "an integer", integer=True),
-    "capacity": ValueRange(1, 100, "an integer", integer=True),
+    "lat": ValueRange(-90.0, 90.0, N_("degrees")),
+    "lon": ValueRange(-180.0, 180.0, N_("degrees")),
+    "age": ValueRange(0.0, 25.0, N_("years")),
+    "max_distance_km": ValueRange(0.0, 100.0, N_("km"), low_open=True),
+    "priority": ValueRange(0, 100, N_("an integer"), integer=True),
+    "capacity": ValueRange(1, 100, N_("an integer"), integer=True),
 }
 
 # Ids: at most this many characters, and none of these characters (a delimiter in the id
 # cell means the row was written with another delimiter or is shifted; see parse_ids).
 _ID_MAX_CHARS = 64
 _ID_BREAKERS = re.compile(r"[,;\t|，；\r\n]")
-_ID_DELIMITER = (
+# The fixed phrases of cell problems, translated where they are used (the language is
+# chosen at run time).
+_ID_DELIMITER = N_(
     "malformed id: holds a delimiter (, ; tab | ， ；) or a line break; "
     "the row may be shifted or use another delimiter"
 )
-_ID_TOO_LONG = f"malformed id: longer than {_ID_MAX_CHARS} characters"
-_ID_NOT_TEXT = "malformed id: expected text or an integer"
+_ID_TOO_LONG = N_("malformed id: longer than {n} characters")
+_ID_NOT_TEXT = N_("malformed id: expected text or an integer")
+_MISSING_ID = N_("missing id")
 _NOT_A_NUMBER = "not a number"  # a marker: the column's ValueRange words the problem
-
-_DELIMITERS = re.compile(r"[;；、,，|]")
-_GENDER_PROBLEM = "unknown gender (accepted: female/女/f, male/男/m)"
-_BOOL_PROBLEM = "not a yes/no value (accepted: true/false, yes/no, 1/0, 是/否)"
-_CRS_PROBLEM = f"unknown coordinate system (accepted: {', '.join(CRS_NAMES)})"
-_SEPARATORS = re.compile(r"[\s\-]+")
-_MALFORMED_LIST = "malformed list: expected a list or a delimited string"
-_MALFORMED_TEXT = "malformed value: expected text"
-
-_NEED_LOOKUP: dict[str, str] = {}
-for _code in NEEDS:
-    _NEED_LOOKUP[_code] = _code
-    _NEED_LOOKUP[NEED_LABELS_ZH[_code]] = _code
-
-_GENDERS = {
-    "f": "female",
-    "female": "female",
-    "女": "female",
-    "m": "male",
-    "male": "male",
-    "男": "male",
-}
-_BOOLS = {
-    "true": True,
-    "yes": True,
-    "1": True,
-    "是": True,
-    "false": False,
-    "no": False,
-    "0": False,
-    "否": False,
-}
+_GENDER_PROBLEM = N_("unknown gender (accepted: female/女/f, male/男/m)")
+_BOOL_PROBLEM = N_("not a yes/no value (accepted: true/false, yes/no, 1/0, 是/否)")
+_CRS_PROBLEM = N_("unknown coordinate system (accepted: {names})")
+_MALFORMED_LIST = N_("malformed list: expected a list or a delimited string")
+_MALFORMED_TEXT = N_("malformed value: expected text")
 
 _Result = tuple[Any, tuple[str, ...]]
+# a parse with notes: (value, problems, notes); a note is ("w", word) for a cell read
+# through a vocabulary word, ("u", unit) for a number read with its unit
+_Note = tuple[str, str]
+_Noted = tuple[Any, tuple[str, ...], tuple[_Note, ...]]
+_NO_NOTES: tuple[_Note, ...] = ()
 
 CellProblems = list[tuple[int, str]]
 """Problems found in a column: (0-based data row, message) pairs."""
@@ -186,21 +183,21 @@ def _number_text(value: Any) -> str | None:
 
 
 def _id_problem(text: str) -> str | None:
-    """Why an id (stripped, not blank) cannot be trusted, or None."""
+    """Why an id (stripped, not blank) cannot be trusted (translated), or None."""
     if len(text) > _ID_MAX_CHARS:
-        return _ID_TOO_LONG
+        return _(_ID_TOO_LONG).format(n=_ID_MAX_CHARS)
     if _ID_BREAKERS.search(text):
-        return _ID_DELIMITER
+        return _(_ID_DELIMITER)
     return None
 
 
 def _parse_id(value: Any) -> _Result:
     if _is_missing(value):
-        return None, ("missing id",)
+        return None, (_(_MISSING_ID),)
     if isinstance(value, str):
         text = value.strip()
         if not text:
-            return None, ("missing id",)
+            return None, (_(_MISSING_ID),)
         problem = _id_problem(text)
         return (None, (problem,)) if problem else (text, ())
     if _is_number(value):
@@ -208,7 +205,7 @@ def _parse_id(value: Any) -> _Result:
         if num_text is not None:
             problem = _id_problem(num_text)  # a number longer than 64 digits
             return (None, (problem,)) if problem else (num_text, ())
-    return None, (_ID_NOT_TEXT,)
+    return None, (_(_ID_NOT_TEXT),)
 
 
 def _parse_text(value: Any) -> _Result:
@@ -220,40 +217,76 @@ def _parse_text(value: Any) -> _Result:
         text = _number_text(value)
         if text is not None:
             return text, ()
-    return "", (_MALFORMED_TEXT,)
+    return "", (_(_MALFORMED_TEXT),)
 
 
-def _parse_float(value: Any) -> _Result:
-    """Parse one cell as a float; ``None`` means missing.  The problem is the
-    marker ``_NOT_A_NUMBER``: the column's :class:`ValueRange` words it."""
-    if _is_missing(value):
-        return None, ()
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None, ()
-        try:
-            number = float(text)
-        except ValueError:
-            return None, (_NOT_A_NUMBER,)
-        if math.isnan(number):
-            return None, (_NOT_A_NUMBER,)
-        return number, ()
-    if _is_number(value):
-        return float(value), ()
-    return None, (_NOT_A_NUMBER,)
+def _number_reader(column: Column, vocabulary: Vocabulary) -> Callable[[Any], _Noted]:
+    """The parser of one numeric column's cells: a number, a priority word (the
+    ``priority`` column), or a number with one of the column's units.
+
+    ``None`` means missing.  A cell that is none of these gives the marker
+    ``_NOT_A_NUMBER`` (the column's :class:`ValueRange` words it); a number with a
+    unit of another column gives a problem naming the units accepted here.
+    """
+    words: Mapping[str, int] = vocabulary.priority if column.name == "priority" else {}
+    units: Mapping[str, float] = vocabulary.units.get(column.name, {})
+    other_units = {unit for table in vocabulary.units.values() for unit in table} - set(units)
+    if units:
+        wrong_unit = _("a unit this column does not take (accepted: {units})").format(
+            units=", ".join(units)
+        )
+    else:
+        wrong_unit = _("a number with a unit: this column takes a number alone")
+
+    def read(value: Any) -> _Noted:
+        if _is_missing(value):
+            return None, (), _NO_NOTES
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None, (), _NO_NOTES
+            try:
+                number = float(text)
+            except ValueError:
+                pass
+            else:
+                if math.isnan(number):
+                    return None, (_NOT_A_NUMBER,), _NO_NOTES
+                return number, (), _NO_NOTES
+            key = normalize_word(text)
+            if key in words:
+                return float(words[key]), (), (("w", key),)
+            found = number_and_unit(text)
+            if found is not None:
+                number, unit = found
+                if unit in units:
+                    return number * units[unit], (), (("u", unit),)
+                if unit in other_units:
+                    return None, (wrong_unit,), _NO_NOTES
+            return None, (_NOT_A_NUMBER,), _NO_NOTES
+        if _is_number(value):
+            return float(value), (), _NO_NOTES
+        return None, (_NOT_A_NUMBER,), _NO_NOTES
+
+    return read
 
 
-def _parse_gender(value: Any) -> _Result:
-    if _is_missing(value):
-        return "", ()
-    if isinstance(value, str):
-        key = value.strip().casefold()
-        if not key:
-            return "", ()
-        if key in _GENDERS:
-            return _GENDERS[key], ()
-    return "", (_GENDER_PROBLEM,)
+def _gender_reader(vocabulary: Vocabulary) -> Callable[[Any], _Noted]:
+    genders = vocabulary.gender
+
+    def read(value: Any) -> _Noted:
+        if _is_missing(value):
+            return "", (), _NO_NOTES
+        if isinstance(value, str):
+            key = normalize_word(value)
+            if not key:
+                return "", (), _NO_NOTES
+            gender = genders.get(key)
+            if gender is not None:
+                return gender, (), (_NO_NOTES if key == gender else (("w", key),))
+        return "", (_(_GENDER_PROBLEM),), _NO_NOTES
+
+    return read
 
 
 def parse_crs(value: Any) -> _Result:
@@ -263,23 +296,32 @@ def parse_crs(value: Any) -> _Result:
     try:
         return normalize_crs(value), ()
     except ConfigError:
-        return None, (_CRS_PROBLEM,)
+        return None, (_(_CRS_PROBLEM).format(names=", ".join(CRS_NAMES)),)
 
 
-def _parse_bool(value: Any) -> _Result:
-    if _is_missing(value):
-        return True, ()
-    if isinstance(value, _BOOL_TYPES):
-        return bool(value), ()
-    if isinstance(value, str):
-        key = value.strip().casefold()
-        if not key:
-            return True, ()
-        if key in _BOOLS:
-            return _BOOLS[key], ()
-    elif _is_number(value) and value in (0, 1):
-        return bool(value), ()
-    return True, (_BOOL_PROBLEM,)
+_CANONICAL_BOOLS = frozenset({"true", "false"})
+
+
+def _bool_reader(vocabulary: Vocabulary) -> Callable[[Any], _Noted]:
+    bools = vocabulary.active
+
+    def read(value: Any) -> _Noted:
+        if _is_missing(value):
+            return True, (), _NO_NOTES
+        if isinstance(value, _BOOL_TYPES):
+            return bool(value), (), _NO_NOTES
+        if isinstance(value, str):
+            key = normalize_word(value)
+            if not key:
+                return True, (), _NO_NOTES
+            flag = bools.get(key)
+            if flag is not None:
+                return flag, (), (_NO_NOTES if key in _CANONICAL_BOOLS else (("w", key),))
+        elif _is_number(value) and value in (0, 1):
+            return bool(value), (), _NO_NOTES
+        return True, (_(_BOOL_PROBLEM),), _NO_NOTES
+
+    return read
 
 
 def _split_items(value: Any) -> list[str] | None:
@@ -292,38 +334,92 @@ def _split_items(value: Any) -> list[str] | None:
     if _is_missing(value):
         return []
     if isinstance(value, str):
-        return [item for item in (part.strip() for part in _DELIMITERS.split(value)) if item]
+        return split_list(value)
     return None
 
 
-def _parse_needs(value: Any) -> _Result:
-    items = _split_items(value)
-    if items is None:
-        return (), (_MALFORMED_LIST,)
-    codes: set[str] = set()
-    unknown = 0
-    for item in items:
-        code = _NEED_LOOKUP.get(_SEPARATORS.sub("_", item.casefold()))
-        if code is None:
-            unknown += 1
-        else:
-            codes.add(code)
-    needs = tuple(sorted(codes, key=NEED_ORDER.__getitem__))
-    if unknown == 0:
-        return needs, ()
-    what = "unknown need category" if unknown == 1 else f"{unknown} unknown need categories"
-    return needs, (f"{what} (accepted: {ACCEPTED_NEEDS})",)
+def _segments(tokens: list[str], lookup: Mapping[str, str]) -> list[str] | None:
+    """The words of ``lookup`` that ``tokens`` (whitespace-separated parts of an item)
+    spell one after another, longest first (``life care family education``), or None."""
+    n = len(tokens)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[n] = []
+    for start in range(n - 1, -1, -1):
+        for end in range(n, start, -1):
+            rest = best[end]
+            if rest is not None and "_".join(tokens[start:end]) in lookup:
+                best[start] = ["_".join(tokens[start:end]), *rest]
+                break
+    return best[0]
 
 
-def _parse_tags(value: Any) -> _Result:
+def _needs_reader(vocabulary: Vocabulary) -> Callable[[Any], _Noted]:
+    lookup = vocabulary.needs
+
+    def read(value: Any) -> _Noted:
+        items = _split_items(value)
+        if items is None:
+            return (), (_(_MALFORMED_LIST),), _NO_NOTES
+        codes: set[str] = set()
+        notes: list[_Note] = []
+        unknown = 0
+        for item in items:
+            key = normalize_word(item)
+            keys: list[str] | None = [key] if key in lookup else None
+            if keys is None and "_" in key:  # words separated by spaces
+                keys = _segments(key.split("_"), lookup)
+            if keys is None:
+                unknown += 1
+                continue
+            for word in keys:
+                code = lookup[word]
+                codes.add(code)
+                if word != code:
+                    notes.append(("w", word))
+        needs = tuple(sorted(codes, key=NEED_ORDER.__getitem__))
+        if unknown == 0:
+            return needs, (), tuple(notes)
+        what = ngettext(
+            "unknown need category (accepted: {accepted})",
+            "{n} unknown need categories (accepted: {accepted})",
+            unknown,
+        ).format(n=unknown, accepted=ACCEPTED_NEEDS)
+        return needs, (what,), tuple(notes)
+
+    return read
+
+
+def _parse_tags(value: Any) -> _Noted:
     items = _split_items(value)
     if items is None:
-        return (), (_MALFORMED_LIST,)
-    return tuple(sorted({item.casefold() for item in items})), ()
+        return (), (_(_MALFORMED_LIST),), _NO_NOTES
+    if isinstance(value, str):
+        items = [tag for item in items for tag in split_tags(item)]
+    return tuple(sorted({item.casefold() for item in items})), (), _NO_NOTES
 
 
 # ----------------------------------------------------------------------------------------------
 # column helpers
+
+
+@dataclass
+class Tally:
+    """How many cells of a column were read through the vocabulary, and which
+    words and units they used (for :class:`~matching.rosters.reading.ColumnReading`)."""
+
+    words: int = 0
+    units: int = 0
+    terms: Counter[str] = field(default_factory=Counter)
+
+    def add(self, notes: tuple[_Note, ...], cells: int) -> None:
+        """Count ``cells`` cells that each read with ``notes``."""
+        kinds = {kind for kind, _term in notes}
+        if "w" in kinds:
+            self.words += cells
+        if "u" in kinds:
+            self.units += cells
+        for term in dict.fromkeys(term for _kind, term in notes):
+            self.terms[term] += cells
 
 
 def _bool_like(value: Any) -> bool:
@@ -352,7 +448,16 @@ def parse_cells(
 
     Each distinct value is parsed once (values repeat a lot in rosters).
     """
+    out, problems, _tally = _parse_noted(values, lambda value: (*parse(value), _NO_NOTES))
+    return out, problems
+
+
+def _parse_noted(
+    values: np.ndarray, parse: Callable[[Any], _Noted]
+) -> tuple[np.ndarray, CellProblems, Tally]:
+    """:func:`parse_cells` with a parser that notes vocabulary words; the notes counted."""
     n = len(values)
+    tally = Tally()
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists)
@@ -370,20 +475,25 @@ def parse_cells(
         results = [parse(u) for u in uniques]
         results.append(parse(None))  # code -1 (missing) picks the last entry
         table = np.empty(len(results), dtype=object)
-        for i, (result, _) in enumerate(results):
+        for i, (result, _messages, _notes) in enumerate(results):
             table[i] = result
         out = table[codes]
-        bad = [i for i, (_, messages) in enumerate(results) if messages]
+        noted = [i for i, result in enumerate(results) if result[2]]
+        if noted:
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            for i in noted:
+                tally.add(results[i][2], int(counts[i]))
+        bad = [i for i, result in enumerate(results) if result[1]]
         problems: list[tuple[int, str]] = []
         if bad:
             codes = np.where(codes < 0, len(results) - 1, codes)
             for bad_row in np.flatnonzero(np.isin(codes, bad)).tolist():
                 problems.extend((bad_row, m) for m in results[codes[bad_row]][1])
-        return out, problems
+        return out, problems, tally
 
     out = np.empty(n, dtype=object)
     problems = []
-    cache: dict[Any, _Result] = {}
+    cache: dict[Any, _Noted] = {}
     for row, value in enumerate(values):
         if isinstance(value, _SEQUENCE_TYPES):
             key: Any = (list, tuple(value))
@@ -401,23 +511,60 @@ def parse_cells(
         out[row] = result[0]
         if result[1]:
             problems.extend((row, m) for m in result[1])
-    return out, problems
+        if result[2]:
+            tally.add(result[2], 1)
+    return out, problems, tally
 
 
-def _as_floats(series: pd.Series) -> tuple[np.ndarray, np.ndarray, CellProblems]:
-    """Return (values, missing mask, [(row, message), ...]) for a numeric column."""
+def _read_coded(
+    codes: np.ndarray,
+    uniques: np.ndarray,
+    read: Callable[[Any], _Noted],
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, CellProblems, Tally]:
+    """Read each distinct text once: (values, missing mask, problems, tally), one entry
+    per code; code -1 is a missing cell; problems name ``rows[k]`` (default ``k``)."""
+    results = [read(text) for text in uniques]
+    table = np.array([np.nan if r[0] is None else r[0] for r in results] + [np.nan])
+    blank = np.array([r[0] is None and not r[1] for r in results] + [True], dtype=bool)
+    values = table[codes]
+    missing = blank[codes]
+    tally = Tally()
+    noted = [i for i, result in enumerate(results) if result[2]]
+    if noted:
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        for i in noted:
+            tally.add(results[i][2], int(counts[i]))
+    problems: CellProblems = []
+    bad = [i for i, result in enumerate(results) if result[1]]
+    if bad:
+        for k in np.flatnonzero(np.isin(codes, bad)).tolist():
+            row = k if rows is None else int(rows[k])
+            problems.extend((row, m) for m in results[codes[k]][1])
+    return values, missing, problems, tally
+
+
+def _as_floats(
+    series: pd.Series, read: Callable[[Any], _Noted]
+) -> tuple[np.ndarray, np.ndarray, CellProblems, Tally]:
+    """Return (values, missing mask, [(row, message), ...], tally) for a numeric column."""
     dtype = series.dtype
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return values, np.isnan(values), []
+        return values, np.isnan(values), [], Tally()
     cells = series.to_numpy(dtype=object)
     kind = pd.api.types.infer_dtype(cells, skipna=True)
     if kind in ("empty", "integer", "floating", "mixed-integer-float"):
         values = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
-        return values, np.isnan(values), []
-    if kind == "string":  # the usual case (CSV): parse in bulk, re-examine the failures
+        return values, np.isnan(values), [], Tally()
+    if kind == "string":  # the usual case (CSV)
+        if len(cells) > _FEW_SAMPLE and len(set(cells[:_FEW_SAMPLE].tolist())) < _FEW_DISTINCT:
+            # few distinct texts (priority, capacity, words): each read once
+            codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+            return _read_coded(codes, uniques, read)
+        # many: parse in bulk, then read the texts that are no plain number
         missing = pd.isna(cells) | (cells == "")
         values = np.array(  # writable copy
             pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(
@@ -425,24 +572,28 @@ def _as_floats(series: pd.Series) -> tuple[np.ndarray, np.ndarray, CellProblems]
             ),
             dtype=np.float64,
         )
-        problems: list[tuple[int, str]] = []
-        for row in np.flatnonzero(np.isnan(values) & ~missing):
-            value, messages = _parse_float(cells[row])
-            problems.extend((int(row), message) for message in messages)
-            if value is not None:
-                values[row] = value
-            elif not messages:  # whitespace only
-                missing[row] = True
+        rows = np.flatnonzero(np.isnan(values) & ~missing)
+        tally = Tally()
+        problems: CellProblems = []
+        if rows.size:
+            codes, uniques = pd.factorize(cells[rows])
+            values[rows], missing[rows], problems, tally = _read_coded(codes, uniques, read, rows)
         values[missing] = np.nan
-        return values, missing, problems
-    parsed, problems = parse_cells(cells, _parse_float)
+        return values, missing, problems, tally
+    parsed, problems, tally = _parse_noted(cells, read)
     values = np.fromiter(
         (np.nan if v is None else v for v in parsed), dtype=np.float64, count=len(parsed)
     )
     missing = np.isnan(values)
     if problems:  # a cell that failed to parse is not missing
         missing[[row for row, _ in problems]] = False
-    return values, missing, problems
+    return values, missing, problems, tally
+
+
+# A text column whose first _FEW_SAMPLE cells hold fewer than _FEW_DISTINCT distinct texts is
+# read one distinct text at a time (pandas' bulk text-to-number parse costs more per cell).
+_FEW_SAMPLE = 1000
+_FEW_DISTINCT = 500
 
 
 def empty_column(column: Column) -> pd.Series:
@@ -468,30 +619,36 @@ def default_column(column: Column, n: int) -> pd.Series:
 
 
 def _numbers(
-    column: Column, series: pd.Series
-) -> tuple[ValueRange, np.ndarray, np.ndarray, np.ndarray, CellProblems]:
-    """A numeric column's range, values, missing and present cells, and the cells
-    that are not numbers (worded by the range)."""
+    column: Column, series: pd.Series, vocabulary: Vocabulary
+) -> tuple[ValueRange, np.ndarray, np.ndarray, np.ndarray, CellProblems, Tally]:
+    """A numeric column's range, values, missing and present cells, the cells that
+    are not numbers (worded by the range) or carry a wrong unit, and the tally."""
     accepted = RANGES[column.name]
-    values, missing, problems = _as_floats(series)
-    problems = [(row, accepted.not_a_number) for row, _ in problems]
-    return accepted, values, missing, ~missing & ~np.isnan(values), problems
+    values, missing, problems, tally = _as_floats(series, _number_reader(column, vocabulary))
+    if problems:
+        not_a_number = accepted.not_a_number
+        problems = [(row, not_a_number if m == _NOT_A_NUMBER else m) for row, m in problems]
+    return accepted, values, missing, ~missing & ~np.isnan(values), problems, tally
 
 
-def _check_float(column: Column, series: pd.Series) -> tuple[pd.Series, CellProblems]:
-    accepted, values, missing, present, problems = _numbers(column, series)
+def _check_float(
+    column: Column, series: pd.Series, vocabulary: Vocabulary
+) -> tuple[pd.Series, CellProblems, Tally]:
+    accepted, values, missing, present, problems, tally = _numbers(column, series, vocabulary)
     with np.errstate(invalid="ignore"):
         above = values > accepted.low if accepted.low_open else values >= accepted.low
         inside = above & (values <= accepted.high)  # False for NaN and inf
     problems.extend((int(r), accepted.out_of_range) for r in np.flatnonzero(present & ~inside))
     if column.required:
-        problems.extend((int(r), "missing value") for r in np.flatnonzero(missing))
+        problems.extend((int(r), _("missing value")) for r in np.flatnonzero(missing))
     values = np.where(missing, column.default if not column.required else np.nan, values)
-    return pd.Series(values.astype(np.float64)), problems
+    return pd.Series(values.astype(np.float64)), problems, tally
 
 
-def _check_int(column: Column, series: pd.Series) -> tuple[pd.Series, CellProblems]:
-    accepted, values, missing, present, problems = _numbers(column, series)
+def _check_int(
+    column: Column, series: pd.Series, vocabulary: Vocabulary
+) -> tuple[pd.Series, CellProblems, Tally]:
+    accepted, values, missing, present, problems, tally = _numbers(column, series, vocabulary)
     # the range first: a value beyond it (5550001234, 2**53) is out of range, integral or not
     with np.errstate(invalid="ignore"):
         inside = (values >= accepted.low) & (values <= accepted.high)
@@ -501,7 +658,7 @@ def _check_int(column: Column, series: pd.Series) -> tuple[pd.Series, CellProble
         (int(r), accepted.not_an_integer) for r in np.flatnonzero(present & inside & ~integral)
     )
     values = np.where(missing | ~integral, column.default, values)
-    return pd.Series(values.astype(np.int64)), problems
+    return pd.Series(values.astype(np.int64)), problems, tally
 
 
 def parse_ids(cells: np.ndarray) -> tuple[np.ndarray, CellProblems]:
@@ -521,10 +678,11 @@ def parse_ids(cells: np.ndarray) -> tuple[np.ndarray, CellProblems]:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     offsets = np.cumsum(lengths + 1) - (lengths + 1)
     hits = [m.start() for m in _ID_BREAKERS.finditer("\x00".join(texts))]
+    delimiter, too_long = _(_ID_DELIMITER), _(_ID_TOO_LONG).format(n=_ID_MAX_CHARS)
     bad: dict[int, str] = {
-        int(i): _ID_DELIMITER for i in np.searchsorted(offsets, hits, side="right") - 1
+        int(i): delimiter for i in np.searchsorted(offsets, hits, side="right") - 1
     }
-    bad.update((int(i), _ID_TOO_LONG) for i in np.flatnonzero(lengths > _ID_MAX_CHARS))
+    bad.update((int(i), too_long) for i in np.flatnonzero(lengths > _ID_MAX_CHARS))
     problems: list[tuple[int, str]] = []
     if bad:
         keys = np.fromiter(bad, dtype=np.int64, count=len(bad))
@@ -535,29 +693,35 @@ def parse_ids(cells: np.ndarray) -> tuple[np.ndarray, CellProblems]:
     missing = pd.isna(ids)
     if problems:
         missing[[row for row, _ in problems]] = False
-    problems.extend((int(row), "missing id") for row in np.flatnonzero(missing))
+    missing_id = _(_MISSING_ID)
+    problems.extend((int(row), missing_id) for row in np.flatnonzero(missing))
     return ids, problems
 
 
-_PARSERS: dict[str, Callable[[Any], _Result]] = {
-    "text": _parse_text,
-    "gender": _parse_gender,
-    "bool": _parse_bool,
-    "categories": _parse_needs,
-    "tags": _parse_tags,
-}
+def _readers(vocabulary: Vocabulary) -> dict[str, Callable[[Any], _Noted]]:
+    """The parser of each non-numeric column kind, reading through ``vocabulary``."""
+    return {
+        "text": lambda value: (*_parse_text(value), _NO_NOTES),
+        "gender": _gender_reader(vocabulary),
+        "bool": _bool_reader(vocabulary),
+        "categories": _needs_reader(vocabulary),
+        "tags": _parse_tags,
+    }
 
 
-def check_column(column: Column, series: pd.Series) -> tuple[pd.Series, CellProblems]:
-    """Parse one raw column by its kind: (canonical values, [(row, message), ...])."""
+def check_column(
+    column: Column, series: pd.Series, vocabulary: Vocabulary = VOCABULARY
+) -> tuple[pd.Series, CellProblems, Tally]:
+    """Parse one raw column by its kind: (canonical values, [(row, message), ...], tally)."""
     if column.kind == "float":
-        return _check_float(column, series)
+        return _check_float(column, series, vocabulary)
     if column.kind == "int":
-        return _check_int(column, series)
+        return _check_int(column, series, vocabulary)
     if column.kind == "bool" and series.dtype == np.bool_:
         # a bool column holds nothing else (no missing cells): as it is
-        return pd.Series(series.to_numpy(dtype=bool, copy=True)), []
-    values, problems = parse_cells(series.to_numpy(dtype=object), _PARSERS[column.kind])
+        return pd.Series(series.to_numpy(dtype=bool, copy=True)), [], Tally()
+    read = _readers(vocabulary)[column.kind]
+    values, problems, tally = _parse_noted(series.to_numpy(dtype=object), read)
     if column.kind == "bool":
-        return pd.Series(values.astype(bool)), problems
-    return pd.Series(values, dtype=object), problems
+        return pd.Series(values.astype(bool)), problems, tally
+    return pd.Series(values, dtype=object), problems, tally

@@ -28,6 +28,7 @@ from matching.errors import InputError
 
 __all__ = [
     "ACCEPTED_NEEDS",
+    "ADDRESS_HEADERS",
     "CHILD_COLUMNS",
     "CRS_HEADERS",
     "MENTOR_COLUMNS",
@@ -214,6 +215,12 @@ Its cells hold wgs84, gcj02 or bd09 (any case; see
 default (the ``crs`` keyword of validation).  Validation consumes it: the
 output holds WGS-84 coordinates and no ``crs`` column.
 """
+
+
+ADDRESS_HEADERS: tuple[str, ...] = ("address", "地址", "家庭住址", "住址", "居住地址", "现住址")
+"""Headers of a roster's address column (stripped, lower-cased), for geocoding
+(:data:`matching.geo.ADDRESS_ALIASES`) and for finding the header row of a file
+whose records have addresses before coordinates."""
 
 
 def find_column(df: pd.DataFrame, headers: Sequence[str]) -> Any:

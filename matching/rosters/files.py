@@ -11,6 +11,29 @@
 Files: a CSV line with more or fewer fields than the header, a quote never
 closed, or a one-column header holding ``;`` is a problem named by its line.
 In an ``.xlsx`` workbook every cell of a merged range takes the merged value.
+
+Finding the table
+-----------------
+- **Encoding.** A CSV file is read as UTF-8 (with or without a byte-order
+  mark), UTF-16 (with its mark) or GB18030, the superset of the GBK that
+  Excel on Chinese Windows writes (:func:`matching._files.decode_text`); the
+  roster's :class:`~matching.rosters.reading.RosterReading` names it.
+- **The header row** is the first row that names an id column (``id``,
+  ``编号``) and either both coordinates (``lat``/``纬度`` and
+  ``lon``/``经度``) or an address (:data:`~matching.rosters.ADDRESS_HEADERS`),
+  among the first 30 rows.  Title rows and blank rows above it (``钟楼区困境儿童
+  结对帮扶台账（2026年3月）``) are skipped; line numbers in problems stay the
+  file's lines (a workbook's sheet rows).  When no row qualifies, the first
+  row is the header, as before (and the missing columns are reported).
+- **Notes below the table.**  Below the last record, a row is no record when it
+  is blank, or when it holds one text only (in one cell, or the same text in
+  cells merged across the row) starting in the first column, and that text
+  could not be an id in that column: the first column is not the id column,
+  or the text holds a colon (``:`` ``：``) or whitespace or is longer than 64
+  characters (``填表人：张三``, ``注：数据截至3月底``).  Such notes are not read
+  as records; their lines are listed in the reading (blank rows are dropped
+  silently).  A lone short text without a colon (``合计30人``) stays a record
+  and is reported if it is not a valid one.
 """
 
 from __future__ import annotations
@@ -19,6 +42,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +51,116 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matching._files import decode_text
 from matching.errors import InputError, Problem, RosterError
+from matching.i18n import N_, ngettext
+from matching.i18n import gettext as _
+from matching.rosters.columns import ADDRESS_HEADERS, CHILD_COLUMNS, MENTOR_COLUMNS
 from matching.rosters.validate import RosterKind, RosterSource, ValidRoster, validate_roster
+from matching.rosters.vocabulary import VOCABULARY, Vocabulary
 
-__all__ = ["load_children", "load_mentors", "read_children", "read_mentors", "read_table"]
+__all__ = [
+    "load_children",
+    "load_mentors",
+    "load_rosters",
+    "read_children",
+    "read_mentors",
+    "read_table",
+]
 
 # A header of one column holding one of these was written with it as the delimiter.
-_FOREIGN_DELIMITERS: dict[str, str] = {";": "';'", "\t": "tab", "|": "'|'", "；": "'；'"}
-_UNTERMINATED = "unterminated quote: a quoted field starting on this line is never closed"
+_FOREIGN_DELIMITERS: dict[str, str] = {";": "';'", "\t": N_("tab"), "|": "'|'", "；": "'；'"}
+_UNTERMINATED = N_("unterminated quote: a quoted field starting on this line is never closed")
 
 
-def _not_utf8(file: Path) -> InputError:
-    return InputError(f'cannot read {str(file)!r}: not UTF-8 text (save it as "CSV UTF-8")')
+def _not_text(file: Path) -> InputError:
+    return InputError(
+        _(
+            "cannot read {file!r}: not text in UTF-8, GB18030 (GBK) or UTF-16 "
+            '(save it as "CSV UTF-8")'
+        ).format(file=str(file))
+    )
+
+
+def _cannot_read(file: Path, exc: OSError) -> InputError:
+    return InputError(_("cannot read {file!r}: {error}").format(file=str(file), error=exc))
+
+
+def _headers_of(name: str) -> frozenset[str]:
+    """The headers (stripped, lower-cased) that name column ``name`` in either roster."""
+    return frozenset(
+        header
+        for column in (*CHILD_COLUMNS, *MENTOR_COLUMNS)
+        if column.name == name
+        for header in (column.name, *column.aliases)
+    )
+
+
+_ID = _headers_of("id")
+_LAT = _headers_of("lat")
+_LON = _headers_of("lon")
+_ADDRESS = frozenset(ADDRESS_HEADERS)
+_COORDINATES = _LAT | _LON
+_HEADER_SEARCH = 30  # rows looked at for the header
+_NOT_AN_ID = re.compile(r"[\s:：,;，；|]")
+
+
+def _is_header(cells: list[Any]) -> bool:
+    """Whether a row names an id column and both coordinates or an address."""
+    names = {str(cell).strip().lower() for cell in cells if not _blank(cell)}
+    return bool(names & _ID) and (
+        (bool(names & _LAT) and bool(names & _LON)) or bool(names & _ADDRESS)
+    )
+
+
+def _blank(cell: Any) -> bool:
+    if cell is None:
+        return True
+    if isinstance(cell, float) and cell != cell:  # NaN
+        return True
+    return isinstance(cell, str) and not cell.strip()
+
+
+def _header_row(rows: list[list[Any]]) -> int:
+    """The index of the header among ``rows`` (the first ones of a table); 0 when the
+    first row is it or when no row is."""
+    for k, cells in enumerate(rows[:_HEADER_SEARCH]):
+        if _is_header(cells):
+            return k
+    return 0
+
+
+def _is_note(cells: list[Any], id_position: int | None) -> bool:
+    """Whether a row below the table is a note (see the module's text); blank rows too."""
+    texts = [str(cell).strip() for cell in cells if not _blank(cell)]
+    if not texts:
+        return True
+    if _blank(cells[0]) or len(set(texts)) > 1:
+        return False
+    text = texts[0]
+    holds_id = id_position is not None and not _blank(cells[id_position])
+    return not holds_id or len(text) > 64 or bool(_NOT_AN_ID.search(text))
+
+
+def _rows_below(df: pd.DataFrame) -> tuple[int, list[int]]:
+    """How many rows at the end of a raw table are notes or blank, and which of them
+    (positions in the table) are notes with text; none unless the header was found."""
+    if not _is_header(list(df.columns)):
+        return 0, []
+    id_position = next(
+        (k for k, label in enumerate(df.columns) if str(label).strip().lower() in _ID), None
+    )
+    n = len(df)
+    start = n
+    values = df.to_numpy(dtype=object) if n else None
+    while start > 0 and values is not None and _is_note(list(values[start - 1]), id_position):
+        start -= 1
+    notes = [
+        k
+        for k in range(start, n)
+        if values is not None and any(not _blank(cell) for cell in values[k])
+    ]
+    return n - start, notes
 
 
 @dataclass(frozen=True)
@@ -134,62 +256,111 @@ def _quoted_layout(text: str, *, parser_failed: bool) -> _Layout:
                    unterminated)  # fmt: skip
 
 
-def _layout_problems(layout: _Layout) -> list[Problem]:
+def _layout_problems(layout: _Layout, records: int | None = None) -> list[Problem]:
     """Lines whose field count is not the header's, a quote never closed, or a
-    header that shows the file was written with another delimiter."""
+    header that shows the file was written with another delimiter; only the first
+    ``records`` records (the header counted) when given: the rest are notes."""
     if layout.fields.size == 0:
         return []
     expected = int(layout.fields[0])
     if expected == 1:
         for char, name in _FOREIGN_DELIMITERS.items():
             if char in layout.header:
-                message = (
-                    f"the header is one column holding {name}: the file looks "
-                    f"{name}-delimited; save it as CSV with ',' delimiters"
-                )
+                message = _(
+                    "the header is one column holding {name}: the file looks "
+                    "{name}-delimited; save it as CSV with ',' delimiters"
+                ).format(name=_(name))
                 return [Problem("(header)", "", message)]
-    unit = "field" if expected == 1 else "fields"
+    fields = layout.fields if records is None else layout.fields[:records]
     problems = [
         Problem(
             f"line {layout.lines[i]}",
             "",
-            f"expected {expected} {unit} (as in the header), found {layout.fields[i]}",
+            ngettext(
+                "expected {expected} field (as in the header), found {found}",
+                "expected {expected} fields (as in the header), found {found}",
+                expected,
+            ).format(expected=expected, found=layout.fields[i]),
             row=int(i),
             line=int(layout.lines[i]),
         )
-        for i in np.flatnonzero(layout.fields != expected)
+        for i in np.flatnonzero(fields != expected)
     ]
     if layout.unterminated is not None:
         line = layout.unterminated
-        problems.append(Problem(f"line {line}", "", _UNTERMINATED, line=line))
+        problems.append(Problem(f"line {line}", "", _(_UNTERMINATED), line=line))
     return problems
+
+
+def _csv_text(file: Path) -> tuple[bytes, str, int]:
+    """A CSV file's table as UTF-8 bytes, the file's encoding, and the file's line the
+    bytes start on (above 1 when title rows sit above the header)."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise _cannot_read(file, exc) from exc
+    try:
+        text, encoding = decode_text(raw)
+    except UnicodeDecodeError as exc:
+        raise _not_text(file) from exc
+    data = raw if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+    # the header: the first records, read with their lines (a record may span lines)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    try:
+        while len(rows) < _HEADER_SEARCH:
+            start = reader.line_num + 1
+            record = next(reader)
+            rows.append(record)
+            starts.append(start)
+    except (StopIteration, csv.Error):
+        pass
+    k = _header_row(rows)
+    if k == 0:
+        return data, encoding, 1
+    first = starts[k]
+    # the bytes from the start of line `first` (lines end at \n, \r\n or a lone \r)
+    breaks = re.finditer(r"\r\n|\r|\n", text)
+    end = 0
+    for _line in range(first - 1):
+        end = next(breaks).end()
+    return text[end:].encode("utf-8"), encoding, first
 
 
 def _read_csv(file: Path, roster: str) -> tuple[pd.DataFrame, RosterSource | None]:
     name = str(file)
+    data, encoding, first = _csv_text(file)
+    offset = first - 1  # lines above the header
     layouts: list[_Layout] = []  # worked out once, only when needed
 
     def layout(parser_failed: bool = False) -> _Layout:
         if not layouts:
             try:
-                layouts.append(_csv_layout(file.read_bytes(), parser_failed=parser_failed))
-            except UnicodeDecodeError as exc:
-                raise _not_utf8(file) from exc
-            except OSError as exc:
-                raise InputError(f"cannot read {name!r}: {exc}") from exc
+                found = _csv_layout(data, parser_failed=parser_failed)
+            except UnicodeDecodeError as exc:  # decoded above: cannot happen
+                raise _not_text(file) from exc
+            if offset:
+                found = _Layout(
+                    found.fields,
+                    found.lines + offset,
+                    found.header,
+                    None if found.unterminated is None else found.unterminated + offset,
+                )
+            layouts.append(found)
         return layouts[0]
 
     df: pd.DataFrame | None
     try:
-        df = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         return pd.DataFrame(), None
     except UnicodeDecodeError as exc:
-        raise _not_utf8(file) from exc
+        raise _not_text(file) from exc
     except pd.errors.ParserError:  # its message is not shown: it may quote the line
         df = None
-    except OSError as exc:
-        raise InputError(f"cannot read {name!r}: {exc}") from exc
+    dropped, notes = _rows_below(df) if df is not None else (0, [])
+    kept = None if df is None else len(df) - dropped
     # pandas pads a short line with empty fields (they end up in the last column), takes the
     # first column as the index when the first data line has a field too many, and reads a
     # ';'-delimited file as one column: then look at the file's lines
@@ -199,17 +370,27 @@ def _read_csv(file: Path, roster: str) -> tuple[pd.DataFrame, RosterSource | Non
         or not isinstance(df.index, pd.RangeIndex)
         or (len(df) > 0 and bool((df.iloc[:, -1] == "").any()))
     ):
-        problems = _layout_problems(layout(parser_failed=df is None))
+        problems = _layout_problems(
+            layout(parser_failed=df is None), None if kept is None else kept + 1
+        )
         if problems:
             raise RosterError(roster, problems, source=name)
         if df is None:
-            raise InputError(f"cannot read {name!r}: not a well-formed CSV file")
+            raise InputError(
+                _("cannot read {file!r}: not a well-formed CSV file").format(file=name)
+            )
+    note_lines: tuple[int, ...] = ()
+    if dropped:
+        df = df.iloc[: len(df) - dropped]
+        all_lines = layout().lines[1:]
+        if len(all_lines) == len(df) + dropped:
+            note_lines = tuple(int(all_lines[k]) for k in notes)
 
     def lines(n: int) -> np.ndarray | None:
         data_lines = layout().lines[1:]
-        return data_lines if len(data_lines) == n else None
+        return data_lines[:n] if len(data_lines) == n + dropped else None
 
-    return df, RosterSource(name, lines)
+    return df, RosterSource(name, lines, encoding, first, note_lines)
 
 
 def _has_merged_cells(file: Path) -> bool:
@@ -261,33 +442,67 @@ def _read_xlsx(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, Roste
         import openpyxl  # noqa: F401
     except ImportError as exc:
         raise InputError(
-            f"cannot read {name!r}: reading .xlsx files needs openpyxl; "
-            'install it with: pip install "mentor-matching[excel]"'
+            _(
+                "cannot read {file!r}: reading .xlsx files needs openpyxl; "
+                'install it with: pip install "mentor-matching[excel]"'
+            ).format(file=name)
         ) from exc
+    header = 0  # the header's row among the sheet's rows (0-based)
     try:
         book = _unmerged_workbook(file) if _has_merged_cells(file) else file
-        df = pd.read_excel(
-            book,
-            sheet_name=0 if sheet is None else sheet,
-            dtype=object,
-            keep_default_na=False,
-            na_values=[],
-            engine="openpyxl",
-        )
+
+        def read(header: int) -> pd.DataFrame:
+            return pd.read_excel(
+                book,
+                sheet_name=0 if sheet is None else sheet,
+                header=header,
+                dtype=object,
+                keep_default_na=False,
+                na_values=[],
+                engine="openpyxl",
+            )
+
+        df = read(0)
+        if not _is_header(list(df.columns)):
+            # title or blank rows above the header: look for it among the first rows
+            k = _header_row([list(row) for row in df.head(_HEADER_SEARCH).to_numpy(dtype=object)])
+            if k or (len(df) and _is_header(list(df.iloc[0]))):
+                header = k + 1
+                df = read(header)
     except (ValueError, IndexError, KeyError) as exc:
         # pandas' message for a missing sheet names the sheet; any other is not shown
-        detail = str(exc) if "orksheet" in str(exc) else f"unreadable ({type(exc).__name__})"
-        raise InputError(f"cannot read sheet {sheet!r} of {name!r}: {detail}") from exc
+        if "orksheet" in str(exc):
+            detail = str(exc)
+        else:
+            detail = _("unreadable ({error})").format(error=type(exc).__name__)
+        raise InputError(
+            _("cannot read sheet {sheet!r} of {file!r}: {detail}").format(
+                sheet=sheet, file=name, detail=detail
+            )
+        ) from exc
     except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {name!r}: {exc}") from exc
+        raise InputError(_("cannot read {file!r}: {error}").format(file=name, error=exc)) from exc
     except Exception as exc:  # corrupt workbook: the library's message is not shown
         raise InputError(
-            f"cannot read {name!r}: not a readable .xlsx workbook ({type(exc).__name__})"
+            _("cannot read {file!r}: not a readable .xlsx workbook ({error})").format(
+                file=name, error=type(exc).__name__
+            )
         ) from exc
-    # pandas keeps every sheet row from row 1 (the header) on, blank rows too, when the
-    # sheet is more than one column wide: data row i is sheet row i + 2
+    # pandas keeps every sheet row from row 1 on, blank rows too, when the sheet is more
+    # than one column wide: the header is sheet row header + 1, data row i the row after
     wide = len(df.columns) > 1
-    return df, RosterSource(name, lambda n: np.arange(2, n + 2) if wide else None)
+    first = header + 2  # the sheet row of data row 0
+    dropped, notes = _rows_below(df)
+    if dropped:
+        df = df.iloc[: len(df) - dropped]
+    note_lines = tuple(first + k for k in notes) if wide else ()
+    return df, RosterSource(
+        name,
+        lambda n: np.arange(first, first + n) if wide else None,
+        None,
+        header + 1 if wide else None,
+        note_lines,
+    )
 
 
 def _read_source(
@@ -297,14 +512,17 @@ def _read_source(
     suffix = file.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise InputError(
-            f"cannot read {str(file)!r}: unsupported file type {suffix or '(none)'!r}; "
-            "expected .csv or .xlsx"
+            _(
+                "cannot read {file!r}: unsupported file type {suffix!r}; expected .csv or .xlsx"
+            ).format(file=str(file), suffix=suffix or _("(none)"))
         )
     if not file.is_file():
-        raise InputError(f"cannot read {str(file)!r}: no such file")
+        raise InputError(_("cannot read {file!r}: no such file").format(file=str(file)))
     if suffix == ".csv":
         if sheet is not None:
-            raise InputError(f"cannot read {str(file)!r}: sheet= only applies to .xlsx files")
+            raise InputError(
+                _("cannot read {file!r}: sheet= only applies to .xlsx files").format(file=str(file))
+            )
         return _read_csv(file, roster)
     return _read_xlsx(file, sheet)
 
@@ -338,44 +556,104 @@ def read_table(
 
 
 def _load(
-    path: str | os.PathLike[str], kind: RosterKind, sheet: str | int | None, crs: str
+    path: str | os.PathLike[str],
+    kind: RosterKind,
+    sheet: str | int | None,
+    crs: str,
+    vocabulary: Vocabulary,
 ) -> ValidRoster:
     df, source = _read_source(path, sheet, kind)
-    return validate_roster(df, kind, crs=crs, source=source)
+    return validate_roster(df, kind, crs=crs, source=source, vocabulary=vocabulary)
 
 
 def load_children(
-    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> ValidRoster:
     """Read and validate a children roster file, as a :class:`ValidRoster`.
 
     The same as :func:`read_children` (parameters, rules and errors), for a
     caller that hands the roster on: functions that take a roster use a
-    ``ValidRoster`` as it is instead of validating it again.
+    ``ValidRoster`` as it is instead of validating it again.  Its
+    ``reading`` says how the file was read (encoding, header line, notes
+    below the table, cells read through the vocabulary).
     """
-    return _load(path, "children", sheet, crs)
+    return _load(path, "children", sheet, crs, vocabulary)
 
 
 def load_mentors(
-    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> ValidRoster:
     """Read and validate a mentor roster file, as a :class:`ValidRoster`
     (see :func:`load_children`)."""
-    return _load(path, "mentors", sheet, crs)
+    return _load(path, "mentors", sheet, crs, vocabulary)
+
+
+def load_rosters(
+    children: str | os.PathLike[str],
+    mentors: str | os.PathLike[str],
+    *,
+    children_sheet: str | int | None = None,
+    mentors_sheet: str | int | None = None,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
+) -> tuple[ValidRoster, ValidRoster]:
+    """Read and validate both roster files, reporting the problems of both at once.
+
+    Each file is read and validated as by :func:`load_children` /
+    :func:`load_mentors`, the second even when the first is invalid, so that
+    staff fix both in one round.
+
+    Raises
+    ------
+    RosterError
+        If one roster is invalid (its own error), or a
+        :class:`~matching.errors.RosterErrors` if both are: every problem of
+        both, each roster's summary line followed by its problems.
+    InputError
+        If a file is missing, of an unsupported type or unreadable (the
+        first such file; nothing else is reported then).
+    """
+    errors: list[RosterError] = []
+    found: list[ValidRoster] = []
+    for path, kind, sheet in (
+        (children, "children", children_sheet),
+        (mentors, "mentors", mentors_sheet),
+    ):
+        try:
+            found.append(_load(path, kind, sheet, crs, vocabulary))  # type: ignore[arg-type]
+        except RosterError as exc:
+            errors.append(exc)
+    if errors:
+        raise RosterError.combine(errors)
+    return found[0], found[1]
 
 
 def read_children(
-    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> pd.DataFrame:
     """Read a children roster from a ``.csv`` or ``.xlsx`` file and validate it.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A UTF-8 CSV file (a byte-order mark is allowed; every cell is read as
-        text, so ids like ``"007"`` keep their zeros) or an Excel ``.xlsx``
-        workbook (needs ``pip install "mentor-matching[excel]"``); every cell of
-        a merged range reads as the merged value (its top-left cell's).
+        A CSV file in UTF-8 (a byte-order mark is allowed), GB18030/GBK or
+        UTF-16 (every cell is read as text, so ids like ``"007"`` keep their
+        zeros) or an Excel ``.xlsx`` workbook (needs ``pip install
+        "mentor-matching[excel]"``); every cell of a merged range reads as the
+        merged value (its top-left cell's).  Title rows above the header and
+        notes below the table are skipped (see the module's text).
     sheet : str or int, optional
         Worksheet name or 0-based index, for ``.xlsx`` files only; the first
         sheet by default.
@@ -383,6 +661,9 @@ def read_children(
         Coordinate system of records with no ``crs`` value (``"wgs84"``,
         ``"gcj02"`` or ``"bd09"``), as for
         :func:`~matching.rosters.validate_children`.
+    vocabulary : Vocabulary, optional
+        The words read in cells (:data:`~matching.rosters.VOCABULARY` by
+        default; see :func:`matching.config.load_vocabulary`).
 
     Returns
     -------
@@ -400,15 +681,19 @@ def read_children(
         (``source``) and each record's line (the header is line 1; for
         ``.xlsx``, the sheet's row).
     """
-    return _load(path, "children", sheet, crs).frame
+    return _load(path, "children", sheet, crs, vocabulary).frame
 
 
 def read_mentors(
-    path: str | os.PathLike[str], *, sheet: str | int | None = None, crs: str = "wgs84"
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> pd.DataFrame:
     """Read a mentor roster from a ``.csv`` or ``.xlsx`` file and validate it.
 
     Parameters, errors and file rules as for :func:`read_children`; returns
     the validated roster, as :func:`~matching.rosters.validate_mentors` does.
     """
-    return _load(path, "mentors", sheet, crs).frame
+    return _load(path, "mentors", sheet, crs, vocabulary).frame

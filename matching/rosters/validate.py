@@ -42,8 +42,11 @@ import pandas as pd
 
 from matching.errors import InputError, Problem, RosterError
 from matching.geo.crs import CRS_NAMES, convert, normalize_crs
+from matching.i18n import N_, current_language
+from matching.i18n import gettext as _
 from matching.rosters.cells import (
     RANGES,
+    Tally,
     check_column,
     default_column,
     empty_column,
@@ -52,6 +55,8 @@ from matching.rosters.cells import (
     parse_ids,
 )
 from matching.rosters.columns import CHILD_COLUMNS, CRS_HEADERS, MENTOR_COLUMNS, Column
+from matching.rosters.reading import ColumnReading, RosterReading
+from matching.rosters.vocabulary import VOCABULARY, Vocabulary
 
 __all__ = [
     "RosterKind",
@@ -73,15 +78,21 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {"children": CHILD_COLUMNS, "mentors":
 
 @dataclass(frozen=True)
 class RosterSource:
-    """Where a roster was read from: the file, and the line of each data row.
+    """Where a roster was read from: the file, the line of each data row, and how
+    the file was read.
 
     ``lines`` is called only when there are problems to report; it returns
     the 1-based line (header line counted) of each data row, or None when the
-    lines cannot be told (problems then name data rows).
+    lines cannot be told (problems then name data rows).  ``encoding``,
+    ``header_line`` and ``note_lines`` go into the roster's
+    :class:`~matching.rosters.reading.RosterReading`.
     """
 
     path: str
     lines: Callable[[int], np.ndarray | None]
+    encoding: str | None = None
+    header_line: int | None = None
+    note_lines: tuple[int, ...] = ()
 
 
 # Made by this module only: ValidRoster checks for it, so a frame cannot be marked valid
@@ -108,11 +119,17 @@ class ValidRoster:
         return it.
     kind : {"children", "mentors"}
         Which roster it is.
+    reading : RosterReading
+        How it was read: the file's encoding, the header's line, the notes
+        below the table, and per column the cells read through the
+        vocabulary (counts and vocabulary words, never a cell's content).
+        Empty for a roster that was not validated from a table.
     """
 
     frame: pd.DataFrame
     kind: RosterKind
     seal: object = field(default=None, repr=False, compare=False)
+    reading: RosterReading = field(default=RosterReading(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.seal is not _SEAL:
@@ -127,22 +144,34 @@ class ValidRoster:
     def select(self, rows: pd.Series | np.ndarray) -> ValidRoster:
         """The records where the boolean mask ``rows`` is true (still valid: a subset)."""
         mask = np.asarray(rows, dtype=bool)
-        return ValidRoster(self.frame[mask].reset_index(drop=True), self.kind, _SEAL)
+        return ValidRoster(self.frame[mask].reset_index(drop=True), self.kind, _SEAL, self.reading)
 
 
-def _checked(roster: pd.DataFrame | ValidRoster, kind: RosterKind, crs: str) -> ValidRoster:
+def _checked(
+    roster: pd.DataFrame | ValidRoster, kind: RosterKind, crs: str, vocabulary: Vocabulary
+) -> ValidRoster:
     if isinstance(roster, ValidRoster):
         if roster.kind != kind:
-            raise InputError(f"expected a {kind} roster, got a validated {roster.kind} roster")
+            raise InputError(
+                _("expected a {kind} roster, got a validated {other} roster").format(
+                    kind=_(_ROSTER_NAMES[kind]), other=_(_ROSTER_NAMES[roster.kind])
+                )
+            )
         return roster
-    return validate_roster(roster, kind, crs=crs)
+    return validate_roster(roster, kind, crs=crs, vocabulary=vocabulary)
 
 
-def valid_children(roster: pd.DataFrame | ValidRoster, *, crs: str = "wgs84") -> ValidRoster:
+def valid_children(
+    roster: pd.DataFrame | ValidRoster,
+    *,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
+) -> ValidRoster:
     """A children roster in validated form: ``roster`` itself if it is one, else validated.
 
     A plain ``DataFrame`` is validated with :func:`validate_children` (``crs``
-    as there); a :class:`ValidRoster` of children is returned as it is.
+    and ``vocabulary`` as there); a :class:`ValidRoster` of children is
+    returned as it is.
 
     Raises
     ------
@@ -158,12 +187,17 @@ def valid_children(roster: pd.DataFrame | ValidRoster, *, crs: str = "wgs84") ->
     >>> kids.kind, kids.frame["id"].tolist(), valid_children(kids) is kids
     ('children', ['C1'], True)
     """
-    return _checked(roster, "children", crs)
+    return _checked(roster, "children", crs, vocabulary)
 
 
-def valid_mentors(roster: pd.DataFrame | ValidRoster, *, crs: str = "wgs84") -> ValidRoster:
+def valid_mentors(
+    roster: pd.DataFrame | ValidRoster,
+    *,
+    crs: str = "wgs84",
+    vocabulary: Vocabulary = VOCABULARY,
+) -> ValidRoster:
     """A mentor roster in validated form, as :func:`valid_children` for children."""
-    return _checked(roster, "mentors", crs)
+    return _checked(roster, "mentors", crs, vocabulary)
 
 
 def validate_roster(
@@ -172,14 +206,20 @@ def validate_roster(
     *,
     crs: str = "wgs84",
     source: RosterSource | None = None,
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> ValidRoster:
     """Validate a raw table as a ``kind`` roster; ``source`` names its file in problems.
 
     The one place every validation goes through (:func:`validate_children`,
     :func:`validate_mentors`, the file readers); see those for the rules.
+    ``vocabulary`` holds the words read in cells
+    (:data:`~matching.rosters.vocabulary.VOCABULARY` by default; see
+    :func:`matching.config.load_vocabulary`).  Problems are worded in the
+    current language (:func:`matching.i18n.current_language`).  The result's
+    ``reading`` says how the table was read.
     """
-    frame = _validate(df, kind, _COLUMNS[kind], crs, source)
-    return ValidRoster(frame, kind, _SEAL)
+    frame, reading = _validate(df, kind, _COLUMNS[kind], crs, source, vocabulary)
+    return ValidRoster(frame, kind, _SEAL, reading)
 
 
 def assume_valid(frame: pd.DataFrame, kind: RosterKind) -> ValidRoster:
@@ -202,7 +242,11 @@ def assume_valid(frame: pd.DataFrame, kind: RosterKind) -> ValidRoster:
     names = [column.name for column in columns]
     missing = [name for name in names if name not in frame.columns]
     if missing:
-        raise InputError(f"not a validated {kind} roster: no column {missing[0]!r}")
+        raise InputError(
+            _("not a validated {kind} roster: no column {column!r}").format(
+                kind=_(_ROSTER_NAMES[kind]), column=missing[0]
+            )
+        )
     extras = [label for label in frame.columns if label not in set(names)]
     out = frame.loc[:, names + extras].reset_index(drop=True)
     dtypes = {c.name: _DTYPES[c.kind] for c in columns if c.kind in _DTYPES}
@@ -210,6 +254,7 @@ def assume_valid(frame: pd.DataFrame, kind: RosterKind) -> ValidRoster:
 
 
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+_ROSTER_NAMES = {"children": N_("children"), "mentors": N_("mentors")}
 
 
 # A problem before its record is labelled: (row, column order, column, message); row -1 is
@@ -224,6 +269,7 @@ class _Headers:
     found: dict[str, list[int]]  # canonical name -> positions of headers naming it
     extras: list[int]  # positions of columns outside the schema, carried through
     crs: list[int]  # positions of coordinate-system columns
+    labels: dict[str, str]  # canonical name -> the header the table had (for problems)
 
 
 def _validate(
@@ -232,17 +278,23 @@ def _validate(
     columns: Sequence[Column],
     crs: str = "wgs84",
     source: RosterSource | None = None,
-) -> pd.DataFrame:
+    vocabulary: Vocabulary = VOCABULARY,
+) -> tuple[pd.DataFrame, RosterReading]:
     """Check ``df`` against ``columns``; raise every problem at once, or return the
-    normalised frame (canonical columns, WGS-84, other columns after)."""
+    normalised frame (canonical columns, WGS-84, other columns after) and how it
+    was read."""
     if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{roster} roster must be a pandas DataFrame, got {type(df).__name__}")
+        raise InputError(
+            _("{roster} roster must be a pandas DataFrame, got {type}").format(
+                roster=_(_ROSTER_NAMES.get(roster, roster)), type=type(df).__name__
+            )
+        )
     default_crs = normalize_crs(crs, parameter="crs")
     order = {column.name: k for k, column in enumerate(columns)}
     problems: list[_Raw] = []
     headers = _match_headers(df, columns, order, problems)
-    data, shifted = _parse_columns(df, columns, headers, order, problems)
-    systems = _record_systems(df, headers.crs, default_crs, len(columns), problems)
+    data, shifted, tallies = _parse_columns(df, columns, headers, order, problems, vocabulary)
+    systems = _record_systems(df, headers, default_crs, len(columns), problems)
     ids = data["id"].to_numpy(dtype=object)
     labels = ids  # how problems name records: never by the id cell of a shifted row
     if shifted:
@@ -250,9 +302,34 @@ def _validate(
         labels[sorted(shifted)] = None
     duplicates = _duplicates(labels) if "id" in headers.found else {}
     if problems or duplicates:
-        raise _roster_error(roster, problems, duplicates, labels, source)
+        id_label = headers.labels.get("id", "id")
+        raise _roster_error(roster, problems, duplicates, labels, source, id_label)
     _to_wgs84(data, systems)
-    return _with_extras(data, df, headers.extras)
+    return _with_extras(data, df, headers.extras), _reading(headers, tallies, source)
+
+
+def _reading(
+    headers: _Headers, tallies: dict[str, Tally], source: RosterSource | None
+) -> RosterReading:
+    """How the table was read: the file's part (from ``source``) and the columns' part."""
+    read = tuple(
+        ColumnReading(
+            name,
+            headers.labels[name],
+            words=tally.words,
+            units=tally.units,
+            terms=tuple(tally.terms.most_common()),
+        )
+        for name, tally in tallies.items()
+        if tally.words or tally.units
+    )
+    return RosterReading(
+        encoding=source.encoding if source is not None else None,
+        header_line=source.header_line if source is not None else None,
+        note_lines=source.note_lines if source is not None else (),
+        headers=tuple((name, headers.labels[name]) for name in headers.found),
+        columns=read,
+    )
 
 
 def _match_headers(
@@ -265,16 +342,18 @@ def _match_headers(
         lookup[column.name] = column.name
         for alias in column.aliases:
             lookup[alias.strip().lower()] = column.name
-    headers = _Headers({}, [], [])
+    headers = _Headers({}, [], [], {})
     for position, label in enumerate(df.columns):
         header = str(label).strip().lower()
         canonical = lookup.get(header)
         if header in CRS_HEADERS:
             headers.crs.append(position)
+            headers.labels.setdefault("crs", str(label).strip())
         elif canonical is None:
             headers.extras.append(position)
         else:
             headers.found.setdefault(canonical, []).append(position)
+            headers.labels.setdefault(canonical, str(label).strip())
     named = [(column.name, headers.found.get(column.name, [])) for column in columns]
     for name, positions in [*named, ("crs", headers.crs)]:
         # problems with the crs column sort after the others
@@ -282,11 +361,19 @@ def _match_headers(
         if len(positions) > 1:
             # these headers are the column's own names (known, never personal data)
             listed = ", ".join(repr(str(df.columns[p])) for p in positions)
-            message = f"{len(positions)} columns map to {name!r}: {listed}"
+            message = _("{n} columns map to {name!r}: {listed}").format(
+                n=len(positions), name=name, listed=listed
+            )
+            # several headers: the column is named canonically, the message lists them
             problems.append((-1, rank, name, message))
+    missing = _("missing required column")
     for column in columns:
         if column.name not in headers.found and column.required and len(df) > 0:
-            problems.append((-1, order[column.name], column.name, "missing required column"))
+            # named as staff would head it: the Chinese header in Chinese
+            label = column.name
+            if current_language() == "zh" and column.aliases:
+                label = column.aliases[0]
+            problems.append((-1, order[column.name], label, missing))
     return headers
 
 
@@ -296,18 +383,22 @@ def _parse_columns(
     headers: _Headers,
     order: dict[str, int],
     problems: list[_Raw],
-) -> tuple[dict[str, pd.Series], set[int]]:
+    vocabulary: Vocabulary,
+) -> tuple[dict[str, pd.Series], set[int], dict[str, Tally]]:
     """Every schema column parsed (ids first: they label every other problem; a
-    malformed id is None), and the rows that look shifted."""
+    malformed id is None), the rows that look shifted, and each column's tally of
+    cells read through the vocabulary."""
     n = len(df)
     found = headers.found
     if "id" in found:
         ids, id_problems = parse_ids(df.iloc[:, found["id"][0]].to_numpy(dtype=object))
+        label = headers.labels["id"]
+        problems.extend((row, 0, label, message) for row, message in id_problems)
     else:
-        ids, id_problems = np.full(n, None, dtype=object), []
-    problems.extend((row, 0, "id", message) for row, message in id_problems)
+        ids = np.full(n, None, dtype=object)
     data: dict[str, pd.Series] = {"id": pd.Series(ids, dtype=object)}
     shifted: set[int] = set()
+    tallies: dict[str, Tally] = {}
     for column in columns:
         if column.name == "id":
             continue
@@ -319,29 +410,34 @@ def _parse_columns(
                 pd.Series(np.full(n, np.nan)) if column.required else default_column(column, n)
             )
             continue
-        series, column_problems = check_column(column, df.iloc[:, found[column.name][0]])
+        series, column_problems, tallies[column.name] = check_column(
+            column, df.iloc[:, found[column.name][0]], vocabulary
+        )
         data[column.name] = series
+        label = headers.labels[column.name]
         for row, message in column_problems:
-            problems.append((row, order[column.name], column.name, message))
+            problems.append((row, order[column.name], label, message))
         if column.name in ("lat", "lon"):
             # a coordinate that is not a number (a name, an address) means the row looks
             # shifted: its id cell may hold something else too
             not_a_number = RANGES[column.name].not_a_number
             shifted.update(row for row, message in column_problems if message == not_a_number)
-    return data, shifted
+    return data, shifted, tallies
 
 
 def _record_systems(
-    df: pd.DataFrame, positions: list[int], default_crs: str, rank: int, problems: list[_Raw]
+    df: pd.DataFrame, headers: _Headers, default_crs: str, rank: int, problems: list[_Raw]
 ) -> np.ndarray:
     """The coordinate system of each record (blank cells take the roster's default)."""
     systems = np.full(len(df), default_crs, dtype=object)
+    positions = headers.crs
     if positions and len(df) > 0:
         parsed, crs_problems = parse_cells(
             df.iloc[:, positions[0]].to_numpy(dtype=object), parse_crs
         )
         systems = np.where(pd.isna(parsed), default_crs, parsed)
-        problems.extend((row, rank, "crs", message) for row, message in crs_problems)
+        label = headers.labels["crs"]
+        problems.extend((row, rank, label, message) for row, message in crs_problems)
     return systems
 
 
@@ -387,6 +483,7 @@ def _roster_error(
     duplicates: dict[str, list[int]],
     labels: np.ndarray,
     source: RosterSource | None,
+    id_label: str = "id",
 ) -> RosterError:
     """Every problem, labelled by id (or by line/row where the id cannot be trusted)."""
     lines = source.lines(len(labels)) if source is not None else None
@@ -404,17 +501,23 @@ def _roster_error(
     items = [(row, k, problem(row, column, message)) for row, k, column, message in raw]
     for ident, rows in duplicates.items():
         if lines is not None:
-            listed = "lines " + ", ".join(str(int(lines[r])) for r in rows)
+            listed = _("duplicate id (lines {lines})").format(
+                lines=", ".join(str(int(lines[r])) for r in rows)
+            )
         else:
-            listed = "rows " + ", ".join(str(r + 1) for r in rows)
-        items.append((rows[0], 0, problem(rows[0], "id", f"duplicate id ({listed})", ident)))
+            listed = _("duplicate id (rows {rows})").format(
+                rows=", ".join(str(r + 1) for r in rows)
+            )
+        items.append((rows[0], 0, problem(rows[0], id_label, listed, ident)))
     items.sort(key=lambda item: (item[0], item[1]))
     return RosterError(
         roster, [p for _, _, p in items], source=source.path if source is not None else None
     )
 
 
-def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
+def validate_children(
+    df: pd.DataFrame, *, crs: str = "wgs84", vocabulary: Vocabulary = VOCABULARY
+) -> pd.DataFrame:
     """Check and normalise a children roster.
 
     Parameters
@@ -428,6 +531,10 @@ def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
         Coordinate system of records with no ``crs`` value: ``"wgs84"``
         (default; GPS, OpenStreetMap), ``"gcj02"`` (Gaode, Tencent) or
         ``"bd09"`` (Baidu), case-insensitive.
+    vocabulary : Vocabulary, optional
+        The words read in cells (priority words, need names, units …):
+        :data:`~matching.rosters.vocabulary.VOCABULARY` by default, or one
+        extended by :func:`matching.config.load_vocabulary`.
 
     Returns
     -------
@@ -484,10 +591,12 @@ def validate_children(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     >>> [round(float(v), 4) for v in (kids["lat"][0], kids["lon"][0])], "crs" in kids.columns
     ([31.81, 119.97], False)
     """
-    return validate_roster(df, "children", crs=crs).frame
+    return validate_roster(df, "children", crs=crs, vocabulary=vocabulary).frame
 
 
-def validate_mentors(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
+def validate_mentors(
+    df: pd.DataFrame, *, crs: str = "wgs84", vocabulary: Vocabulary = VOCABULARY
+) -> pd.DataFrame:
     """Check and normalise a mentor roster.
 
     Parameters
@@ -499,6 +608,8 @@ def validate_mentors(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     crs : str, optional
         Coordinate system of records with no ``crs`` value, as for
         :func:`validate_children`.
+    vocabulary : Vocabulary, optional
+        The words read in cells, as for :func:`validate_children`.
 
     Returns
     -------
@@ -519,4 +630,4 @@ def validate_mentors(df: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     InputError
         If ``df`` is not a ``DataFrame``.
     """
-    return validate_roster(df, "mentors", crs=crs).frame
+    return validate_roster(df, "mentors", crs=crs, vocabulary=vocabulary).frame
