@@ -96,16 +96,18 @@ from matching.config import (
     load_geocode_config,
     load_output_config,
     load_rematch_policy,
+    load_vocabulary,
 )
-from matching.errors import ConfigError, InputError, MatchingError
+from matching.errors import ConfigError, InputError, MatchingError, RosterError
 from matching.i18n import N_, current_language, set_language, use_language
 from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
-from matching.rosters import read_children, read_mentors, validate_children, validate_mentors
+from matching.rosters import load_rosters, validate_children, validate_mentors
 
 if TYPE_CHECKING:
     from matching.geo import GeocodeResult
+    from matching.rosters import Vocabulary
 
 __all__ = ["main"]
 
@@ -184,6 +186,20 @@ def _report(result: MatchResult, paths: Sequence[Path], quiet: bool) -> None:
         print(f"  {p}")
 
 
+def _print_readings(args: argparse.Namespace, rosters: dict[str, Any]) -> None:
+    """How each roster file was read (encoding, header line, notes, words and units), when
+    there is something to say: counts and vocabulary words only, never a cell."""
+    if args.quiet:
+        return
+    for name, roster in rosters.items():
+        reading = getattr(roster, "reading", None)
+        lines = reading.describe() if reading is not None else []
+        if lines:
+            print(_("read {file}:").format(file=name))
+            for line in lines:
+                print(f"  {line}")
+
+
 def _out_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -205,11 +221,16 @@ def _cmd_match(args: argparse.Namespace) -> int:
             config = load_config(args.config)
         else:
             config = MatchConfig()
-        geocoded = _geocode_match_rosters(args, children_path, mentors_path)
-        log.info("reading children roster %s", children_path)
-        children = read_children(children_path) if geocoded is None else geocoded.children
-        log.info("reading mentor roster %s", mentors_path)
-        mentors = read_mentors(mentors_path) if geocoded is None else geocoded.mentors
+        vocabulary = load_vocabulary(args.config)
+        geocoded = _geocode_match_rosters(args, children_path, mentors_path, vocabulary)
+        if geocoded is None:
+            log.info("reading the rosters %s and %s", children_path, mentors_path)
+            # both validated, and every problem of both reported, before either is used
+            kids, moms = load_rosters(children_path, mentors_path, vocabulary=vocabulary)
+            _print_readings(args, {children_path.name: kids, mentors_path.name: moms})
+            children, mentors = kids.frame, moms.frame
+        else:
+            children, mentors = geocoded.children, geocoded.mentors
         _log_rosters(children, mentors)
         result = _run_match(children, mentors, config, args.method)
         extra = {
@@ -303,7 +324,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             args.db, out_dir=out, date=date, children=args.children, mentors=args.mentors,
             events=args.events, config=config, dry_run=args.dry_run, policy=policy,
             progress=_progress(args.quiet), xlsx=args.xlsx, carry_columns=carry,
-            **_nightly_geocoding(args),
+            vocabulary=load_vocabulary(args.config), **_nightly_geocoding(args),
         )  # fmt: skip
         if args.quiet:
             return EXIT_OK
@@ -682,7 +703,7 @@ class _GeocodedRosters:
 
 
 def _geocode_match_rosters(
-    args: argparse.Namespace, children_path: Path, mentors_path: Path
+    args: argparse.Namespace, children_path: Path, mentors_path: Path, vocabulary: Vocabulary
 ) -> _GeocodedRosters | None:
     """With ``--geocode``: each roster read raw, its missing coordinates filled from its
     addresses, the rows that could not be placed left out, then validated.  None without."""
@@ -701,7 +722,7 @@ def _geocode_match_rosters(
 
     settings = _geocode_settings(args, args.geocode, args.geocode_cache)
     geocoder = _geocoder(settings)
-    frames, failures = [], []
+    frames, failures, errors = [], [], []
     kinds: tuple[tuple[Path, RosterKind], ...] = (
         (children_path, "children"),
         (mentors_path, "mentors"),
@@ -719,7 +740,15 @@ def _geocode_match_rosters(
             failures.append(result.failures.assign(roster=path.name))
         # rows left out shift the data rows, so problems name ids rather than lines
         source = RosterSource(str(path), lambda n: None)
-        frames.append(validate_roster(raw.reset_index(drop=True), kind, source=source).frame)
+        try:  # both rosters validated, so every problem of both comes out at once
+            valid = validate_roster(
+                raw.reset_index(drop=True), kind, source=source, vocabulary=vocabulary
+            )
+            frames.append(valid.frame)
+        except RosterError as exc:
+            errors.append(exc)
+    if errors:
+        raise RosterError.combine(errors)
     columns = ["roster", "id", "reason", "detail"]
     table = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
     table = table.reindex(columns=columns)

@@ -28,6 +28,7 @@ __all__ = [
     "EventError",
     "InfeasibleError",
     "InputError",
+    "InputErrors",
     "MatchingError",
     "Problem",
     "RosterError",
@@ -35,6 +36,7 @@ __all__ = [
     "StoreConflictError",
     "StoreError",
     "StoreLockedError",
+    "combine_errors",
 ]
 
 
@@ -201,8 +203,43 @@ class EventError(InputError):
         self.problems: list[str] = list(problems)
         shown = "".join(f"\n  - {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
-        tail = f"\n  ... and {more} more" if more > 0 else ""
+        tail = "\n" + _("  ... and {n} more").format(n=more) if more > 0 else ""
         super().__init__(f"{summary}{shown}{tail}")
+
+
+class InputErrors(InputError):
+    """The errors of several inputs of one run (both rosters and the events), reported at once.
+
+    ``errors`` lists each input's error; the message is each one's message,
+    one after the other, so staff fix every input in one round.  Made by
+    :func:`combine_errors`.
+    """
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        self.errors: list[InputError] = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def combine_errors(errors: Sequence[InputError]) -> InputError:
+    """One error reporting every error of ``errors``: the error itself if there is one,
+    :meth:`RosterError.combine` if all are roster errors, else an :class:`InputErrors`.
+
+    Examples
+    --------
+    >>> kids = RosterError("children", [Problem("C1", "priority", "out of range")])
+    >>> events = EventError("events file is invalid", ["line 2: unknown kind"])
+    >>> both = combine_errors([kids, events])
+    >>> type(both).__name__, str(both).splitlines()[0]
+    ('InputErrors', 'children roster is invalid: 1 problem(s)')
+    """
+    errors = list(errors)
+    if not errors:
+        raise ValueError("combine_errors needs at least one error")
+    if len(errors) == 1:
+        return errors[0]
+    if all(isinstance(e, RosterError) for e in errors):
+        return RosterError.combine(errors)  # type: ignore[arg-type]
+    return InputErrors(errors)
 
 
 class StoreError(MatchingError):

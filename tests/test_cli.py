@@ -555,3 +555,51 @@ def test_an_unknown_output_language_in_the_config_is_an_input_error(
     code = main(["match", "c.csv", "m.csv", "--out", str(tmp_path / "o"), "--config", str(config)])
     assert code == 1
     assert "'language' parameter must be 'zh' or 'en'" in capsys.readouterr().err
+
+
+def _bad_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Both rosters and an events file, each with a problem (Chinese headers)."""
+    kids = tmp_path / "kids.csv"
+    kids.write_text(
+        "编号,纬度,经度,优先级\nC1,31.80,119.97,非常紧急的王小明\nC2,31.81,119.98,高\n",
+        encoding="utf-8",
+    )
+    moms = tmp_path / "moms.csv"
+    moms.write_text("编号,纬度,经度,容量\nM1,31.80,119.97,两个半\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text("类型,儿童编号,日期\n搬家了,C2,2026-03-02\n", encoding="utf-8")
+    return kids, moms, events
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_match_reports_every_problem_of_both_rosters_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str
+) -> None:
+    kids, moms, _ = _bad_inputs(tmp_path)
+    out = str(tmp_path / "o")
+    code = main(["match", str(kids), str(moms), "--out", out, "--language", language])
+    err = capsys.readouterr().err
+    assert code == 1
+    if language == "en":
+        assert "children roster is invalid" in err and "mentors roster is invalid" in err
+    else:
+        assert "儿童名单有误" in err and "爱心妈妈名单有误" in err
+        assert "“优先级”" in err and "“容量”" in err  # the headers the files had
+    assert "C1" in err and "M1" in err
+    assert "王小明" not in err and "两个半" not in err  # never a cell
+
+
+def test_nightly_reports_every_problem_of_rosters_and_events_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kids, moms, events = _bad_inputs(tmp_path)
+    db = tmp_path / "state.db"
+    argv = ["nightly", "--db", str(db), "--out", str(tmp_path / "plan"), "--date", "2026-03-02",
+            "--children", str(kids), "--mentors", str(moms), "--events", str(events),
+            "--language", "zh"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "儿童名单有误" in err and "爱心妈妈名单有误" in err
+    assert "搬家了" not in err and "events.csv" in err  # the events file named, not its cells
+    assert err.count("\n  - ") >= 3
+    assert not db.exists() and not (tmp_path / "plan").exists()  # nothing touched

@@ -34,13 +34,14 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import pandas as pd
 
 from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
-from matching.errors import InputError
+from matching.errors import EventError, InputError, RosterError, combine_errors
 from matching.i18n import gettext as _
 from matching.i18n import ngettext, use_language
 from matching.programme.events import (
@@ -57,7 +58,15 @@ from matching.programme.plan_text import carry_from_rosters, plan_summary_lines
 from matching.programme.rematch import RematchPlan, rematch
 from matching.programme.state import DEPARTED_STATUSES, State, empty_state
 from matching.programme.store import RunInfo, StateStore
-from matching.rosters import ValidRoster, load_children, load_mentors, valid_children, valid_mentors
+from matching.rosters import (
+    VOCABULARY,
+    ValidRoster,
+    Vocabulary,
+    load_children,
+    load_mentors,
+    valid_children,
+    valid_mentors,
+)
 
 __all__ = [
     "PLAN_FILES",
@@ -68,6 +77,8 @@ __all__ = [
     "run_nightly",
     "today",
 ]
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("matching")
 
@@ -241,6 +252,7 @@ def run_nightly(
     language: str | None = None,
     xlsx: bool = False,
     carry_columns: Sequence[str] = (),
+    vocabulary: Vocabulary = VOCABULARY,
 ) -> NightlyReport:
     """Run one night against the state store at ``db``.
 
@@ -293,6 +305,14 @@ def run_nightly(
         files and workbook beside each id.  They never go into the store,
         ``plan.json``, the log or the report; a column that no roster given
         tonight has is an ``InputError`` (before the store is touched).
+    vocabulary : Vocabulary, default matching.rosters.VOCABULARY
+        The words the roster files may use for numbers, needs, yes/no and
+        gender (:func:`matching.config.load_vocabulary` reads a ``[vocabulary]``
+        table).
+
+    Both rosters and the events are checked before anything else: every
+    problem of all three comes out in one error (an
+    :class:`~matching.errors.InputErrors` when more than one is invalid).
 
     Returns
     -------
@@ -312,7 +332,7 @@ def run_nightly(
         step("validating input")
         inputs = _Inputs.read(
             date, config, policy, step, children=children, mentors=mentors, events=events,
-            geocoding=(geocoder, geocode_cache, geocode_options),
+            geocoding=(geocoder, geocode_cache, geocode_options), vocabulary=vocabulary,
         )  # fmt: skip
         publishing = {"carried": _carried(inputs, carry_columns), "xlsx": xlsx}
         return _night(db, inputs, out_dir, dry_run, step, publishing)
@@ -437,6 +457,7 @@ class _Inputs:
         mentors: Source,
         events: str | Path | Sequence[Event] | None,
         geocoding: tuple[Any | None, str | Path | None, dict[str, Any] | None],
+        vocabulary: Vocabulary,
     ) -> _Inputs:
         """Check the date, configuration and policy; geocode, read and validate the rosters;
         read the events; hash everything that decides the night (:attr:`digest`)."""
@@ -453,9 +474,38 @@ class _Inputs:
                 src = children if name == "children" else mentors
                 src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
                 children, mentors = (src, mentors) if name == "children" else (children, src)
-        kids_roster = _roster(children, load_children, valid_children, "children", hashes)
-        mentors_roster = _roster(mentors, load_mentors, valid_mentors, "mentors", hashes)
-        event_list = _events(events, hashes)
+        # every problem of the three inputs in one error, so staff fix them in one round
+        errors: list[InputError] = []
+
+        def checked(read: Callable[[], _T]) -> _T | None:
+            try:
+                return read()
+            except (RosterError, EventError) as exc:
+                errors.append(exc)
+                return None
+
+        words = vocabulary
+        kids_roster = checked(
+            lambda: _roster(
+                children,
+                partial(load_children, vocabulary=words),
+                partial(valid_children, vocabulary=words),
+                "children",
+                hashes,
+            )
+        )
+        mentors_roster = checked(
+            lambda: _roster(
+                mentors,
+                partial(load_mentors, vocabulary=words),
+                partial(valid_mentors, vocabulary=words),
+                "mentors",
+                hashes,
+            )
+        )
+        event_list = checked(lambda: _events(events, hashes)) or []
+        if errors:
+            raise combine_errors(errors)
         options = {**rules.to_dict(), "geocoding": geocoder is not None}
         digest = _digest({"date": day, "inputs": hashes, "config": cfg.to_dict(), **options})
         failures = geo_failures if geocoder is not None else None
