@@ -80,8 +80,30 @@ def _person(rng: np.random.Generator, street: str, k: int) -> dict[str, str]:
     }
 
 
+FAR_CHILD = "ZL-C30"
+"""A child far from every mentor: left unmatched, with a reason."""
+
+
 def staff_rosters(seed: int = 23) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(children, mentors) as staff type them: every cell text, Chinese headers."""
+    """(children, mentors) as staff type them: every cell text, Chinese headers; the
+    records of :data:`ADDRESS_ONLY` have blank coordinates."""
+    kids, moms = _complete(seed)
+    for frame in (kids, moms):
+        blank = frame["编号"].isin(ADDRESS_ONLY)
+        frame.loc[blank, ["纬度", "经度"]] = ""
+    return kids, moms
+
+
+def staff_places(seed: int = 23) -> dict[str, tuple[float, float]]:
+    """The address of each :data:`ADDRESS_ONLY` record and its true WGS-84 point."""
+    places = {}
+    for frame in _complete(seed):
+        for row in frame[frame["编号"].isin(ADDRESS_ONLY)].itertuples(index=False):
+            places[row.家庭住址] = (float(row.纬度), float(row.经度))
+    return places
+
+
+def _complete(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     children = []
     for i in range(30):
@@ -109,11 +131,10 @@ def staff_rosters(seed: int = 23) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
         mentors.append(row)
     kids = pd.DataFrame(children, columns=list(CHILD_HEADERS))
-    moms = pd.DataFrame(mentors, columns=list(MENTOR_HEADERS))
-    for frame in (kids, moms):
-        blank = frame["编号"].isin(ADDRESS_ONLY)
-        frame.loc[blank, ["纬度", "经度"]] = ""
-    return kids, moms
+    far = kids["编号"] == FAR_CHILD
+    lat, lon = at(40.0, 40.0)
+    kids.loc[far, ["纬度", "经度", "家庭住址"]] = [f"{lat:.6f}", f"{lon:.6f}", "常州市远郊某村1号"]
+    return kids, pd.DataFrame(mentors, columns=list(MENTOR_HEADERS))
 
 
 def write_staff_xlsx(frame: pd.DataFrame, path: Path, *, title: str) -> Path:

@@ -58,6 +58,7 @@ from matching.reports.folders import write_bytes_atomic
 from matching.reports.tables import (
     COST_UNIT,
     HEADER_TEXT,
+    config_rows,
     header,
     list_text,
     localise,
@@ -141,8 +142,8 @@ def _summary_rows(result: MatchResult, extra: Mapping[str, Any] | None) -> list[
     for code, count in (m.get("unmatched_by_reason") or {}).items():
         rows.append((f"{reasons}{colon}{reason_text(code)}{left}{code}{right}", count))
     cfg = header("config")
-    for key, value in sorted(result.config.to_dict().items()):
-        rows.append((f"{cfg}{colon}{key}", value))
+    for label, value in config_rows(result.config):
+        rows.append((f"{cfg}{colon}{label}", value))
     for key, value in (extra or {}).items():
         rows.append((str(key), value))
     return rows

@@ -36,7 +36,16 @@ from matching.rosters import NEED_LABELS_ZH
 if TYPE_CHECKING:
     from matching.config import MatchConfig
 
-__all__ = ["COST_UNIT", "HEADER_TEXT", "header", "list_text", "localise", "staff_tables"]
+__all__ = [
+    "CONFIG_TEXT",
+    "COST_UNIT",
+    "HEADER_TEXT",
+    "config_rows",
+    "header",
+    "list_text",
+    "localise",
+    "staff_tables",
+]
 
 HEADER_TEXT: dict[str, str] = {
     # pairs
@@ -104,6 +113,55 @@ HEADER_TEXT: dict[str, str] = {
 }
 """Column key -> its header in English, marked for the catalogue (translated by
 :func:`header`); also the sheet names of the workbook (``sheet_*``)."""
+
+CONFIG_TEXT: dict[str, str] = {
+    "max_distance_km": N_("maximum distance between a child and a mentor (km)"),
+    "uncovered_need_km": N_("penalty for each need the mentor does not cover (km)"),
+    "shared_interest_km": N_("bonus for each shared interest (km)"),
+    "max_shared_interests": N_("shared interests counted at most"),
+    "unmatched_km": N_("cost of leaving a child unpaired (km)"),
+    "priority_km": N_("extra cost of leaving a priority child unpaired, per level (km)"),
+    "objective": N_("goal"),
+    "same_street": N_("pairs within the same street only"),
+    "same_gender": N_("pairs of the same gender only"),
+    "forbidden_pairs": N_("pairs excluded by staff"),
+    "k_nearest": N_("nearest mentors considered per child"),
+    "resolution_km": N_("cost rounded to (km)"),
+}
+"""The setting of each :class:`~matching.config.MatchConfig` field in words."""
+
+_CONFIG_VALUES = {
+    "max_pairs": N_("as many children paired as possible, then the lowest cost"),
+    "min_cost": N_("the lowest cost"),
+}
+
+
+def config_rows(config: MatchConfig) -> list[tuple[str, Any]]:
+    """The settings of a run as (words, value) rows, in the current language.
+
+    Yes/no settings read 是/否 (yes/no), the goal in words, no limit as blank,
+    excluded pairs as ``child-mentor`` ids.
+
+    Examples
+    --------
+    >>> from matching.config import MatchConfig
+    >>> rows = dict(config_rows(MatchConfig(same_street=True)))
+    >>> rows["pairs within the same street only"], rows["goal"][:23]
+    ('yes', 'as many children paired')
+    """
+    rows: list[tuple[str, Any]] = []
+    for key, value in config.to_dict().items():
+        if isinstance(value, bool):
+            shown: Any = _("yes") if value else _("no")
+        elif isinstance(value, str) and value in _CONFIG_VALUES:
+            shown = _(_CONFIG_VALUES[value])
+        elif key == "forbidden_pairs":
+            shown = "; ".join(f"{c}-{m}" for c, m in value) if value else None
+        else:
+            shown = value
+        rows.append((_(CONFIG_TEXT[key]) if key in CONFIG_TEXT else key, shown))
+    return rows
+
 
 COST_UNIT = N_(
     "Costs are in kilometres: the real distance, plus a penalty for each need the mentor "

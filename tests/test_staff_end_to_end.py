@@ -1,0 +1,144 @@
+"""The staff workbook end to end, as a district federation keeps it, with no manual edits.
+
+Rosters as staff keep them (tests/staff_roster.py: a title row, merged street
+cells, notes below the table, Chinese headers, 高 / 普通, official and
+traditional category names, units in cells, records with only an address)
+go through ``matching match ... --xlsx --language zh`` and a few ``matching
+nightly`` nights with Chinese events, geocoded through a fake AMap service on
+a local HTTP server.  The outputs are read back: Chinese sheets, headers and
+reasons; staff's own columns only where staff open files; no English left in
+anything staff read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fake_geocoders import KEY, geocode_config, serve
+from staff_roster import (
+    ADDRESS_ONLY,
+    FAR_CHILD,
+    TITLES,
+    staff_places,
+    staff_rosters,
+    write_csv_as,
+    write_staff_xlsx,
+)
+
+from matching.cli import main
+
+openpyxl = pytest.importorskip("openpyxl")
+
+KEY_ENV = "STAFF_TEST_AMAP_KEY"
+CARRY = "姓名,联系电话"
+# what may stay in Latin letters in a Chinese output: ids, file names and paths, the
+# coordinate-system and file-format names, and units
+_ALLOWED = re.compile(
+    r"ZL-[CM]\d+|[\w./-]*\.(csv|xlsx|json|db|toml)|/[\w./-]+|GB18030|GBK|UTF-8|UTF-16|BOM"
+    r"|WGS-84|GCJ-02|xlsx|km|Excel"
+)
+
+
+def english_words(text: str) -> list[str]:
+    """Latin words of 3+ letters in ``text`` that are not ids, paths or names of formats."""
+    return re.findall(r"[A-Za-z]{3,}", _ALLOWED.sub(" ", text))
+
+
+@pytest.fixture
+def staff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """The staff's files, a fake AMap service and a config pointing at it."""
+    kids, moms = staff_rosters()
+    files = {
+        "children": write_staff_xlsx(kids, tmp_path / "儿童台账.xlsx", title=TITLES["children"]),
+        "mentors": write_staff_xlsx(moms, tmp_path / "爱心妈妈名册.xlsx", title=TITLES["mentors"]),
+        "children_gbk": write_csv_as(kids, tmp_path / "儿童台账.csv", encoding="gbk"),
+        "children_utf8": write_csv_as(kids, tmp_path / "children.csv", encoding="utf-8"),
+    }
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with serve(staff_places()) as fake:
+        files["config"] = geocode_config(
+            tmp_path / "matching.toml", fake, provider="amap", key_env=KEY_ENV,
+            cache="geocode-cache.db",
+        )  # fmt: skip
+        yield files
+
+
+def _match(files: dict[str, Path], children: Path, out: Path) -> list[str]:
+    return ["match", str(children), str(files["mentors"]), "--out", str(out), "--xlsx",
+            "--language", "zh", "--carry-columns", CARRY, "--geocode", "amap",
+            "--config", str(files["config"])]  # fmt: skip
+
+
+_REASON_CODES = re.compile(
+    r"no_mentor_in_reach|forbidden_by_rule|mentors_taken|cheaper_unmatched|exit_approved"
+    r"|first_in_line|capacity_reduced|re-matched|matched|moved|mentor_left|child_exit|end_pair"
+)
+
+
+def _workbook_texts(path: Path) -> tuple[list[str], str]:
+    """Sheet names, and every header and text cell (reason codes left out: a column of
+    its own keeps the code beside the words)."""
+    book = openpyxl.load_workbook(path)
+    texts = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            texts += [str(v) for v in row if isinstance(v, str)]
+    return book.sheetnames, _REASON_CODES.sub(" ", "\n".join(texts))
+
+
+def _names() -> list[str]:
+    kids, moms = staff_rosters()
+    return [*kids["姓名"], *moms["姓名"], *kids["联系电话"]]
+
+
+def test_match_writes_a_chinese_workbook_with_staff_names(
+    staff: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "结果"
+    assert main(_match(staff, staff["children"], out)) == 0
+    printed = capsys.readouterr()
+    terminal = printed.out + printed.err
+    assert "已结对：29" in terminal and "未配对原因：距离上限内没有在岗的爱心妈妈 1 人" in terminal
+    assert english_words(terminal) == []
+
+    sheets, texts = _workbook_texts(out / "report.xlsx")
+    assert sheets == ["配对名单", "未匹配儿童", "街道统计", "运行摘要"]
+    assert english_words(texts) == []
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    header = [c.value for c in book["配对名单"][1]]
+    assert header[:3] == ["儿童编号", "儿童姓名", "儿童联系电话"]
+    assert {"爱心妈妈编号", "爱心妈妈姓名", "儿童所在社区", "距离(公里)"} <= set(header)
+    unmatched = pd.DataFrame(list(book["未匹配儿童"].values)[1:],
+                             columns=[c.value for c in book["未匹配儿童"][1]])  # fmt: skip
+    assert unmatched["儿童编号"].tolist() == [FAR_CHILD]
+    assert unmatched["未匹配原因"].tolist() == ["距离上限内没有在岗的爱心妈妈"]
+
+    pairs = pd.read_csv(out / "pairs.csv", dtype=str, encoding="utf-8-sig")
+    assert english_words(" ".join(pairs.columns)) == []
+    # every child placed: those with only an address were geocoded (none failed)
+    assert sorted([*pairs["儿童编号"], FAR_CHILD]) == [f"ZL-C{i:02d}" for i in range(1, 31)]
+    assert set(ADDRESS_ONLY) & {*pairs["儿童编号"], *pairs["爱心妈妈编号"]}
+    # staff's names where staff open files, and nowhere else
+    names = _names()
+    assert set(pairs["儿童姓名"]) <= set(names)
+    summary = (out / "summary.json").read_text(encoding="utf-8")
+    assert not [n for n in names if n in summary or n in terminal]
+    assert json.loads(summary)["metrics"]["n_pairs"] == 29
+
+
+def test_the_same_roster_in_every_form_gives_the_same_pairs(
+    staff: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = []
+    for form in ("children", "children_gbk", "children_utf8"):
+        out = tmp_path / form
+        assert main([*_match(staff, staff[form], out), "-q"]) == 0, capsys.readouterr().err
+        results.append(pd.read_csv(out / "pairs.csv", dtype=str, encoding="utf-8-sig"))
+    assert len(results[0]) == 29
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other)
