@@ -111,6 +111,8 @@ def test_match_writes_a_chinese_workbook_with_staff_names(
     header = [c.value for c in book["配对名单"][1]]
     assert header[:3] == ["儿童编号", "儿童姓名", "儿童联系电话"]
     assert {"爱心妈妈编号", "爱心妈妈姓名", "儿童所在社区", "距离(公里)"} <= set(header)
+    sheet = pd.DataFrame(list(book["配对名单"].values)[1:], columns=header)
+    assert set(sheet["优先级"]) == {"高", "普通"}  # as staff wrote it (a blank is 普通)
     unmatched = pd.DataFrame(list(book["未匹配儿童"].values)[1:],
                              columns=[c.value for c in book["未匹配儿童"][1]])  # fmt: skip
     assert unmatched["儿童编号"].tolist() == [FAR_CHILD]

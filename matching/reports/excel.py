@@ -64,6 +64,7 @@ from matching.reports.tables import (
     localise,
     staff_tables,
 )
+from matching.rosters import PRIORITY_WORDS
 
 __all__ = [
     "HEADERS",
@@ -285,6 +286,8 @@ def workbook_bytes(
             community=True,
         )  # fmt: skip
         cfg, labels = result.config, priority_labels
+        if labels is None:  # the vocabulary's words (紧急 / 高 / 中 / 普通) for its levels
+            labels = {level: _(word) for level, word in PRIORITY_WORDS.items()}
         tables = {
             "pairs": localise(staff["pairs"], config=cfg, priority_labels=labels),
             "unmatched": localise(staff["unmatched"], config=cfg, priority_labels=labels),
@@ -334,7 +337,9 @@ def write_workbook(
         has is an :class:`~matching.errors.InputError`.
     priority_labels : mapping of int to str, optional
         A word for each priority level (such as ``{0: "普通", 2: "高"}``);
-        without it the priority is shown as its number.
+        by default the words of the rosters' vocabulary for its levels
+        (:data:`matching.rosters.PRIORITY_WORDS`: 普通 0, 中 1, 高 2, 紧急 3);
+        other levels are shown as their number.
 
     Returns
     -------

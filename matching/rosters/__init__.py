@@ -46,7 +46,7 @@ from matching.rosters.validate import (
     validate_mentors,
     validate_roster,
 )
-from matching.rosters.vocabulary import LIST_SEPARATORS, VOCABULARY, Vocabulary
+from matching.rosters.vocabulary import LIST_SEPARATORS, PRIORITY_WORDS, VOCABULARY, Vocabulary
 
 __all__ = [
     "ACCEPTED_NEEDS",
@@ -58,6 +58,7 @@ __all__ = [
     "NEEDS",
     "NEED_LABELS_ZH",
     "NEED_ORDER",
+    "PRIORITY_WORDS",
     "VOCABULARY",
     "Column",
     "ColumnReading",

@@ -52,10 +52,12 @@ from types import MappingProxyType
 from typing import Any
 
 from matching.errors import ConfigError
+from matching.i18n import N_
 from matching.rosters.columns import NEED_LABELS_ZH, NEEDS
 
 __all__ = [
     "LIST_SEPARATORS",
+    "PRIORITY_WORDS",
     "VOCABULARY",
     "Vocabulary",
     "normalize_word",
@@ -134,6 +136,15 @@ _PRIORITY = {
     "低": 0,
     "low": 0,
 }
+PRIORITY_WORDS: dict[int, str] = {
+    3: N_("urgent"),
+    2: N_("high"),
+    1: N_("medium"),
+    0: N_("normal"),
+}
+"""The word of each priority level the vocabulary reads (translate with ``gettext``): the
+workbook shows these instead of the numbers; other numbers stay numbers."""
+
 _OFFICIAL = {
     "life_care": "生活关爱服务",
     "spiritual_growth": "精神素养提升",
