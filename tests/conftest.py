@@ -18,13 +18,15 @@ import contextlib
 import functools
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import builders
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
+
+from matching.i18n import current_language
 
 # When a Hypothesis test fails, its pytest plugin imports ``hypothesis.extra._patching``
 # (libcst), which emits a DeprecationWarning; with ``filterwarnings = error`` that becomes an
@@ -52,6 +54,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _language_left_as_found() -> Iterator[None]:
+    """Every test starts and ends in English (the pinned locale): a test that sets the
+    language must undo it (``use_language`` blocks do), or later tests would change."""
+    assert current_language() == "en", "an earlier test left the language set"
+    yield
+    assert current_language() == "en", "this test left the language set"
 
 
 @pytest.fixture
