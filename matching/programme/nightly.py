@@ -29,19 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from matching.config import MatchConfig, RematchPolicy, validate_config, validate_policy
-from matching.errors import EventError, InputError, RosterError, combine_errors
+from matching.config import MatchConfig, RematchPolicy
+from matching.errors import InputError
 from matching.i18n import gettext as _
 from matching.i18n import ngettext, use_language
 from matching.programme.events import (
@@ -49,10 +46,9 @@ from matching.programme.events import (
     Event,
     apply_events,
     apply_rosters,
-    check_date,
     event_key,
-    read_events,
 )
+from matching.programme.night_inputs import NightInputs, Source
 from matching.programme.plan import PLAN_FILES, publish_plan, render_plan, write_plan
 from matching.programme.plan_text import carry_from_rosters, plan_summary_lines
 from matching.programme.rematch import RematchPlan, rematch
@@ -62,10 +58,6 @@ from matching.rosters import (
     VOCABULARY,
     ValidRoster,
     Vocabulary,
-    load_children,
-    load_mentors,
-    valid_children,
-    valid_mentors,
 )
 
 __all__ = [
@@ -150,88 +142,6 @@ def today(timezone: str = "Asia/Shanghai") -> str:
             f"got {timezone!r} instead."
         ) from None
     return dt.datetime.now(zone).date().isoformat()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-Source: TypeAlias = str | Path | pd.DataFrame | None
-
-
-def _roster(
-    source: Source,
-    reader: Callable[[Path | str], ValidRoster],
-    validate: Callable[[pd.DataFrame], ValidRoster],
-    name: str,
-    hashes: dict[str, str],
-) -> ValidRoster | None:
-    """The roster, validated once here, before the store is touched."""
-    if source is None:
-        return None
-    if isinstance(source, pd.DataFrame):
-        hashes.setdefault(name, _sha256(source.to_csv(index=False).encode("utf-8")))
-        return validate(source)
-    hashes[name] = _sha256(Path(source).read_bytes())
-    return reader(source)
-
-
-def _geocoded(
-    source: Source,
-    name: str,
-    hashes: dict[str, str],
-    geocoder: Any,
-    cache: str | Path | None,
-    failures: dict[str, pd.DataFrame],
-    options: dict[str, Any],
-) -> Source:
-    """The roster with missing coordinates filled from its addresses; the
-    records that could not be placed are left out of tonight's roster and
-    listed in ``failures`` (by id, with the reason).  A roster without an
-    address column is returned as it is."""
-    from matching.geo.geocode import ADDRESS_ALIASES, FAILURE_REASONS, geocode_roster
-    from matching.rosters import find_column, read_table
-
-    if source is None:
-        return None
-    if isinstance(source, pd.DataFrame):
-        raw = source
-        hashes[name] = _sha256(source.to_csv(index=False).encode("utf-8"))
-    else:
-        hashes[name] = _sha256(Path(source).read_bytes())
-        raw = read_table(source, None)
-    wanted = str(options.get("address_column", "address")).strip().lower()
-    if find_column(raw, (wanted, *ADDRESS_ALIASES)) is None:
-        # no addresses to go by: validation names any missing coordinates
-        failures[name] = pd.DataFrame(columns=["roster", "id", "reason", "detail"])
-        return raw
-    result = geocode_roster(raw, geocoder, cache=cache, **options)
-    failed = result.frame["geocode_status"].isin(FAILURE_REASONS).to_numpy()
-    failures[name] = result.failures.assign(roster=name)[["roster", "id", "reason", "detail"]]
-    if failed.any():
-        log.warning("%s: %d record(s) could not be geocoded", name, int(failed.sum()))
-    return result.frame.loc[~failed].drop(columns=["geocode_status"]).reset_index(drop=True)
-
-
-def _events(source: str | Path | Sequence[Event] | None, hashes: dict[str, str]) -> list[Event]:
-    if source is None:
-        return []
-    if isinstance(source, (str, Path)):
-        hashes["events"] = _sha256(Path(source).read_bytes())
-        return read_events(source)
-    events = list(source)
-    for e in events:
-        if not isinstance(e, Event):
-            raise InputError(f"events: expected Event objects, got {type(e).__name__}")
-    rows = [[e.kind, e.child_id, e.mentor_id, e.actor, e.note, e.date] for e in events]
-    if events:
-        hashes["events"] = _sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8"))
-    return events
-
-
-def _digest(parts: Mapping[str, Any]) -> str:
-    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return _sha256(text.encode("utf-8"))
 
 
 def run_nightly(
@@ -330,7 +240,7 @@ def run_nightly(
     with use_language(language):
         step = progress or (lambda _phase: None)
         step("validating input")
-        inputs = _Inputs.read(
+        inputs = NightInputs.read(
             date, config, policy, step, children=children, mentors=mentors, events=events,
             geocoding=(geocoder, geocode_cache, geocode_options), vocabulary=vocabulary,
         )  # fmt: skip
@@ -338,7 +248,7 @@ def run_nightly(
         return _night(db, inputs, out_dir, dry_run, step, publishing)
 
 
-def _carried(inputs: _Inputs, columns: Sequence[str]) -> dict[str, pd.DataFrame]:
+def _carried(inputs: NightInputs, columns: Sequence[str]) -> dict[str, pd.DataFrame]:
     """Staff's columns of tonight's rosters, by roster (empty without ``columns``)."""
     if isinstance(columns, str):
         raise InputError(_("carry_columns must be a list of column headers, not a str"))
@@ -351,7 +261,7 @@ def _carried(inputs: _Inputs, columns: Sequence[str]) -> dict[str, pd.DataFrame]
 
 def _night(
     db: str | Path,
-    inputs: _Inputs,
+    inputs: NightInputs,
     out_dir: str | Path | None,
     dry_run: bool,
     step: Callable[[str], None],
@@ -410,7 +320,7 @@ def _renderer(
     ended: Mapping[tuple[str, str], tuple[str, str, str]],
     counts: dict[str, int],
     night: _Night,
-    inputs: _Inputs,
+    inputs: NightInputs,
     dry_run: bool,
 ) -> Callable[[int | None], dict[str, bytes]]:
     """Renders tonight's plan files for a run id (None: not committed)."""
@@ -431,88 +341,6 @@ def _renderer(
     return render
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """Tonight's inputs, read and validated before the store is touched."""
-
-    day: str
-    config: MatchConfig
-    policy: RematchPolicy
-    kids: ValidRoster | None
-    mentors: ValidRoster | None
-    events: list[Event]
-    hashes: dict[str, str]
-    geo_failures: dict[str, pd.DataFrame] | None  # None without a geocoder
-    digest: str
-
-    @classmethod
-    def read(
-        cls,
-        date: str,
-        config: MatchConfig | None,
-        policy: RematchPolicy | None,
-        step: Callable[[str], None],
-        *,
-        children: Source,
-        mentors: Source,
-        events: str | Path | Sequence[Event] | None,
-        geocoding: tuple[Any | None, str | Path | None, dict[str, Any] | None],
-        vocabulary: Vocabulary,
-    ) -> _Inputs:
-        """Check the date, configuration and policy; geocode, read and validate the rosters;
-        read the events; hash everything that decides the night (:attr:`digest`)."""
-        day = check_date(date)
-        cfg = validate_config(MatchConfig() if config is None else config)
-        rules = validate_policy(policy)
-        hashes: dict[str, str] = {}
-        geocoder, geocode_cache, geocode_options = geocoding
-        geo_failures: dict[str, pd.DataFrame] = {}
-        if geocoder is not None:
-            step("geocoding addresses")
-            opts = dict(geocode_options or {})
-            for name in ("children", "mentors"):
-                src = children if name == "children" else mentors
-                src = _geocoded(src, name, hashes, geocoder, geocode_cache, geo_failures, opts)
-                children, mentors = (src, mentors) if name == "children" else (children, src)
-        # every problem of the three inputs in one error, so staff fix them in one round
-        errors: list[InputError] = []
-
-        def checked(read: Callable[[], _T]) -> _T | None:
-            try:
-                return read()
-            except (RosterError, EventError) as exc:
-                errors.append(exc)
-                return None
-
-        words = vocabulary
-        kids_roster = checked(
-            lambda: _roster(
-                children,
-                partial(load_children, vocabulary=words),
-                partial(valid_children, vocabulary=words),
-                "children",
-                hashes,
-            )
-        )
-        mentors_roster = checked(
-            lambda: _roster(
-                mentors,
-                partial(load_mentors, vocabulary=words),
-                partial(valid_mentors, vocabulary=words),
-                "mentors",
-                hashes,
-            )
-        )
-        event_list = checked(lambda: _events(events, hashes)) or []
-        if errors:
-            raise combine_errors(errors)
-        options = {**rules.to_dict(), "geocoding": geocoder is not None}
-        digest = _digest({"date": day, "inputs": hashes, "config": cfg.to_dict(), **options})
-        failures = geo_failures if geocoder is not None else None
-        return cls(day, cfg, rules, kids_roster, mentors_roster, event_list, hashes, failures,
-                   digest)  # fmt: skip
-
-
 def _open_store(stack: contextlib.ExitStack, db: str | Path, dry_run: bool) -> StateStore | None:
     """The store, open for writing (created if absent); a dry run opens an existing store
     read-only and creates none (None)."""
@@ -523,7 +351,7 @@ def _open_store(stack: contextlib.ExitStack, db: str | Path, dry_run: bool) -> S
     return None
 
 
-def _seen(store: StateStore | None, inputs: _Inputs) -> set[str]:
+def _seen(store: StateStore | None, inputs: NightInputs) -> set[str]:
     """The keys of tonight's events that the store has already recorded."""
     if store is None:
         return set()
@@ -599,7 +427,7 @@ def _log_night(day: str, night: _Night, counts: Mapping[str, int]) -> None:
 
 def _commit(
     store: StateStore,
-    inputs: _Inputs,
+    inputs: NightInputs,
     plan: RematchPlan,
     counts: dict[str, int],
     changes: tuple[Mapping[tuple[str, str], Any], Mapping[tuple[str, str], tuple[str, ...]]],
