@@ -89,6 +89,12 @@ def _workbook_texts(path: Path) -> tuple[list[str], str]:
     return book.sheetnames, _REASON_CODES.sub(" ", "\n".join(texts))
 
 
+def _csv_texts(folder: Path) -> str:
+    """Every CSV file of a folder as text, reason codes left out (see _workbook_texts)."""
+    texts = [path.read_text(encoding="utf-8-sig") for path in sorted(folder.glob("*.csv"))]
+    return _REASON_CODES.sub(" ", "\n".join(texts))
+
+
 def _names() -> list[str]:
     kids, moms = staff_rosters()
     return [*kids["姓名"], *moms["姓名"], *kids["联系电话"]]
@@ -119,7 +125,7 @@ def test_match_writes_a_chinese_workbook_with_staff_names(
     assert unmatched["未匹配原因"].tolist() == ["距离上限内没有在岗的爱心妈妈"]
 
     pairs = pd.read_csv(out / "pairs.csv", dtype=str, encoding="utf-8-sig")
-    assert english_words(" ".join(pairs.columns)) == []
+    assert english_words(_csv_texts(out)) == []
     # every child placed: those with only an address were geocoded (none failed)
     assert sorted([*pairs["儿童编号"], FAR_CHILD]) == [f"ZL-C{i:02d}" for i in range(1, 31)]
     assert set(ADDRESS_ONLY) & {*pairs["儿童编号"], *pairs["爱心妈妈编号"]}
@@ -193,7 +199,7 @@ def test_nights_with_chinese_events_give_plans_staff_can_act_on(
     assert sheets[0] == "计划概要" and "结束的结对" in sheets
     assert english_words(texts) == []
     ended = pd.read_csv(plan / "plan_ended_pairs.csv", dtype=str, encoding="utf-8-sig")
-    assert english_words(" ".join(ended.columns)) == []
+    assert english_words(_csv_texts(plan)) == []
     assert "ZL-C05" in set(ended["儿童编号"])  # the exit ended the child's pair
     assert "儿童姓名" in ended.columns  # staff's names beside the ids
     # names never in the plan's JSON, the store or the terminal
