@@ -148,6 +148,7 @@ def test_public_names():
         "NEEDS",
         "NEED_LABELS_ZH",
         "NEED_ORDER",
+        "PRIORITY_WORDS",
         "VOCABULARY",
         "Column",
         "ColumnReading",
