@@ -159,6 +159,7 @@ def test_public_names():
         "Vocabulary",
         "assume_valid",
         "find_column",
+        "header_forms",
         "load_children",
         "load_mentors",
         "load_rosters",

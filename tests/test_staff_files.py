@@ -418,3 +418,44 @@ def test_load_rosters_unreadable_file_is_an_input_error(tmp_path):
     mentors.write_text(_mentor_rows(), encoding="utf-8")
     with pytest.raises(InputError):
         load_rosters(kids, mentors)
+
+
+def _column_table(columns) -> str:  # type: ignore[no-untyped-def]
+    rows = ["| column | required | Chinese headers | meaning |", "|---|---|---|---|"]
+    for c in columns:
+        required = "yes" if c.required else "no"
+        rows.append(f"| `{c.name}` | {required} | {', '.join(c.aliases)} | {c.doc} |")
+    return "\n".join(rows)
+
+
+def test_readme_lists_every_roster_column_with_its_chinese_headers() -> None:
+    from pathlib import Path
+
+    from matching.rosters import CHILD_COLUMNS, MENTOR_COLUMNS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "Children:\n\n" + _column_table(CHILD_COLUMNS) + "\n" in readme
+    assert "Mentors:\n\n" + _column_table(MENTOR_COLUMNS) + "\n" in readme
+
+
+def test_headers_as_staff_write_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from matching.rosters import load_rosters
+
+    kids = tmp_path / "kids.csv"
+    kids.write_text(
+        "钟楼区儿童名单\n儿童编号,纬度,经度,年龄（岁）,优先级(等级),所在街道\n"
+        "C1,31.80,119.97,10岁,高,永红街道\n",
+        encoding="utf-8",
+    )
+    moms = tmp_path / "moms.csv"
+    moms.write_text(
+        "爱心妈妈编号,纬度,经度,容量（人）,最大距离（公里）,状态\nM1,31.80,119.97,2,3,暂停\n",
+        encoding="utf-8",
+    )
+    children, mentors = load_rosters(kids, moms)
+    row = children.frame.iloc[0]
+    assert (row["id"], row["age"], row["priority"], row["street"]) == ("C1", 10.0, 2, "永红街道")
+    mentor = mentors.frame.iloc[0]
+    assert (mentor["id"], mentor["capacity"], mentor["max_distance_km"]) == ("M1", 2, 3.0)
+    assert not bool(mentor["active"])
+    assert children.reading.header_line == 2

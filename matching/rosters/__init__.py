@@ -24,6 +24,7 @@ from matching.rosters.columns import (
     NEEDS,
     Column,
     find_column,
+    header_forms,
     needs_mask,
 )
 from matching.rosters.files import (
@@ -69,6 +70,7 @@ __all__ = [
     "Vocabulary",
     "assume_valid",
     "find_column",
+    "header_forms",
     "load_children",
     "load_mentors",
     "load_rosters",

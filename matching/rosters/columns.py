@@ -16,6 +16,7 @@ Every numeric column has a range (see :data:`CHILD_COLUMNS` and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "NEED_ORDER",
     "Column",
     "find_column",
+    "header_forms",
     "needs_mask",
 ]
 
@@ -94,19 +96,16 @@ ACCEPTED_NEEDS = ", ".join(f"{code}/{NEED_LABELS_ZH[code]}" for code in NEEDS)
 NEED_ORDER: dict[str, int] = {code: i for i, code in enumerate(NEEDS)}
 """The bit of each need code in a need mask."""
 
-_ID = Column(
-    "id",
-    True,
-    "id",
-    None,
-    'Unique record id, kept as text ("007" stays "007"; the number 12 becomes "12").',
-    ("编号",),
-)
+_ID_DOC = 'Unique record id, kept as text ("007" stays "007"; the number 12 becomes "12").'
+_CHILD_ID = Column("id", True, "id", None, _ID_DOC, ("编号", "儿童编号"))
+_MENTOR_ID = Column("id", True, "id", None, _ID_DOC, ("编号", "爱心妈妈编号", "妈妈编号"))
 _LAT = Column("lat", True, "float", None, "Latitude in degrees (WGS-84), -90 to 90.", ("纬度",))
 _LON = Column("lon", True, "float", None, "Longitude in degrees (WGS-84), -180 to 180.", ("经度",))
-_STREET = Column("street", False, "text", "", "Street (街道) the record belongs to.", ("街道",))
+_STREET = Column(
+    "street", False, "text", "", "Street (街道) the record belongs to.", ("街道", "所在街道")
+)
 _COMMUNITY = Column(
-    "community", False, "text", "", "Community (社区) within the street.", ("社区",)
+    "community", False, "text", "", "Community (社区) within the street.", ("社区", "所在社区")
 )
 _INTERESTS = Column(
     "interests",
@@ -125,18 +124,20 @@ _GENDER = Column(
     ("性别",),
 )
 
-# The columns every roster starts with: the record and where it is.
-_PLACE = (_ID, _LAT, _LON, _STREET, _COMMUNITY)
+# Where every record is (after its id).
+_PLACE = (_LAT, _LON, _STREET, _COMMUNITY)
 
 CHILD_COLUMNS: tuple[Column, ...] = (
+    _CHILD_ID,
     *_PLACE,
     Column(
         "needs",
         False,
         "categories",
         (),
-        "Need categories (codes or Chinese labels, list or delimited text): " + ACCEPTED_NEEDS,
-        ("需求",),
+        "Need categories (codes, short or official names, simplified or traditional; list or "
+        "delimited text): " + ACCEPTED_NEEDS,
+        ("需求", "需求类别"),
     ),
     _INTERESTS,
     Column(
@@ -144,7 +145,8 @@ CHILD_COLUMNS: tuple[Column, ...] = (
         False,
         "int",
         0,
-        "Integer, 0 to 100; higher means the child should be matched first.",
+        "Integer, 0 to 100, or a word: 紧急/urgent 3, 高/high 2, 中/medium 1, 普通/normal 0; "
+        "higher means the child should be matched first.",
         ("优先级",),
     ),
     Column(
@@ -161,13 +163,14 @@ CHILD_COLUMNS: tuple[Column, ...] = (
         False,
         "float",
         math.nan,
-        "Age in years, 0 to 25; blank if unknown.",
+        "Age in years, 0 to 25 (10 or 10岁); blank if unknown.",
         ("年龄",),
     ),
 )
 """The columns of the children roster, in canonical order."""
 
 MENTOR_COLUMNS: tuple[Column, ...] = (
+    _MENTOR_ID,
     *_PLACE,
     Column(
         "skills",
@@ -175,7 +178,7 @@ MENTOR_COLUMNS: tuple[Column, ...] = (
         "categories",
         (),
         "Need categories the mentor's skills and resources cover (same vocabulary as needs).",
-        ("技能",),
+        ("技能", "特长"),
     ),
     _INTERESTS,
     Column(
@@ -183,15 +186,16 @@ MENTOR_COLUMNS: tuple[Column, ...] = (
         False,
         "int",
         1,
-        "How many children the mentor can take, integer, 1 to 100.",
-        ("容量",),
+        "How many children the mentor can take, integer, 1 to 100 (2 or 2人).",
+        ("容量", "可结对人数"),
     ),
     Column(
         "max_distance_km",
         False,
         "float",
         math.nan,
-        "Farthest distance the mentor will travel, km, more than 0 up to 100; "
+        "Farthest distance the mentor will travel, km, more than 0 up to 100 (3, 3公里, "
+        "3 km, 500米); "
         "blank means the configured default.",
         ("最大距离",),
     ),
@@ -200,8 +204,8 @@ MENTOR_COLUMNS: tuple[Column, ...] = (
         False,
         "bool",
         True,
-        "Whether the mentor takes part: true/false, yes/no, 1/0, 是/否.",
-        ("在岗",),
+        "Whether the mentor takes part: 在岗/是/yes/true/1, or 离岗/暂停/否/no/false/0.",
+        ("在岗", "状态", "在岗状态"),
     ),
     _GENDER,
 )
@@ -223,10 +227,29 @@ ADDRESS_HEADERS: tuple[str, ...] = ("address", "地址", "家庭住址", "住址
 whose records have addresses before coordinates."""
 
 
+_BRACKETED_TAIL = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+def header_forms(label: object) -> tuple[str, ...]:
+    """The forms a roster header is matched by: stripped and lower-cased, and, when it
+    ends in a bracketed unit or note, the same without it (``年龄（岁）`` reads as
+    ``年龄``, ``Capacity (persons)`` as ``capacity``).
+
+    Examples
+    --------
+    >>> header_forms(" 年龄（岁） "), header_forms("ID")
+    (('年龄（岁）', '年龄'), ('id',))
+    """
+    text = str(label).strip().lower()
+    bare = _BRACKETED_TAIL.sub("", text)
+    return (text, bare) if bare and bare != text else (text,)
+
+
 def find_column(df: pd.DataFrame, headers: Sequence[str]) -> Any:
     """The first column label of ``df`` matching one of ``headers``, or None.
 
-    Labels are compared after stripping whitespace and lower-casing; pass
+    Labels are compared after stripping whitespace and lower-casing, with or
+    without a bracketed tail (:func:`header_forms`); pass
     ``headers`` in that form (for example ``("address", "地址")``).  Used on
     raw tables, before validation names their columns.
 
@@ -239,7 +262,7 @@ def find_column(df: pd.DataFrame, headers: Sequence[str]) -> Any:
     True
     """
     for label in df.columns:
-        if str(label).strip().lower() in headers:
+        if any(form in headers for form in header_forms(label)):
             return label
     return None
 

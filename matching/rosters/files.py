@@ -55,7 +55,7 @@ from matching._files import decode_text
 from matching.errors import InputError, Problem, RosterError
 from matching.i18n import N_, ngettext
 from matching.i18n import gettext as _
-from matching.rosters.columns import ADDRESS_HEADERS, CHILD_COLUMNS, MENTOR_COLUMNS
+from matching.rosters.columns import ADDRESS_HEADERS, CHILD_COLUMNS, MENTOR_COLUMNS, header_forms
 from matching.rosters.validate import RosterKind, RosterSource, ValidRoster, validate_roster
 from matching.rosters.vocabulary import VOCABULARY, Vocabulary
 
@@ -107,7 +107,7 @@ _NOT_AN_ID = re.compile(r"[\s:：,;，；|]")
 
 def _is_header(cells: list[Any]) -> bool:
     """Whether a row names an id column and both coordinates or an address."""
-    names = {str(cell).strip().lower() for cell in cells if not _blank(cell)}
+    names = {form for cell in cells if not _blank(cell) for form in header_forms(cell)}
     return bool(names & _ID) and (
         (bool(names & _LAT) and bool(names & _LON)) or bool(names & _ADDRESS)
     )
@@ -148,7 +148,7 @@ def _rows_below(df: pd.DataFrame) -> tuple[int, list[int]]:
     if not _is_header(list(df.columns)):
         return 0, []
     id_position = next(
-        (k for k, label in enumerate(df.columns) if str(label).strip().lower() in _ID), None
+        (k for k, label in enumerate(df.columns) if set(header_forms(label)) & _ID), None
     )
     n = len(df)
     start = n

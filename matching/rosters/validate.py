@@ -54,7 +54,13 @@ from matching.rosters.cells import (
     parse_crs,
     parse_ids,
 )
-from matching.rosters.columns import CHILD_COLUMNS, CRS_HEADERS, MENTOR_COLUMNS, Column
+from matching.rosters.columns import (
+    CHILD_COLUMNS,
+    CRS_HEADERS,
+    MENTOR_COLUMNS,
+    Column,
+    header_forms,
+)
 from matching.rosters.reading import ColumnReading, RosterReading
 from matching.rosters.vocabulary import VOCABULARY, Vocabulary
 
@@ -344,8 +350,9 @@ def _match_headers(
             lookup[alias.strip().lower()] = column.name
     headers = _Headers({}, [], [], {})
     for position, label in enumerate(df.columns):
-        header = str(label).strip().lower()
-        canonical = lookup.get(header)
+        forms = header_forms(label)
+        header = forms[0]
+        canonical = next((lookup[form] for form in forms if form in lookup), None)
         if header in CRS_HEADERS:
             headers.crs.append(position)
             headers.labels.setdefault("crs", str(label).strip())
