@@ -48,6 +48,9 @@ kind of change); ``--carry-columns`` (or ``[output] carry_columns``) puts
 staff's own roster columns beside the ids in the plan's CSV files and
 workbook, never into ``plan.json``, the store, the log or the terminal.
 
+The help (``--help``, ``COMMAND --help``) is in the run's language too: ``--language``,
+else the ``[output] language`` of ``--config``, else the locale.
+
 Exit codes
 ----------
 0
@@ -102,7 +105,7 @@ from matching.config import (
     load_vocabulary,
 )
 from matching.errors import InputError, MatchingError
-from matching.i18n import N_, current_language, set_language, use_language
+from matching.i18n import N_, check_language, current_language, set_language, use_language
 from matching.i18n import gettext as _
 from matching.match import MatchResult, match
 from matching.reports import OUTPUT_FILES, staged_folder, write_csv, write_result
@@ -620,12 +623,13 @@ def main(argv: list[str] | None = None) -> int:
     Returns the exit code (see the module docstring) instead of exiting, so
     the function can be called in-process.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
-        code = exc.code
-        return EXIT_OK if code in (0, None) else EXIT_USAGE
+    # the parser's texts (help, usage) are in the run's language, so it is chosen first
+    with use_language(_command_line_language(argv)):
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+            code = exc.code
+            return EXIT_OK if code in (0, None) else EXIT_USAGE
     args.verbose = getattr(args, "verbose", 0)
     args.quiet = getattr(args, "quiet", False)
     handler, previous_level = _setup_logging(args.verbose)
@@ -649,14 +653,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _language(args: argparse.Namespace) -> str:
+    """The run's language, from the parsed command line (see :func:`_language_of`)."""
+    args.language = _language_of(getattr(args, "language", None), getattr(args, "config", None))
+    return str(args.language)
+
+
+def _language_of(given: str | None, config: str | None) -> str:
     """``--language``, else the config's ``[output] language``, else the language already
     chosen (by an in-process caller's :func:`~matching.i18n.use_language`, or the locale)."""
-    given = getattr(args, "language", None)
-    if given is None:
-        config = getattr(args, "config", None)
-        given = load_output_config(config).language if config is not None else None
-    args.language = given or current_language()
-    return str(args.language)
+    if given is None and config is not None:
+        given = load_output_config(config).language
+    return given or current_language()
+
+
+def _command_line_language(argv: Sequence[str] | None) -> str:
+    """The run's language as :func:`_language` will find it, read from ``argv`` before it
+    is parsed, for the parser's own texts.  A wrong ``--language`` or ``--config`` counts as
+    not given here: the parse and :func:`_language` report it."""
+    scan = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    scan.add_argument("--language")
+    scan.add_argument("--config")
+    try:
+        known, _rest = scan.parse_known_args(argv)
+        given = None if known.language is None else check_language(known.language)
+        return _language_of(given, known.config)
+    except (argparse.ArgumentError, MatchingError, OSError, ValueError):
+        return current_language()
 
 
 def _run(args: argparse.Namespace) -> int:
