@@ -30,6 +30,12 @@ from matching.rosters import (
     validate_mentors,
 )
 
+PRIORITY_NOT_A_NUMBER = (
+    "not a number or a known word (expected an integer, 0 to 100, or a word: "
+    "紧急, 高, 中, 普通, 低)"
+)
+
+
 CHILD_ORDER = [
     "id",
     "lat",
@@ -555,7 +561,11 @@ def test_mentors_ignore_children_only_columns():
         ("interests", (b"chess",), "malformed list: expected a list or a delimited string"),
         ("priority", "-1", "out of range (accepted 0 to 100)"),
         ("priority", 2.5, "not an integer (accepted integers 0 to 100)"),
-        ("priority", "two", "not a number (expected an integer, 0 to 100)"),
+        (
+            "priority",
+            "two",
+            PRIORITY_NOT_A_NUMBER,
+        ),
         ("priority", "inf", "out of range (accepted 0 to 100)"),
         ("gender", "x", "unknown gender (accepted: female/女/f, male/男/m)"),
         ("gender", 1, "unknown gender (accepted: female/女/f, male/男/m)"),
@@ -625,7 +635,7 @@ def test_booleans_are_not_numbers_even_next_to_equal_numbers():
     assert one_problem(validate_children, df) == (
         "c1",
         "priority",
-        "not a number (expected an integer, 0 to 100)",
+        PRIORITY_NOT_A_NUMBER,
     )
     df = children(2)
     df["id"] = pd.Series([1, True], dtype=object)
@@ -711,7 +721,11 @@ def test_one_error_lists_every_problem():
         ("row 3", "priority", "not an integer (accepted integers 0 to 100)"),
         ("k1", "lat", "missing value"),
         ("k5", "lon", "out of range (accepted -180 to 180)"),
-        ("k5", "priority", "not a number (expected an integer, 0 to 100)"),
+        (
+            "k5",
+            "priority",
+            PRIORITY_NOT_A_NUMBER,
+        ),
         ("k5", "age", "not a number (expected years, 0 to 25)"),
     ]
     text = str(error)
@@ -1395,7 +1409,11 @@ ID_DELIMITER = (
     [
         (validate_children, "lat", "not a number (expected degrees, -90 to 90)"),
         (validate_children, "lon", "not a number (expected degrees, -180 to 180)"),
-        (validate_children, "priority", "not a number (expected an integer, 0 to 100)"),
+        (
+            validate_children,
+            "priority",
+            PRIORITY_NOT_A_NUMBER,
+        ),
         (validate_children, "age", "not a number (expected years, 0 to 25)"),
         (validate_children, "gender", "unknown gender (accepted: female/女/f, male/男/m)"),
         (validate_children, "needs", f"unknown need category {ACCEPTED}"),

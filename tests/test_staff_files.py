@@ -385,7 +385,10 @@ def test_load_rosters_reports_both_rosters_at_once(tmp_path):
     text = str(error)
     assert f"儿童名单有误：共 1 处问题，文件“{kids}”" in text
     assert f"爱心妈妈名单有误：共 2 处问题，文件“{mentors}”" in text
-    assert "  - 第 5 行，编号 C002：列“优先级”：不是数字（应为 0 到 100 的整数）" in text
+    assert (
+        "  - 第 5 行，编号 C002：列“优先级”：不是数字或可识别的词（应为 0 到 100 的整数，"
+        "或填写：紧急、高、中、普通、低）" in text
+    )
     assert "很高" not in text and "很多" not in text
 
 

@@ -25,6 +25,11 @@ from matching.rosters import (
     validate_roster,
 )
 
+PRIORITY_NOT_A_NUMBER = (
+    "not a number or a known word (expected an integer, 0 to 100, or a word: "
+    "紧急, 高, 中, 普通, 低)"
+)
+
 
 def kids(n: int = 1, **columns: list[object]) -> pd.DataFrame:
     data: dict[str, list[object]] = {
@@ -87,7 +92,13 @@ def test_priority_words_and_numbers_mix_and_many_rows_read_each_word_once():
 
 def test_an_unknown_priority_word_is_not_a_number_and_never_quoted():
     found = problems(validate_children, kids(2, 优先级=["很高", "高"]))
-    assert found == [("C0", "优先级", "not a number (expected an integer, 0 to 100)")]
+    assert found == [
+        (
+            "C0",
+            "优先级",
+            PRIORITY_NOT_A_NUMBER,
+        )
+    ]
 
 
 def test_priority_words_are_documented_in_the_module_table():
@@ -375,7 +386,10 @@ def test_problem_in_chinese_names_the_original_header_the_line_and_the_id_never_
         validate_children(df)
     text = str(info.value)
     assert text.splitlines()[0] == "儿童名单有误：共 2 处问题"
-    assert "  - 数据第 2 行，编号 C1：列“优先级”：不是数字（应为 0 到 100 的整数）" in text
+    assert (
+        "  - 数据第 2 行，编号 C1：列“优先级”：不是数字或可识别的词（应为 0 到 100 的整数，"
+        "或填写：紧急、高、中、普通、低）" in text
+    )
     assert (
         "  - 数据第 2 行，编号 C1：列“年龄”：这一列不用这个单位（可用单位：岁, 周岁, years）"
         in text
@@ -398,7 +412,13 @@ def test_a_missing_column_is_named_by_its_chinese_header_in_chinese():
 
 def test_english_messages_keep_their_text_under_chinese_headers():
     found = problems(validate_children, kids(1, 优先级=["x"]))
-    assert found == [("C0", "优先级", "not a number (expected an integer, 0 to 100)")]
+    assert found == [
+        (
+            "C0",
+            "优先级",
+            PRIORITY_NOT_A_NUMBER,
+        )
+    ]
 
 
 def test_combined_errors_of_both_rosters():

@@ -67,6 +67,7 @@ class ValueRange:
     unit: str  # what a cell holds: "degrees", "years", "km", "an integer"
     low_open: bool = False  # low itself excluded
     integer: bool = False
+    words: str = ""  # the words the column also takes, for its "not a number" phrase
 
     @property
     def accepted(self) -> str:
@@ -78,6 +79,10 @@ class ValueRange:
 
     @property
     def not_a_number(self) -> str:
+        if self.words:
+            return _(
+                "not a number or a known word (expected {unit}, {accepted}, or {words})"
+            ).format(unit=_(self.unit), accepted=self.accepted, words=_(self.words))
         return _("not a number (expected {unit}, {accepted})").format(
             unit=_(self.unit), accepted=self.accepted
         )
@@ -100,7 +105,9 @@ RANGES: dict[str, ValueRange] = {
     "lon": ValueRange(-180.0, 180.0, N_("degrees")),
     "age": ValueRange(0.0, 25.0, N_("years")),
     "max_distance_km": ValueRange(0.0, 100.0, N_("km"), low_open=True),
-    "priority": ValueRange(0, 100, N_("an integer"), integer=True),
+    "priority": ValueRange(
+        0, 100, N_("an integer"), integer=True, words=N_("a word: 紧急, 高, 中, 普通, 低")
+    ),
     "capacity": ValueRange(1, 100, N_("an integer"), integer=True),
 }
 
