@@ -143,6 +143,30 @@ def test_waiting_before_the_first_run_date_counts_from_joining(tmp_path: Path) -
     ]
 
 
+def test_two_waiting_periods_in_one_spell(tmp_path: Path) -> None:
+    """X is paired to M on 05-04; M leaves on 05-11 (X waits); N joins on 05-18 and takes X;
+    N leaves on 05-25 (X waits again) until the last run, 06-01: 7 + 7 days in 2 periods."""
+    path = tmp_path / "state.db"
+    x = kids_frame([{"id": "X", "x": 0, "y": 0}])
+    m = mentors_frame([{"id": "M", "x": 0.5, "y": 0, "max_distance_km": 2.0}])
+    n = mentors_frame([{"id": "N", "x": 0, "y": 0.5, "max_distance_km": 2.0}])
+    run_nightly(path, date="2026-05-04", children=x, mentors=m)
+    run_nightly(path, date="2026-05-11", events=[Event(kind="mentor_leave", mentor_id="M")])
+    run_nightly(path, date="2026-05-18", mentors=n)
+    run_nightly(path, date="2026-05-25", events=[Event(kind="mentor_leave", mentor_id="N")])
+    run_nightly(path, date="2026-06-01")
+    book = ledger(path)
+    assert _rows(book.pairs) == [
+        ("X", "M", "2026-05-04", "2026-05-11", "mentor_left", ""),
+        ("X", "N", "2026-05-18", "2026-05-25", "mentor_left", ""),
+    ]
+    assert _rows(book.children) == [("X", "2026-05-04", 1, "", "", 14, 2, "", "waiting")]
+    assert _rows(book.mentors) == [
+        ("M", "X", "2026-05-04", "2026-05-11", "mentor_left", 1),
+        ("N", "X", "2026-05-18", "2026-05-25", "mentor_left", 1),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # the command
 
