@@ -68,6 +68,16 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
             "The same language and options give the night's files byte for byte."
         ),
     ),
+    "ledger": (
+        N_("write each child's ledger (pairs, enrolment, waiting) from the state store"),
+        N_(
+            "Write the ledgers of the state store into DIR: ledger.csv (one row per pair\n"
+            "episode: who, when, why it ended, who approved), ledger_children.csv (each\n"
+            "child's enrolment, days waiting, referral source and status) and\n"
+            "ledger_mentors.csv (each mentor's children), with --xlsx ledger.xlsx, in the\n"
+            "run's language.  The terminal shows counts only."
+        ),
+    ),
     "backup": (
         N_("copy the state store consistently, even while a run is writing"),
         N_(
@@ -200,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("show program's version number and exit"),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_match, _add_demo, _add_nightly, _add_plan, _add_backup, _add_province):
+    for add in (_add_match, _add_demo, _add_nightly, _add_plan, _add_ledger, _add_backup,
+                _add_province):  # fmt: skip
         add(sub, common)
     _add_geocode(sub, common)
     return parser
@@ -362,6 +373,20 @@ def _add_plan_output_options(parser: argparse.ArgumentParser) -> None:
             "roster columns to put beside the ids in the plan's CSV files and workbook, "
             "e.g. 姓名,联系电话 (default: [output] carry_columns of --config; never logged, "
             "printed or stored)"
+        ),
+    )
+
+
+def _add_ledger(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _subparser(sub, common, "ledger")
+    p.add_argument("--db", metavar="STATE", required=True, help=_(_STATE_HELP))
+    p.add_argument("--child", metavar="ID", help=_("only this child's ledger"))
+    p.add_argument("--out", metavar="DIR", required=True, help=_("ledger output directory"))
+    p.add_argument(
+        "--xlsx",
+        action="store_true",
+        help=_(
+            "also write ledger.xlsx: a summary and the three tables (needs mentor-matching[excel])"
         ),
     )
 

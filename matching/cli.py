@@ -1,5 +1,5 @@
-"""Command-line interface: ``matching match``, ``demo``, ``nightly``, ``plan``, ``backup``
-and ``province``.
+"""Command-line interface: ``matching match``, ``demo``, ``nightly``, ``plan``, ``ledger``,
+``backup`` and ``province``.
 
 Usage::
 
@@ -12,6 +12,7 @@ Usage::
                      [--carry-columns 姓名,联系电话] ...
     matching plan --db STATE --run N --out DIR [--xlsx]
                   [--carry-columns COLS --children FILE --mentors FILE]
+    matching ledger --db STATE --out DIR [--child ID] [--xlsx]
     matching backup --db STATE --to FILE
     matching province --root DIR --children FILE --mentors FILE
                       [--threads N | --processes N | --workers N | --scheduler ADDR]
@@ -47,6 +48,11 @@ locale; ``--xlsx`` adds ``plan.xlsx`` (a summary in plain words, a sheet per
 kind of change); ``--carry-columns`` (or ``[output] carry_columns``) puts
 staff's own roster columns beside the ids in the plan's CSV files and
 workbook, never into ``plan.json``, the store, the log or the terminal.
+
+``ledger`` writes each child's ledger from the state store
+(:func:`matching.programme.ledger`): ``ledger.csv``, ``ledger_children.csv``,
+``ledger_mentors.csv`` and, with ``--xlsx``, ``ledger.xlsx``, in the run's
+language; ``--child ID`` keeps one child's rows.  The terminal shows counts.
 
 The help (``--help``, ``COMMAND --help``) is in the run's language too: ``--language``,
 else the ``[output] language`` of ``--config``, else the locale.
@@ -386,6 +392,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    from matching.programme.ledger import ledger, ledger_summary_lines, write_ledger
+
+    out = _out_dir(args.out)
+    book = ledger(args.db, child=args.child)
+    written = write_ledger(out, book, language=args.language, xlsx=args.xlsx)
+    if not args.quiet:
+        for line in ledger_summary_lines(book, language=args.language):
+            print(line)
+        for path in written.values():
+            print(f"  {path}")
+    return EXIT_OK
+
+
 def _cmd_backup(args: argparse.Namespace) -> int:
     from matching.programme.store import backup
 
@@ -612,6 +632,7 @@ _COMMANDS = {
     "demo": _cmd_demo,
     "nightly": _cmd_nightly,
     "plan": _cmd_plan,
+    "ledger": _cmd_ledger,
     "backup": _cmd_backup,
     "province": _cmd_province,
 }

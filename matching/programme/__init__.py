@@ -12,6 +12,17 @@ from matching.programme.events import (
     id_is_plain,
     read_events,
 )
+from matching.programme.ledger import (
+    CHILD_LEDGER_COLUMNS,
+    LEDGER_FILES,
+    MENTOR_LEDGER_COLUMNS,
+    PAIR_LEDGER_COLUMNS,
+    Ledger,
+    ledger,
+    ledger_files,
+    ledger_summary_lines,
+    write_ledger,
+)
 from matching.programme.nightly import NightlyReport, run_nightly, today
 from matching.programme.plan import PLAN_FILES, publish_plan
 from matching.programme.province import (
@@ -48,6 +59,7 @@ from matching.programme.store import (
 )
 
 __all__ = [
+    "CHILD_LEDGER_COLUMNS",
     "CHILD_STATE_COLUMNS",
     "CHILD_STATUSES",
     "DEPARTED_STATUSES",
@@ -56,16 +68,20 @@ __all__ = [
     "EVENT_KINDS",
     "EXIT_STATES",
     "HISTORY_COLUMNS",
+    "LEDGER_FILES",
     "LIFECYCLE_COLUMNS",
     "MAX_SWITCHING_COST_KM",
+    "MENTOR_LEDGER_COLUMNS",
     "MENTOR_STATE_COLUMNS",
     "MENTOR_STATUSES",
     "MIGRATIONS",
     "PAIR_COLUMNS",
+    "PAIR_LEDGER_COLUMNS",
     "PLAN_FILES",
     "DistrictNight",
     "Event",
     "EventOutcome",
+    "Ledger",
     "NightlyReport",
     "ProvinceNightlyReport",
     "RematchPlan",
@@ -80,6 +96,9 @@ __all__ = [
     "event_key",
     "id_is_plain",
     "iso_date",
+    "ledger",
+    "ledger_files",
+    "ledger_summary_lines",
     "publish_plan",
     "read_events",
     "rematch",
@@ -87,4 +106,5 @@ __all__ = [
     "run_province_nightly",
     "settle",
     "today",
+    "write_ledger",
 ]
