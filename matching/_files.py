@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import codecs
 import os
+from typing import Any
 
-__all__ = ["TEXT_ENCODINGS", "decode_text", "fsync_path"]
+__all__ = ["TEXT_ENCODINGS", "decode_text", "fill_merged_cells", "fsync_path"]
 
 TEXT_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "utf-16", "utf-8", "gb18030")
 """The encodings :func:`decode_text` tells apart, as it names them: UTF-8 with a
@@ -57,3 +58,19 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def fill_merged_cells(sheet: Any) -> None:
+    """Give every cell of each merged range of an openpyxl worksheet the range's value,
+    in place (openpyxl gives it to the top-left cell only; the others read as blank)."""
+    for cells in list(sheet.merged_cells.ranges):
+        value = sheet.cell(cells.min_row, cells.min_col).value
+        sheet.unmerge_cells(cells.coord)
+        for row in sheet.iter_rows(
+            min_row=cells.min_row,
+            max_row=cells.max_row,
+            min_col=cells.min_col,
+            max_col=cells.max_col,
+        ):
+            for cell in row:
+                cell.value = value

@@ -45,6 +45,7 @@ import pandas as pd
 from matching.errors import InputError
 from matching.i18n import N_, ngettext, use_language
 from matching.i18n import gettext as _
+from matching.programme.plan_text import end_reason_code, end_reason_text
 from matching.programme.store import StateStore
 from matching.reports import staged_folder, to_csv_bytes
 
@@ -108,17 +109,6 @@ _HEADERS = {
     "status": N_("current status"),
     "episodes": N_("number of pair episodes"),
 }
-# the stored reason codes of a pair's end and of a child's leaving, in words
-_REASONS = {
-    "exit_effective": N_("the child's exit took effect"),
-    "mentor_left": N_("the mentor left the programme"),
-    "staff_override": N_("replaced by a pair staff fixed"),
-    "forbidden": N_("the pair was forbidden"),
-    "ended": N_("ended by staff"),
-    "re-matched": N_("moved to another mentor"),
-    "capacity_reduced": N_("the mentor takes fewer children now"),
-}
-_ENDED_BY_STAFF = "ended: "  # an end_pair event's reason: this prefix and staff's note
 _STATUSES = {"waiting": N_("waiting"), "paired": N_("paired"), "exited": N_("exited")}
 
 
@@ -306,16 +296,6 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 # the files
 
 
-def _reason_words(code: str) -> str:
-    if code.startswith(_ENDED_BY_STAFF):
-        return _("ended by staff: {note}").format(note=code[len(_ENDED_BY_STAFF) :])
-    return _(_REASONS[code]) if code in _REASONS else code
-
-
-def _reason_code(code: str) -> str:
-    return "ended" if code.startswith(_ENDED_BY_STAFF) else code
-
-
 def localise_ledger_table(table: pd.DataFrame) -> pd.DataFrame:
     """One ledger table in words, in the current language: reasons and statuses in words
     (each reason's code kept in a column beside it), headers in words."""
@@ -323,9 +303,9 @@ def localise_ledger_table(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("end_reason", "left_reason"):
         if column in out.columns:
             codes = [str(c) for c in out[column]]
-            out[column] = [_reason_words(c) for c in codes]
+            out[column] = [end_reason_text(c) for c in codes]
             out.insert(list(out.columns).index(column) + 1, f"{column}_code",
-                       [_reason_code(c) for c in codes])  # fmt: skip
+                       [end_reason_code(c) for c in codes])  # fmt: skip
     if "status" in out.columns:
         out["status"] = [_(_STATUSES[s]) if s in _STATUSES else s for s in out["status"]]
     return out.rename(columns={c: _(_HEADERS[c]) for c in out.columns if c in _HEADERS})

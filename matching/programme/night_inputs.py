@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -23,6 +22,7 @@ from matching.errors import EventError, InputError, RosterError, combine_errors
 from matching.i18n import gettext as _
 from matching.programme.events import Event, check_date, read_events
 from matching.rosters import (
+    RosterKind,
     ValidRoster,
     Vocabulary,
     load_children,
@@ -46,20 +46,18 @@ Source: TypeAlias = str | Path | pd.DataFrame | None
 
 
 def _roster(
-    source: Source,
-    reader: Callable[[Path | str], ValidRoster],
-    validate: Callable[[pd.DataFrame], ValidRoster],
-    name: str,
-    hashes: dict[str, str],
+    source: Source, kind: RosterKind, hashes: dict[str, str], vocabulary: Vocabulary
 ) -> ValidRoster | None:
     """The roster, validated once here, before the store is touched."""
     if source is None:
         return None
     if isinstance(source, pd.DataFrame):
-        hashes.setdefault(name, _sha256(source.to_csv(index=False).encode("utf-8")))
-        return validate(source)
-    hashes[name] = _sha256(Path(source).read_bytes())
-    return reader(source)
+        hashes.setdefault(kind, _sha256(source.to_csv(index=False).encode("utf-8")))
+        valid = valid_children if kind == "children" else valid_mentors
+        return valid(source, vocabulary=vocabulary)
+    hashes[kind] = _sha256(Path(source).read_bytes())
+    load = load_children if kind == "children" else load_mentors
+    return load(source, vocabulary=vocabulary)
 
 
 def _geocoded(
@@ -173,25 +171,8 @@ class NightInputs:
                 errors.append(exc)
                 return None
 
-        words = vocabulary
-        kids_roster = checked(
-            lambda: _roster(
-                children,
-                partial(load_children, vocabulary=words),
-                partial(valid_children, vocabulary=words),
-                "children",
-                hashes,
-            )
-        )
-        mentors_roster = checked(
-            lambda: _roster(
-                mentors,
-                partial(load_mentors, vocabulary=words),
-                partial(valid_mentors, vocabulary=words),
-                "mentors",
-                hashes,
-            )
-        )
+        kids_roster = checked(lambda: _roster(children, "children", hashes, vocabulary))
+        mentors_roster = checked(lambda: _roster(mentors, "mentors", hashes, vocabulary))
         event_list = checked(lambda: _events(events, hashes)) or []
         if errors:
             raise combine_errors(errors)

@@ -36,6 +36,8 @@ from matching.reports import carried_columns, with_carried
 __all__ = [
     "PLAN_SHEETS",
     "carry_from_rosters",
+    "end_reason_code",
+    "end_reason_text",
     "localise_table",
     "plan_summary_lines",
     "plan_tables",
@@ -217,10 +219,37 @@ def _count(value: object) -> int:
 
 
 def _reason_words(name: str, code: str) -> str:
+    if name == "plan_ended_pairs.csv":
+        return end_reason_text(code)
     table = _REASONS.get(name, {})
-    if code.startswith(_ENDED_BY_STAFF) and name == "plan_ended_pairs.csv":
-        return _("ended by staff: {note}").format(note=code[len(_ENDED_BY_STAFF) :])
     return _(table[code]) if code in table else code
+
+
+def end_reason_text(code: str) -> str:
+    """Why a pair ended (a stored reason code), in words in the current language; an
+    ``end_pair`` event's reason keeps staff's note.
+
+    Examples
+    --------
+    >>> end_reason_text("mentor_left"), end_reason_text("ended: moved away")
+    ('the mentor left the programme', 'ended by staff: moved away')
+    """
+    if code.startswith(_ENDED_BY_STAFF):
+        return _("ended by staff: {note}").format(note=code[len(_ENDED_BY_STAFF) :])
+    table = _REASONS["plan_ended_pairs.csv"]
+    return _(table[code]) if code in table else code
+
+
+def end_reason_code(code: str) -> str:
+    """A stored end reason as a code: ``ended`` for an ``end_pair`` event's (staff's note
+    left out), the code itself otherwise.
+
+    Examples
+    --------
+    >>> end_reason_code("ended: moved away"), end_reason_code("mentor_left")
+    ('ended', 'mentor_left')
+    """
+    return "ended" if code.startswith(_ENDED_BY_STAFF) else code
 
 
 def localise_table(
@@ -280,9 +309,7 @@ def _in_words(name: str, out: pd.DataFrame) -> pd.DataFrame:
         out["reason"] = [_reason_words(name, c) for c in codes]
         out.insert(list(out.columns).index("reason") + 1, "reason_code", codes)
         if name == "plan_ended_pairs.csv":  # staff's note stays in the words, not in the code
-            out["reason_code"] = [
-                "ended" if c.startswith(_ENDED_BY_STAFF) else c for c in out["reason_code"]
-            ]
+            out["reason_code"] = [end_reason_code(c) for c in out["reason_code"]]
     if "roster" in out.columns:
         out["roster"] = [_(_ROSTERS[r]) if r in _ROSTERS else r for r in out["roster"]]
     return out
@@ -321,7 +348,7 @@ def reason_counts(codes: Iterable[str]) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     for code in codes:
-        key = "ended" if code.startswith(_ENDED_BY_STAFF) else code
+        key = end_reason_code(code)
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matching._files import decode_text
+from matching._files import decode_text, fill_merged_cells
 from matching.errors import InputError, Problem, RosterError
 from matching.i18n import N_, ngettext
 from matching.i18n import gettext as _
@@ -422,17 +422,7 @@ def _unmerged_workbook(file: Path) -> Any:
 
     book = openpyxl.load_workbook(file, data_only=True, keep_links=False)
     for sheet in book.worksheets:
-        for cells in list(sheet.merged_cells.ranges):
-            value = sheet.cell(cells.min_row, cells.min_col).value
-            sheet.unmerge_cells(cells.coord)
-            for row in sheet.iter_rows(
-                min_row=cells.min_row,
-                max_row=cells.max_row,
-                min_col=cells.min_col,
-                max_col=cells.max_col,
-            ):
-                for cell in row:
-                    cell.value = value
+        fill_merged_cells(sheet)
     return book
 
 

@@ -28,7 +28,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matching._files import decode_text
+from matching._files import decode_text, fill_merged_cells
 from matching.errors import EventError
 from matching.i18n import gettext as _
 from matching.i18n import use_language
@@ -470,15 +470,7 @@ def _read_xlsx(file: Path, where: str) -> list[tuple[int, list[object]]]:
     try:
         book = openpyxl.load_workbook(file, data_only=True, keep_links=False)
         sheet = book.worksheets[0]
-        for cells in list(sheet.merged_cells.ranges):
-            value = sheet.cell(cells.min_row, cells.min_col).value
-            sheet.unmerge_cells(cells.coord)
-            for row in sheet.iter_rows(
-                min_row=cells.min_row, max_row=cells.max_row,
-                min_col=cells.min_col, max_col=cells.max_col,
-            ):  # fmt: skip
-                for cell in row:
-                    cell.value = value
+        fill_merged_cells(sheet)
         rows = [list(r) for r in sheet.iter_rows(min_row=1, values_only=True)]
     except OSError as exc:
         raise EventError(
