@@ -71,6 +71,7 @@ __all__ = [
     "LANGUAGES",
     "REASON_TEXT",
     "SHEETS",
+    "add_sheet",
     "cell_value",
     "header",
     "localise",
@@ -178,15 +179,16 @@ def cell_value(value: Any) -> Any:
     return neutralise(text)
 
 
-def _add_sheet(
+def add_sheet(
     wb: Any,
     title: str,
     columns: list[str],
     rows: Iterable[Iterable[Any]],
     percent: Iterable[str] = (),
 ) -> None:
-    """A sheet with a bold, frozen header row; cells whose column header or row
-    label (first cell) is in ``percent`` are shown as percentages."""
+    """Add a sheet to the openpyxl workbook ``wb``: a bold, frozen header row, every
+    cell through :func:`cell_value`, widths fitted to the text; cells whose column
+    header or row label (first cell) is in ``percent`` are shown as percentages."""
     from openpyxl.styles import Font
 
     ws = wb.create_sheet(title=title)
@@ -260,7 +262,7 @@ def sheets_bytes(sheets: Mapping[str, pd.DataFrame], *, percent: Sequence[str] =
     workbook = _require_openpyxl()()
     workbook.remove(workbook.active)
     for title, table in sheets.items():
-        _add_sheet(workbook, title, [str(c) for c in table.columns], _frame_rows(table), percent)
+        add_sheet(workbook, title, [str(c) for c in table.columns], _frame_rows(table), percent)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

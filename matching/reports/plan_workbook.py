@@ -18,21 +18,14 @@ import io
 import re
 import zipfile
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
-from matching.reports.excel import cell_value
+from matching.reports.excel import add_sheet, cell_value
 
 __all__ = ["sheets_workbook_bytes"]
 
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-
-
-def _width(values: Sequence[Any]) -> float:
-    longest = max((len(str(v)) for v in values if v is not None), default=4)
-    wide = any(ord(ch) > 0x2E80 for v in values if v is not None for ch in str(v))
-    return min(6 + longest * (2.0 if wide else 1.1), 60)
 
 
 def _title(name: str, used: set[str]) -> str:
@@ -88,7 +81,6 @@ def sheets_workbook_bytes(
     try:
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font
-        from openpyxl.utils import get_column_letter
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(
             "writing Excel workbooks needs openpyxl: pip install 'mentor-matching[excel]'"
@@ -106,18 +98,8 @@ def sheets_workbook_bytes(
     for row in ws.iter_rows(min_row=2):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
     for name, frame in sheets:
-        ws = wb.create_sheet(title=_title(name, used))
-        headers = [cell_value(str(c)) for c in frame.columns]
-        ws.append(headers)
-        columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
-        for i in range(len(frame)):
-            ws.append([cell_value(col[i]) for col in columns])
-        for cell in ws[1]:
-            cell.font = bold
-        ws.freeze_panes = "A2"
-        for j, col in enumerate(columns):
-            values = [headers[j], *(cell_value(v) for v in col[:200])]
-            ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
+        columns = [str(c) for c in frame.columns]
+        add_sheet(wb, _title(name, used), columns, frame.itertuples(index=False, name=None))
     buffer = io.BytesIO()
     wb.save(buffer)
     return _fixed_times(buffer.getvalue(), date)
