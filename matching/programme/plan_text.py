@@ -28,10 +28,9 @@ from typing import Any
 
 import pandas as pd
 
-from matching.errors import InputError
 from matching.i18n import N_, ngettext
 from matching.i18n import gettext as _
-from matching.reports import carried_columns, with_carried
+from matching.reports import carried_by_roster, with_carried
 
 __all__ = [
     "PLAN_SHEETS",
@@ -148,22 +147,10 @@ def carry_from_rosters(
     >>> got["children"].columns.tolist(), got["mentors"].columns.tolist()
     (['姓名', '监护人电话'], ['姓名'])
     """
-    wanted = [c.strip() for c in columns]
     rosters = {k: v for k, v in (("children", children), ("mentors", mentors)) if v is not None}
-    if not wanted or not rosters:
+    if not [c for c in columns if c.strip()] or not rosters:
         return {}
-    headers = {k: {str(c).strip() for c in v.columns} for k, v in rosters.items()}
-    missing = [c for c in wanted if not any(c in h for h in headers.values())]
-    if missing:
-        raise InputError(
-            _("cannot carry column {column!r}: no roster given tonight has such a column").format(
-                column=missing[0]
-            )
-        )
-    return {
-        name: carried_columns(roster, [c for c in wanted if c in headers[name]], roster_name=name)
-        for name, roster in rosters.items()
-    }
+    return carried_by_roster(rosters, columns)
 
 
 def plan_tables(contents: Mapping[str, bytes]) -> dict[str, pd.DataFrame]:

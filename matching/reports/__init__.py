@@ -6,7 +6,7 @@ reasons, details; :mod:`matching.reports.tables`), are re-exported here;
 and ``map`` extras."""
 
 from matching._engine.explain import REASONS, detail_text, reason_text, unmatched_details
-from matching.reports.carry import carried_columns, with_carried
+from matching.reports.carry import carried_by_roster, carried_columns, with_carried
 from matching.reports.files import (
     FILES,
     OUTPUT_FILES,
@@ -34,6 +34,7 @@ __all__ = [
     "STREET_COLUMNS",
     "Owned",
     "StagedFolder",
+    "carried_by_roster",
     "carried_columns",
     "detail_text",
     "header",

@@ -8,14 +8,14 @@ never go into logs, terminal output, the JSON files or the state store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from matching.errors import InputError
 from matching.i18n import gettext as _
 
-__all__ = ["carried_columns", "with_carried"]
+__all__ = ["carried_by_roster", "carried_columns", "with_carried"]
 
 
 def carried_columns(
@@ -46,6 +46,39 @@ def carried_columns(
     out.columns = [c.strip() for c in columns]
     out.index = pd.Index(roster["id"].astype(str), name="id")
     return out
+
+
+def carried_by_roster(
+    rosters: Mapping[str, pd.DataFrame], columns: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    """Staff's ``columns`` of each roster (by name), indexed by record id.
+
+    Each roster gives the named columns it has (a phone number may be in one
+    roster only); a column no roster has is an ``InputError`` naming the
+    header, never a cell.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> kids = pd.DataFrame({"id": ["C1"], "姓名": ["甲"], "监护人电话": ["1"]})
+    >>> moms = pd.DataFrame({"id": ["M1"], "姓名": ["乙"]})
+    >>> got = carried_by_roster({"children": kids, "mentors": moms}, ["姓名", "监护人电话"])
+    >>> got["children"].columns.tolist(), got["mentors"].columns.tolist()
+    (['姓名', '监护人电话'], ['姓名'])
+    """
+    wanted = [c.strip() for c in columns]
+    headers = {name: {str(c).strip() for c in r.columns} for name, r in rosters.items()}
+    missing = [c for c in wanted if not any(c in h for h in headers.values())]
+    if missing:
+        raise InputError(
+            _("cannot carry column {column!r}: no roster given has such a column").format(
+                column=missing[0]
+            )
+        )
+    return {
+        name: carried_columns(roster, [c for c in wanted if c in headers[name]], roster_name=name)
+        for name, roster in rosters.items()
+    }
 
 
 def with_carried(

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from matching._engine.explain import reason_text, unmatched_details
-from matching.errors import ConfigError, InputError
+from matching.errors import ConfigError
 from matching.i18n import N_, use_language
 from matching.i18n import gettext as _
 from matching.match import PAIR_COLUMNS, UNMATCHED_COLUMNS, MatchResult
-from matching.reports.carry import carried_columns, with_carried
+from matching.reports.carry import carried_by_roster, with_carried
 from matching.rosters import NEED_LABELS_ZH
 
 if TYPE_CHECKING:
@@ -359,24 +359,11 @@ def staff_tables(
     if children is None or mentors is None:
         raise ConfigError(_("carry_columns needs the rosters: pass children= and mentors="))
     with use_language(language):
-        kids = _carried(children, columns, "children")
-        moms = _carried(mentors, columns, "mentors")
-        missing = [c for c in columns if c not in kids.columns and c not in moms.columns]
-        if missing:
-            raise InputError(
-                _("cannot carry column {column!r}: neither roster has such a column").format(
-                    column=missing[0]
-                )
-            )
+        carried = carried_by_roster({"children": children, "mentors": mentors}, columns)
+        kids, moms = carried["children"], carried["mentors"]
         kids.columns = [_("child {column}").format(column=c) for c in kids.columns]
         moms.columns = [_("mentor {column}").format(column=c) for c in moms.columns]
     pairs = with_carried(pairs, "child_id", kids)
     pairs = with_carried(pairs, "mentor_id", moms)
     unmatched = with_carried(unmatched, "child_id", kids)
     return {"pairs": pairs, "unmatched": unmatched}
-
-
-def _carried(roster: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
-    """The ``columns`` a roster has (by stripped header), indexed by id; others are skipped."""
-    headers = {str(label).strip() for label in roster.columns}
-    return carried_columns(roster, [c for c in columns if c in headers], roster_name=name)
